@@ -1,0 +1,3 @@
+from talkinglib.cli import main
+
+raise SystemExit(main())

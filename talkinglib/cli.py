@@ -1,0 +1,121 @@
+"""The `talkinglib` command (also `python -m talkinglib`).
+
+    talkinglib synth --out DIR --seed N --preset tiny|full     generate a SynthTalk dataset
+    talkinglib train probe --data DIR --out DIR --preset tiny  train a stage (resumes by default)
+    talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
+    talkinglib demo                                            the README's main job
+"""
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+
+
+def _parse_overrides(pairs, cfg):
+    """--set key=value for fields of a frozen dataclass (values parsed as JSON when possible)."""
+    names = {f.name for f in fields(cfg)}
+    kw = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        k, v = pair.split("=", 1)
+        if k not in names:
+            raise SystemExit(f"unknown setting {k!r}; choose from {sorted(names)}")
+        try:
+            kw[k] = json.loads(v)
+        except json.JSONDecodeError:
+            kw[k] = v
+    return replace(cfg, **kw)
+
+
+def cmd_synth(args):
+    from talkinglib.synth.generate import generate_dataset, preset
+    cfg = _parse_overrides(args.set, preset(args.preset))
+    generate_dataset(args.out, seed=args.seed, cfg=cfg, workers=args.workers, overwrite=args.overwrite)
+    return 0
+
+
+def cmd_train(args):
+    if args.stage != "probe":
+        raise SystemExit(f"unknown stage {args.stage!r}; available: probe")
+    from talkinglib.train.probe import TRAIN_PRESETS, train_probe
+    cfg = _parse_overrides(args.set, TRAIN_PRESETS[args.preset])
+    if args.steps is not None:
+        cfg = replace(cfg, steps=args.steps)
+    if not (Path(args.data) / "splits.json").is_file():
+        raise SystemExit(f"{args.data} is not a dataset (no splits.json). Make one with "
+                         f"`talkinglib synth --out {args.data} --preset {args.preset}`")
+    train_probe(args.data, args.out, preset=args.preset, cfg=cfg, resume=not args.no_resume)
+    print(f"checkpoint: {Path(args.out) / 'probe.pt'}")
+    return 0
+
+
+def cmd_fitness(args):
+    from talkinglib.synth.learnability import check, dataset_fitness
+    probe = None
+    if args.probe:
+        from talkinglib.train.probe import load_probe
+        probe = load_probe(args.probe)
+    numbers = dataset_fitness(Path(args.data), probe=probe)
+    for k, (v, thr, ok) in check(numbers).items():
+        print(f"{k:28s} {v:8.3f}   threshold {thr:6.2f}   {'ok' if ok else 'FAIL'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(numbers, indent=1, sort_keys=True))
+    return 0 if all(ok for _, _, ok in check(numbers).values()) else 1
+
+
+def cmd_demo(args):
+    from talkinglib.demo import run_demo
+    return run_demo(out=Path(args.out), seed=args.seed, probe_steps=args.probe_steps)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="talkinglib", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="generate a SynthTalk dataset")
+    s.add_argument("--out", required=True, help="output folder (created)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--preset", choices=["tiny", "full"], default="tiny")
+    s.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing dataset in --out")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a SynthConfig field")
+    s.set_defaults(func=cmd_synth)
+
+    t = sub.add_parser("train", help="train a stage")
+    t.add_argument("stage", help="probe")
+    t.add_argument("--data", required=True, help="dataset root (talkinglib synth / prepare)")
+    t.add_argument("--out", required=True, help="run folder: checkpoint and TensorBoard logs")
+    t.add_argument("--preset", choices=["tiny", "full"], default="tiny")
+    t.add_argument("--steps", type=int, default=None)
+    t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training config field")
+    t.set_defaults(func=cmd_train)
+
+    f = sub.add_parser("fitness", help="SynthTalk fitness numbers on held-out identities")
+    f.add_argument("--data", required=True)
+    f.add_argument("--probe", help="factor probe checkpoint to score as well")
+    f.add_argument("--json", help="also write the numbers to this file")
+    f.set_defaults(func=cmd_fitness)
+
+    d = sub.add_parser("demo", help="the README's main job: data, probe, figures")
+    d.add_argument("--out", default="outputs/demo")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--probe-steps", type=int, default=None)
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    t0 = time.time()
+    rc = args.func(args)
+    print(f"[talkinglib {args.command}] done in {time.time() - t0:.1f} s", file=sys.stderr)
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

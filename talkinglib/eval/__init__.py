@@ -1,0 +1,1 @@
+"""Evaluation: metrics and the scores that SynthTalk's known factors make possible."""

@@ -1,0 +1,1 @@
+"""Models: one component per module, each with a frozen config dataclass at the top."""

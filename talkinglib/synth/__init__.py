@@ -1,0 +1,1 @@
+"""SynthTalk: synthetic talking heads whose factors are known per frame (SYNTHTALK.md)."""

@@ -1,0 +1,28 @@
+"""Names and ranges of SynthTalk's generating factors (SYNTHTALK.md, "Factors").
+
+Every other synth module imports these, so the layout of a factor vector is
+defined exactly once.
+"""
+# The 8 MEAD emotions, in MEAD's (alphabetical) order. Class index = position here.
+EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
+NEUTRAL = EMOTIONS.index("neutral")
+
+# MEAD has 3 intensity levels; level k scales an emotion's deviation from neutral.
+INTENSITIES = (1, 2, 3)
+INTENSITY_SCALE = {1: 0.6, 2: 0.8, 3: 1.0}
+
+# Per-frame mouth factors, each in [0, 1], driven by speech (phoneme -> viseme).
+MOUTH = ("jaw", "spread", "round", "closure")
+
+# Per-frame head pose: rotations in degrees, translation in fractions of the image size.
+POSE = ("yaw", "pitch", "roll", "tx", "ty")
+
+# Per-frame expression coefficients (the 3DMM-lite expression basis beyond the mouth).
+EXPRESSION = (
+    "brow_inner_up", "brow_outer_up", "brow_lower", "lid_raise", "lid_squint",
+    "corner_up_left", "corner_up_right", "corner_down", "lip_stretch", "cheek_raise",
+)
+
+FPS = 25
+SAMPLE_RATE = 16000
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640

@@ -1,0 +1,101 @@
+"""Plumbing shared by every training stage: seeding, checkpoints, loaders, logging.
+
+Checkpoints hold {"config", "model", "optimizer", "step", "version"} (DESIGN.md), are written
+atomically (temp file, then os.replace) and loaded with weights_only=True.
+"""
+import dataclasses
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CHECKPOINT_VERSION = 1
+
+
+def seed_everything(seed: int):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def config_to_dict(cfg):
+    d = dataclasses.asdict(cfg)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
+def config_from_dict(cls, d):
+    kw = {}
+    for f in dataclasses.fields(cls):
+        if f.name in d:
+            kw[f.name] = tuple(d[f.name]) if isinstance(d[f.name], list) else d[f.name]
+    return cls(**kw)
+
+
+def save_checkpoint(path, *, config, model, optimizer=None, step=0, extra=None):
+    """Atomic write: a crash mid-save leaves the previous checkpoint intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"config": config, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict() if optimizer is not None else {},
+             "step": int(step), "version": CHECKPOINT_VERSION, "extra": extra or {}}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def load_checkpoint(path, map_location="cpu"):
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; train one first (see `talkinglib train --help`)")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated or not a torch file
+        raise CheckpointError(f"{path} is not a readable talkinglib checkpoint ({type(e).__name__}: {e}); "
+                              "delete it and train again, or pass another file") from e
+    missing = {"config", "model", "step", "version"} - set(state)
+    if missing:
+        raise CheckpointError(f"{path} lacks {sorted(missing)}: it was not written by talkinglib")
+    if state["version"] != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {state['version']}, this talkinglib reads "
+                              f"version {CHECKPOINT_VERSION}")
+    return state
+
+
+def infinite_batches(dataset, batch_size, seed, collate=None):
+    """Endless shuffled batches; the order depends only on `seed` (epoch e uses seed + e)."""
+    loader_kw = {"batch_size": batch_size, "drop_last": len(dataset) >= batch_size}
+    if collate is not None:
+        loader_kw["collate_fn"] = collate
+    epoch = 0
+    while True:
+        g = torch.Generator().manual_seed(seed + epoch)
+        yield from torch.utils.data.DataLoader(dataset, shuffle=True, generator=g, **loader_kw)
+        epoch += 1
+
+
+class Logger:
+    """TensorBoard scalars plus an in-memory history (notebooks plot from it)."""
+
+    def __init__(self, log_dir=None):
+        self.history = {}
+        self._tb = None
+        if log_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter
+            self._tb = SummaryWriter(str(log_dir))
+
+    def log(self, step, **scalars):
+        for k, v in scalars.items():
+            v = float(v)
+            self.history.setdefault(k, []).append((step, v))
+            if self._tb is not None:
+                self._tb.add_scalar(k, v, step)
+
+    def close(self):
+        if self._tb is not None:
+            self._tb.close()

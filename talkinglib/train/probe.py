@@ -1,0 +1,138 @@
+"""Stage `probe`: train the factor probe on SynthTalk's training identities.
+
+    talkinglib train probe --data data/synthtalk/tiny-seed0 --out runs/probe --preset tiny
+
+One explicit loop: sample a batch, jitter its colours (identities differ in skin, hair and
+background colour; the factors do not), predict, probe_loss, step. The learning rate follows a
+cosine computed from the step, so a resumed run continues exactly where it stopped.
+"""
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from talkinglib.data.datasets import load_split_arrays, to_tensor_images
+from talkinglib.losses.factors import probe_loss
+from talkinglib.synth.probe_frames import cached_probe_frames
+from talkinglib.models.probe import PRESETS, REGRESSED, FactorProbe, ProbeConfig
+from talkinglib.train import common
+
+
+@dataclass(frozen=True)
+class ProbeTrainConfig:
+    steps: int = 1500
+    batch_size: int = 48
+    extra_identities: int = 300      # random-frame identities (synth/probe_frames.py) added to the
+    frames_per_identity: int = 40    #   dataset's training split; 0 trains on the split alone
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: int = 50
+    color_jitter: float = 0.25       # per-image, per-channel gain/offset range
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 200
+
+
+TRAIN_PRESETS = {"tiny": ProbeTrainConfig(),
+                 "full": ProbeTrainConfig(steps=20000, batch_size=128, lr=1e-3, extra_identities=3000)}
+
+
+def training_frames(data_root, cfg: ProbeTrainConfig, size, progress=True):
+    """The dataset's training split plus (cached) random frames of extra identities."""
+    data = load_split_arrays(data_root, "train")
+    data.pop("identity")
+    if cfg.extra_identities > 0:
+        seed = json.loads((Path(data_root) / "dataset.json").read_text())["seed"]
+        extra = cached_probe_frames(Path(data_root) / "probe_frames.npz", seed=seed, size=size,
+                                    n_identities=cfg.extra_identities,
+                                    frames_per_identity=cfg.frames_per_identity, progress=progress)
+        data = {k: np.concatenate([data[k], extra[k]]) for k in data}
+    return data
+
+
+def lr_at(step, cfg: ProbeTrainConfig):
+    """Linear warm-up, then cosine decay to 5 % of the peak."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def color_jitter(x, strength, g):
+    """x (B, 3, H, W) in [-1, 1]: y = gain * x + offset per image and channel, clamped."""
+    B = x.shape[0]
+    gain = 1 + strength * (2 * torch.rand(B, 3, 1, 1, generator=g) - 1)
+    offset = strength * (2 * torch.rand(B, 3, 1, 1, generator=g) - 1)
+    return (x * gain + offset).clamp(-1, 1)
+
+
+def load_probe(path):
+    """A trained FactorProbe from a checkpoint, in eval mode."""
+    state = common.load_checkpoint(path)
+    model = FactorProbe(common.config_from_dict(ProbeConfig, state["config"]["model"]))
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise common.CheckpointError(f"{path} does not match FactorProbe({state['config']['model']}): {e}") from e
+    return model.eval()
+
+
+def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None = None,
+                cfg: ProbeTrainConfig | None = None, resume=True, progress=True, callback=None):
+    """Train (or resume) the probe; writes out_dir/probe.pt and TensorBoard logs. Returns (model, logger)."""
+    model_cfg = model_cfg or PRESETS[preset]
+    cfg = cfg or TRAIN_PRESETS[preset]
+    out_dir = Path(out_dir)
+    ckpt_path = out_dir / "probe.pt"
+    common.seed_everything(cfg.seed)
+
+    size = json.loads((Path(data_root) / "dataset.json").read_text())["config"]["size"]
+    data = training_frames(data_root, cfg, size, progress)
+    N = len(data["images"])
+    model = FactorProbe(model_cfg)
+    model.set_target_stats({k: (data[k].mean(0), data[k].std(0)) for k in REGRESSED})
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    if resume and ckpt_path.is_file():
+        state = common.load_checkpoint(ckpt_path)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step = state["step"]
+    config = {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg),
+              "data": str(data_root)}
+    logger = common.Logger(out_dir / "tb")
+    images = torch.from_numpy(data["images"])                              # (N, H, W, 3) uint8
+    targets = {k: torch.from_numpy(data[k]) for k in ("mouth", "pose", "expression", "emotion")}
+
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc="probe", disable=not progress)
+    while step < cfg.steps:
+        # the batch depends only on (seed, step): resuming replays the same data order
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        idx = torch.randint(N, (cfg.batch_size,), generator=g)
+        x = color_jitter(to_tensor_images(images[idx].numpy()), cfg.color_jitter, g)   # (B, 3, H, W)
+        y = {k: v[idx] for k, v in targets.items()}
+        for k in REGRESSED:                                                # standardise targets
+            y[k] = (y[k] - getattr(model, f"{k}_mean")) / getattr(model, f"{k}_std")
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss, parts = probe_loss(model.standardised(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update()
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            logger.log(step, loss=loss.item(), **{f"loss/{k}": v for k, v in parts.items()})
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if callback is not None:
+                callback(step, logger)
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            common.save_checkpoint(ckpt_path, config=config, model=model, optimizer=opt, step=step)
+    bar.close()
+    logger.close()
+    return model.eval(), logger
