@@ -79,7 +79,8 @@ for k in range(len(p_id)):
     naive += p_id[k] * m.U_id[:, k]                               # Σ_k p_id,k u_id,k
 for k in range(len(p_exp)):
     naive += p_exp[k] * m.U_exp[:, k]                             # Σ_k p_exp,k u_exp,k
-torch.testing.assert_close(torch.tensor(naive.reshape(-1, 3)), torch.tensor(m.shape(p_id, p_exp)), rtol=0, atol=1e-5)
+torch.testing.assert_close(torch.tensor(naive.reshape(-1, 3), dtype=torch.float64),
+                           torch.tensor(m.shape(p_id, p_exp), dtype=torch.float64), rtol=0, atol=1e-5)
 print("s = s̄ + U_id p_id + U_exp p_exp  ✓")
 
 # %% [markdown]

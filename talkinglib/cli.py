@@ -3,6 +3,7 @@
     talkinglib synth --out DIR --seed N --preset tiny|full     generate a SynthTalk dataset
     talkinglib train probe --data DIR --out DIR --preset tiny  train a stage (resumes by default)
     talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
+    talkinglib export RUN/probe.pt data/checkpoints/x.pt       weights only, for committing
     talkinglib demo                                            the README's main job
 """
 import argparse
@@ -47,7 +48,8 @@ def cmd_train(args):
     if not (Path(args.data) / "splits.json").is_file():
         raise SystemExit(f"{args.data} is not a dataset (no splits.json). Make one with "
                          f"`talkinglib synth --out {args.data} --preset {args.preset}`")
-    train_probe(args.data, args.out, preset=args.preset, cfg=cfg, resume=not args.no_resume)
+    train_probe(args.data, args.out, preset=args.preset, cfg=cfg, resume=not args.no_resume,
+                stop_at=args.stop_at)
     print(f"checkpoint: {Path(args.out) / 'probe.pt'}")
     return 0
 
@@ -64,6 +66,12 @@ def cmd_fitness(args):
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=1, sort_keys=True))
     return 0 if all(ok for _, _, ok in check(numbers).values()) else 1
+
+
+def cmd_export(args):
+    from talkinglib.train.common import export_weights
+    print(f"wrote {export_weights(args.src, args.dst)} (weights only, no optimizer state)")
+    return 0
 
 
 def cmd_demo(args):
@@ -92,6 +100,8 @@ def build_parser():
     t.add_argument("--preset", choices=["tiny", "full"], default="tiny")
     t.add_argument("--steps", type=int, default=None)
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    t.add_argument("--stop-at", type=int, default=None,
+                   help="stop (with a checkpoint) at this step; a later run resumes from it")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training config field")
     t.set_defaults(func=cmd_train)
 
@@ -100,6 +110,11 @@ def build_parser():
     f.add_argument("--probe", help="factor probe checkpoint to score as well")
     f.add_argument("--json", help="also write the numbers to this file")
     f.set_defaults(func=cmd_fitness)
+
+    e = sub.add_parser("export", help="copy a checkpoint without its optimizer state")
+    e.add_argument("src")
+    e.add_argument("dst")
+    e.set_defaults(func=cmd_export)
 
     d = sub.add_parser("demo", help="the README's main job: data, probe, figures")
     d.add_argument("--out", default="outputs/demo")

@@ -80,3 +80,10 @@ def test_pair_and_window_datasets(tiny_dataset):
     train_ids = {m["identity"] for m in pairs.frames.store.metas}
     test_ids = {m["identity"] for m in win.store.metas}
     assert train_ids.isdisjoint(test_ids), "splits are by identity"
+
+
+def test_mp4_writes_are_byte_identical(tmp_path):
+    frames = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    clipio.write_mp4(tmp_path / "a.mp4", frames)
+    clipio.write_mp4(tmp_path / "b.mp4", frames)
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()

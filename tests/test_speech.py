@@ -7,7 +7,7 @@ import pytest
 import talkinglib as tl
 from talkinglib.synth import fitness, prosody, text
 from talkinglib.synth.factors import EMOTIONS, SAMPLES_PER_FRAME
-from talkinglib.synth.speech import Voice, emotion_style, sample_voice, synthesize_utterance
+from talkinglib.synth.speech import emotion_style, sample_voice, synthesize_utterance
 
 
 def _utt(seed=0, emotion="happy", intensity=3, num_frames=75, **kw):

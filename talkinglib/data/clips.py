@@ -69,9 +69,9 @@ def write_mp4(path, frames, fps=FPS, crf=18):
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.mp4")
     with av.open(str(tmp), "w", options={"fflags": "+bitexact"}) as out:
-        stream = out.add_stream("libx264", rate=fps, options={"crf": str(crf), "threads": "1"})
+        stream = out.add_stream("libx264", rate=fps,
+                                options={"crf": str(crf), "threads": "1", "flags": "+bitexact"})
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv444p"
-        stream.codec_context.flags |= "BITEXACT"
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 out.mux(packet)

@@ -16,12 +16,14 @@ from talkinglib.synth.factors import EMOTIONS, EXPRESSION, MOUTH, POSE
 @dataclass(frozen=True)
 class ProbeConfig:
     image_size: int = 64                      # frames are resized to this before the CNN
+    stem: int = 16                            # a full-resolution conv first: mouths are a few px
     channels: tuple = (16, 32, 64, 128)       # one stride-2 stage each: 64 -> 4
     hidden: int = 256
     dropout: float = 0.1
 
 
-PRESETS = {"tiny": ProbeConfig(), "full": ProbeConfig(image_size=128, channels=(32, 64, 128, 192, 256), hidden=512)}
+PRESETS = {"tiny": ProbeConfig(),
+           "full": ProbeConfig(image_size=128, stem=32, channels=(32, 64, 128, 192, 256), hidden=512)}
 
 HEADS = {"mouth": len(MOUTH), "pose": len(POSE), "expression": len(EXPRESSION), "emotion": len(EMOTIONS)}
 REGRESSED = ("mouth", "pose", "expression")
@@ -44,8 +46,10 @@ class FactorProbe(nn.Module):
     def __init__(self, cfg: ProbeConfig = ProbeConfig()):
         super().__init__()
         self.cfg = cfg
-        chans = (3,) + tuple(cfg.channels)
-        self.features = nn.Sequential(*[_stage(a, b) for a, b in zip(chans[:-1], chans[1:])])
+        chans = (cfg.stem,) + tuple(cfg.channels)
+        stem = nn.Sequential(nn.Conv2d(3, cfg.stem, 3, padding=1, bias=False), nn.BatchNorm2d(cfg.stem),
+                             nn.ReLU(inplace=True))
+        self.features = nn.Sequential(stem, *[_stage(a, b) for a, b in zip(chans[:-1], chans[1:])])
         side = cfg.image_size // 2 ** len(cfg.channels)
         self.trunk = nn.Sequential(nn.Flatten(), nn.Linear(chans[-1] * side * side, cfg.hidden),
                                    nn.ReLU(inplace=True), nn.Dropout(cfg.dropout))

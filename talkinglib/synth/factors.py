@@ -9,7 +9,7 @@ NEUTRAL = EMOTIONS.index("neutral")
 
 # MEAD has 3 intensity levels; level k scales an emotion's deviation from neutral.
 INTENSITIES = (1, 2, 3)
-INTENSITY_SCALE = {1: 0.6, 2: 0.8, 3: 1.0}
+INTENSITY_SCALE = {1: 0.7, 2: 0.85, 3: 1.0}
 
 # Per-frame mouth factors, each in [0, 1], driven by speech (phoneme -> viseme).
 MOUTH = ("jaw", "spread", "round", "closure")

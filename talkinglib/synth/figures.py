@@ -68,8 +68,8 @@ def factor_sweeps(seed=1, steps=7, size=96):
     proto = np.array(motion.PROTOTYPES["surprised"])
     f = np.stack([_factors(NEUTRAL_MOUTH, v * proto) for v in t])
     rows["expression only: neutral → surprised"] = render(ident, f, np.zeros((steps, 5)), size=size, prepared=prep)
-    proto = np.array(motion.PROTOTYPES["happy"]) - np.array(motion.PROTOTYPES["sad"])
-    f = np.stack([_factors(NEUTRAL_MOUTH, (v - 0.5) * 2 * np.clip(proto, -1, 1)) for v in t])
+    sad, happy = np.array(motion.PROTOTYPES["sad"]), np.array(motion.PROTOTYPES["happy"])
+    f = np.stack([_factors(NEUTRAL_MOUTH, (1 - v) * sad + v * happy) for v in t])
     rows["expression only: sad → happy"] = render(ident, f, np.zeros((steps, 5)), size=size, prepared=prep)
     return rows
 

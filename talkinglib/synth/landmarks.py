@@ -28,10 +28,8 @@ def _chart():
     for a, e in ((-7, -15), (-3.5, -16), (0, -16.5), (3.5, -16), (7, -15)):
         pts.append((a, e, 0))
     top, bot = mm.EYE_E + 4.2, mm.EYE_E - 4.2
-    for c in (-mm.EYE_A, mm.EYE_A):                            # outer/inner corner order per dlib
-        xs = (-9, -3, 3, 9, 3, -3) if c < 0 else (-9, -3, 3, 9, 3, -3)
-        es = (mm.EYE_E, top, top, mm.EYE_E, bot, bot)
-        for dx, e in zip(xs, es):
+    for c in (-mm.EYE_A, mm.EYE_A):      # dlib order: left corner, upper lid, right corner, lower lid
+        for dx, e in zip((-9, -3, 3, 9, 3, -3), (mm.EYE_E, top, top, mm.EYE_E, bot, bot)):
             pts.append((c + dx, e, 0))
     W, L = mm.MOUTH_W, mm.LIP_E
     t = lambda a: np.sqrt(max(0.0, 1 - (a / W) ** 2))

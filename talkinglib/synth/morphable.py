@@ -96,7 +96,7 @@ def _rest_gradient(a, e, da=1e-3):
 # Identity fields F_id: (N, 3, K_id)
 def identity_fields(a, e):
     p = skin_rest(a, e)
-    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    x, y = p[:, 0], p[:, 1]
     zeros = np.zeros_like(x)
     face = _g(a, 0, 45)
     f = [
@@ -132,7 +132,7 @@ def expression_fields(a, e, part):
 
     # mouth: the lower part drops with the jaw (opening the lips), decaying towards the chin
     jaw = J * np.exp(-(((e - LIP_E) / 9.0) ** 2)) * low + 0.15 * J * _g(e, LIP_E, 4) * (1 - low)
-    F[:, 1, col["jaw"]] = -0.20 * jaw * np.where(low > 0, 1.0, -0.1)
+    F[:, 1, col["jaw"]] = -0.26 * jaw * np.where(low > 0, 1.0, -0.1)
     F[:, 2, col["jaw"]] = -0.04 * jaw * low
     F[:, 0, col["spread"]] = 0.05 * side * _g(e, LIP_E, 6)
     F[:, 1, col["spread"]] = 0.008 * lipband * (1 if part == "lower" else -1)

@@ -1,8 +1,9 @@
 """Independent random frames for training the factor probe.
 
 A probe trained only on a dataset's dozen training identities learns those faces, not the
-factors. These frames draw a new identity every `frames_per_identity` frames and every factor
-independently (mouth, pose over its whole range, emotion x intensity, blinks), from a seed
+factors. These frames draw a new identity every `frames_per_identity` frames and the factors
+independently of each other (mouth shapes from a synthesised utterance, pose over its whole
+range, emotion x intensity per frame, blinks), from a seed
 stream that no dataset clip uses, so a dataset's test identities stay unseen.
 """
 import multiprocessing as mp
@@ -16,6 +17,7 @@ from talkinglib.synth import motion
 from talkinglib.synth.factors import EMOTIONS, INTENSITIES
 from talkinglib.synth.identity import sample_identity
 from talkinglib.synth.render import render
+from talkinglib.synth.speech import sample_voice, synthesize_utterance
 
 PROBE_STREAM = 2          # SeedSequence([seed, PROBE_STREAM, i]); datasets use streams 0 and 1
 
@@ -27,8 +29,10 @@ def _identity_frames(args):
     emotion = rng.integers(len(EMOTIONS), size=n)
     expression = np.stack([motion.expression_track(rng, EMOTIONS[e], int(rng.choice(INTENSITIES)), 1)[0]
                            for e in emotion])                                            # (n, 10)
-    mouth = rng.uniform(0, 1, (n, 4)).astype(np.float32)
-    mouth[:, 3] *= mouth[:, 0] < 0.35                        # lips press only when nearly closed
+    # mouths from real SynthTalk speech, so the jaw/closure mix (many rest frames) is the clips' own
+    utt = synthesize_utterance(rng, EMOTIONS[rng.integers(len(EMOTIONS))], int(rng.choice(INTENSITIES)),
+                               sample_voice(rng), num_frames=n)
+    mouth = utt.mouth[rng.permutation(n)].astype(np.float32)                           # (n, 4)
     blink = np.where(rng.uniform(size=n) < 0.2, rng.uniform(0, 1, n), 0.0).astype(np.float32)
     pose = rng.uniform(-1, 1, (n, 5)) * motion.POSE_LIMIT * 0.9
     f = np.concatenate([mouth, expression, blink[:, None]], 1)

@@ -73,10 +73,10 @@ def _cavity_layer(per_deg):
 
 
 def _eyeball_layer(sign, per_unit):
-    u, v = mm.chart_grid(_linspace_count(-1, 1, per_unit * 0.12), _linspace_count(1, -1, per_unit * 0.09))
+    u, v = mm.chart_grid(_linspace_count(-1, 1, per_unit * 0.15), _linspace_count(1, -1, per_unit * 0.14))
     anchor_a, anchor_e = np.array([sign * mm.EYE_A]), np.array([mm.EYE_E])
     centre = mm.skin_rest(anchor_a, anchor_e)[0] + np.array([0.0, 0.0, -0.02])
-    rest = centre + np.stack([0.12 * u, 0.09 * v, -0.035 * (u ** 2 + v ** 2)], -1)
+    rest = centre + np.stack([0.15 * u, 0.14 * v, -0.035 * (u ** 2 + v ** 2)], -1)   # larger than any opening
     n = len(u)
     F_id = np.repeat(mm.identity_fields(anchor_a, anchor_e), n, 0)   # moves rigidly with the socket
     rows = len(np.unique(v))
@@ -100,13 +100,13 @@ def _neck_layer(per_deg, per_unit):
 def build_layers(size, supersample=2, density=1.0):
     """Sample every layer densely enough for a `size`² image rendered at `supersample`x."""
     subpx_per_unit = size * supersample / (2 * VIEW_HALF)
-    per_unit = subpx_per_unit * 1.5 * density                  # ~0.67 sub-pixel spacing
+    per_unit = subpx_per_unit * 1.0 * density                  # ~1 sub-pixel spacing (2x2 splats)
     per_deg = per_unit * np.radians(1.0) * mm.RZ
     a_vals = _linspace_count(-125, 125, per_deg)
     # rows are denser where expressions stretch the skin: the upper lids (a blink pulls the
     # lid over the whole opening, ~2.6x) and below the lips (the jaw drop, ~2x)
-    e_upper = _rows([(90, mm.EYE_E + mm.EYE_HH + 8, 1), (mm.EYE_E + mm.EYE_HH + 8, mm.EYE_E, 3),
-                     (mm.EYE_E, mm.LIP_E, 1)], per_deg)
+    e_upper = _rows([(90, mm.BROW_E + 14, 1), (mm.BROW_E + 14, mm.EYE_E - mm.EYE_HH, 3),
+                     (mm.EYE_E - mm.EYE_HH, mm.LIP_E, 1)], per_deg)
     e_lower = _rows([(mm.LIP_E, mm.LIP_E - 16, 2), (mm.LIP_E - 16, -76, 1)], per_deg)
     layers = [
         _skin_layer("upper", a_vals, e_upper),
@@ -152,7 +152,7 @@ def _layer_materials(layer, identity):
     if layer.name in ("upper", "lower"):
         return mm.skin_material(a, e, layer.name, identity.hairline)
     if layer.name.startswith("eye"):
-        r = np.hypot(0.12 * a, 0.09 * e)                       # distance from the eye centre
+        r = np.hypot(0.15 * a, 0.14 * e)                       # distance from the eye centre
         return np.where(r < 0.018, mm.M["pupil"], np.where(r < 0.042, mm.M["iris"], mm.M["sclera"]))
     if layer.name == "cavity":
         return np.where(e > mm.LIP_E - 2.4, mm.M["teeth"], np.where(e < mm.LIP_E - 12, mm.M["tongue"], mm.M["cavity"]))
@@ -250,12 +250,15 @@ def _zbuffer(uvzn, still_basis, C_still, n_still_head, S):
                     nz += C_still[g, 3, t, k] * b
             if nz <= -0.2:                             # facing away from the camera
                 continue
-            if not (x >= 0 and y >= 0 and x < S and y < S):
-                continue
-            b = int(y) * S + int(x)
-            if z > depth[b]:
-                depth[b] = z
-                idx[t, b] = n
+            # splat to the 2x2 sub-pixels nearest the sample: closes the gaps that skin stretched by
+            # an expression would open between samples (up to 2x the rest spacing)
+            x0, y0 = int(np.floor(x - 0.5)), int(np.floor(y - 0.5))
+            for yy in range(max(y0, 0), min(y0 + 2, S)):
+                for xx in range(max(x0, 0), min(x0 + 2, S)):
+                    b = yy * S + xx
+                    if z > depth[b]:
+                        depth[b] = z
+                        idx[t, b] = n
     return idx
 
 
@@ -311,7 +314,7 @@ def render(identity, exp_factors, pose, size=64, supersample=2, chunk=25, prepar
         raise ValueError(f"expected exp_factors (T, {len(mm.EXP_FACTORS)}) and pose (T, 5), "
                          f"got {tuple(exp_factors.shape)} and {tuple(pose.shape)}")
     P = prepared or prepare_identity(identity, size, supersample)
-    n_moving, n_head, N = P["n_moving"], P["n_head"], P["normals"].shape[0]
+    n_moving, n_head = P["n_moving"], P["n_head"]
     S = size * supersample
     top, bottom = (np.asarray(c, np.float32) for c in identity.background)
     ramp = np.linspace(0, 1, S, dtype=np.float32)[:, None]

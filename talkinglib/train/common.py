@@ -67,16 +67,16 @@ def load_checkpoint(path, map_location="cpu"):
     return state
 
 
-def infinite_batches(dataset, batch_size, seed, collate=None):
-    """Endless shuffled batches; the order depends only on `seed` (epoch e uses seed + e)."""
-    loader_kw = {"batch_size": batch_size, "drop_last": len(dataset) >= batch_size}
-    if collate is not None:
-        loader_kw["collate_fn"] = collate
-    epoch = 0
-    while True:
-        g = torch.Generator().manual_seed(seed + epoch)
-        yield from torch.utils.data.DataLoader(dataset, shuffle=True, generator=g, **loader_kw)
-        epoch += 1
+def export_weights(src, dst):
+    """Copy a checkpoint without its optimizer state (what gets committed or shipped)."""
+    state = load_checkpoint(src)
+    state["optimizer"] = {}
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, dst)
+    return dst
 
 
 class Logger:

@@ -24,10 +24,10 @@ from talkinglib.train import common
 
 @dataclass(frozen=True)
 class ProbeTrainConfig:
-    steps: int = 1500
+    steps: int = 4000
     batch_size: int = 48
-    extra_identities: int = 300      # random-frame identities (synth/probe_frames.py) added to the
-    frames_per_identity: int = 40    #   dataset's training split; 0 trains on the split alone
+    extra_identities: int = 500      # random-frame identities (synth/probe_frames.py) added to the
+    frames_per_identity: int = 32    #   dataset's training split; 0 trains on the split alone
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup: int = 50
@@ -47,7 +47,8 @@ def training_frames(data_root, cfg: ProbeTrainConfig, size, progress=True):
     data.pop("identity")
     if cfg.extra_identities > 0:
         seed = json.loads((Path(data_root) / "dataset.json").read_text())["seed"]
-        extra = cached_probe_frames(Path(data_root) / "probe_frames.npz", seed=seed, size=size,
+        name = f"probe_frames_{cfg.extra_identities}x{cfg.frames_per_identity}.npz"
+        extra = cached_probe_frames(Path(data_root) / name, seed=seed, size=size,
                                     n_identities=cfg.extra_identities,
                                     frames_per_identity=cfg.frames_per_identity, progress=progress)
         data = {k: np.concatenate([data[k], extra[k]]) for k in data}
@@ -82,8 +83,13 @@ def load_probe(path):
 
 
 def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None = None,
-                cfg: ProbeTrainConfig | None = None, resume=True, progress=True, callback=None):
-    """Train (or resume) the probe; writes out_dir/probe.pt and TensorBoard logs. Returns (model, logger)."""
+                cfg: ProbeTrainConfig | None = None, resume=True, progress=True, callback=None,
+                stop_at=None):
+    """Train (or resume) the probe; writes out_dir/probe.pt and TensorBoard logs. Returns (model, logger).
+
+    stop_at: leave the loop (with a checkpoint) at this step, as if interrupted; the schedule
+    still runs over cfg.steps, so a later call resumes exactly where this one stopped.
+    """
     model_cfg = model_cfg or PRESETS[preset]
     cfg = cfg or TRAIN_PRESETS[preset]
     out_dir = Path(out_dir)
@@ -110,9 +116,11 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
 
     model.train()
     bar = tqdm(total=cfg.steps, initial=step, desc="probe", disable=not progress)
-    while step < cfg.steps:
-        # the batch depends only on (seed, step): resuming replays the same data order
+    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    while step < last:
+        # the batch and the dropout masks depend only on (seed, step): a resumed run replays them
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        torch.manual_seed(cfg.seed * 1_000_003 + step)
         idx = torch.randint(N, (cfg.batch_size,), generator=g)
         x = color_jitter(to_tensor_images(images[idx].numpy()), cfg.color_jitter, g)   # (B, 3, H, W)
         y = {k: v[idx] for k, v in targets.items()}
@@ -131,7 +139,7 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if callback is not None:
                 callback(step, logger)
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+        if step % cfg.ckpt_every == 0 or step == last:
             common.save_checkpoint(ckpt_path, config=config, model=model, optimizer=opt, step=step)
     bar.close()
     logger.close()
