@@ -9,7 +9,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("audio", "config", "synth", "data", "models", "train", "cli", "weights")
+_SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "cli", "demo")
 
 
 def __getattr__(name):

@@ -87,3 +87,9 @@ def test_mp4_writes_are_byte_identical(tmp_path):
     clipio.write_mp4(tmp_path / "a.mp4", frames)
     clipio.write_mp4(tmp_path / "b.mp4", frames)
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+def test_public_submodules_import():
+    import talkinglib as tl
+    for name in tl.__all__:
+        assert getattr(tl, name).__name__ == f"talkinglib.{name}"

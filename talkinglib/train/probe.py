@@ -24,7 +24,7 @@ from talkinglib.train import common
 
 @dataclass(frozen=True)
 class ProbeTrainConfig:
-    steps: int = 4000
+    steps: int = 6000
     batch_size: int = 48
     extra_identities: int = 500      # random-frame identities (synth/probe_frames.py) added to the
     frames_per_identity: int = 32    #   dataset's training split; 0 trains on the split alone
@@ -39,6 +39,12 @@ class ProbeTrainConfig:
 
 TRAIN_PRESETS = {"tiny": ProbeTrainConfig(),
                  "full": ProbeTrainConfig(steps=20000, batch_size=128, lr=1e-3, extra_identities=3000)}
+
+# `talkinglib train expert`: the same loop trains EDTalk's L_mot experts (models/experts.py), a
+# smaller network with another seed, so the training loss is not the probe that scores results
+EXPERT_TRAIN_PRESETS = {"tiny": ProbeTrainConfig(steps=2000, seed=1),
+                        "full": ProbeTrainConfig(steps=10000, batch_size=128, lr=1e-3, extra_identities=3000,
+                                                 seed=1)}
 
 
 def training_frames(data_root, cfg: ProbeTrainConfig, size, progress=True):
@@ -84,8 +90,8 @@ def load_probe(path):
 
 def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None = None,
                 cfg: ProbeTrainConfig | None = None, resume=True, progress=True, callback=None,
-                stop_at=None):
-    """Train (or resume) the probe; writes out_dir/probe.pt and TensorBoard logs. Returns (model, logger).
+                stop_at=None, ckpt_name="probe.pt"):
+    """Train (or resume) the probe; writes out_dir/<ckpt_name> and TensorBoard logs. Returns (model, logger).
 
     stop_at: leave the loop (with a checkpoint) at this step, as if interrupted; the schedule
     still runs over cfg.steps, so a later call resumes exactly where this one stopped.
@@ -93,7 +99,7 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
     model_cfg = model_cfg or PRESETS[preset]
     cfg = cfg or TRAIN_PRESETS[preset]
     out_dir = Path(out_dir)
-    ckpt_path = out_dir / "probe.pt"
+    ckpt_path = out_dir / ckpt_name
     common.seed_everything(cfg.seed)
 
     size = json.loads((Path(data_root) / "dataset.json").read_text())["config"]["size"]
