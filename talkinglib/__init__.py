@@ -9,7 +9,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "cli", "demo")
+_SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "cli", "demo", "weights")
 
 
 def __getattr__(name):

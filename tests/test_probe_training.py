@@ -1,5 +1,6 @@
 """The probe stage: real steps, deterministic, resumable, and its checkpoint errors."""
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -52,3 +53,21 @@ def test_train_on_a_folder_without_a_dataset_says_what_to_do(tmp_path):
     cmd = [sys.executable, "-m", "talkinglib", "train", "probe", "--data", str(tmp_path), "--out", str(tmp_path / "r")]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode != 0 and "talkinglib synth --out" in r.stderr
+
+
+def test_expert_command_trains_the_l_mot_experts(tiny_dataset, tmp_path):
+    """The regenerate command of data/checkpoints/expert_tiny.pt, for two steps; φ and ψ load from it."""
+    from talkinglib.models.experts import EXPERT_PRESETS, SynthMotionExperts
+    cmd = [sys.executable, "-m", "talkinglib", "train", "expert", "--data", str(tiny_dataset), "--out",
+           str(tmp_path), "--preset", "tiny", "--steps", "2", *FAST]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    probe = load_probe(tmp_path / "expert.pt")
+    assert probe.cfg == EXPERT_PRESETS["tiny"]
+    experts = SynthMotionExperts(probe)
+    x = torch.zeros(3, 3, 64, 64, requires_grad=True)
+    feats = experts(x)
+    assert feats.phi.shape == (3, 14) and feats.psi.shape == (3, 8)
+    (feats.phi.sum() + feats.psi.sum()).backward()
+    assert x.grad is not None and not any(p.requires_grad for p in experts.parameters())
+    committed = load_probe(Path(__file__).parents[1] / "data" / "checkpoints" / "expert_tiny.pt")
+    assert committed.cfg == EXPERT_PRESETS["tiny"]

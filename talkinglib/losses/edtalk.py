@@ -1,0 +1,74 @@
+"""EDTalk's training losses, one small pure function each: tensors in, a scalar out.
+
+Implements: EDTalk Eqs. (5)-(7), (9), (10) and the non-saturating form of Eq. (6).
+The perceptual term of Eq. (5) lives in losses/perceptual.py (it needs VGG19).
+Batch convention: every loss is a mean over the batch, so a loss on B pairs does not grow with B;
+the paper's Σ_{#=a,b} becomes the sum of the calls for a and for b.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def reconstruction_loss(real, fake):
+    """L_rec = ‖I − Î‖₁ (Eq. 5), the mean absolute error per pixel. real, fake: (B, 3, H, W)."""
+    return (real - fake).abs().mean()
+
+
+def d_logistic_loss(real_logits, fake_logits):
+    """Discriminator side of Eq. (6): −log D(I) − log(1 − D(Î)) with D = sigmoid(logits).
+
+    softplus(−x) = −log sigmoid(x) and softplus(x) = −log(1 − sigmoid(x)). real/fake_logits: (B, 1).
+    """
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def g_nonsaturating_loss(fake_logits):
+    """Generator side of Eq. (6), non-saturating (as in StyleGAN2/LIA): −log D(Î)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def r1_penalty(real_logits, real_images):
+    """R1 = E ‖∇_I D(I)‖² on real images (StyleGAN2's lazy regulariser; keeps D from overfitting
+    a small dataset). real_images must have requires_grad set before D was called."""
+    grad, = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def cosine_consistency_loss(f, g):
+    """exp(−S(f, g)) with S the cosine similarity: the form of L_fea (Eq. 7) and L_m-c (Eq. 10).
+
+    f, g: (B, K) features. Minimum e^{-1} ≈ 0.368 when they point the same way.
+    """
+    return torch.exp(-F.cosine_similarity(f, g, dim=-1)).mean()
+
+
+def feature_loss(f_pose_swapped, f_pose_own, f_mouth_swapped, f_mouth_own):
+    """L_fea (Eq. 7) for one of # = a, b: exp(−S(f^{p_#}, PLN(E(I^#)))) + exp(−S(f^{m_#}, MLN(E(I^#)))).
+
+    The *_swapped features come from the mouth-swapped images (Eqs. 3-4), the *_own ones from I^# itself.
+    """
+    return (cosine_consistency_loss(f_pose_swapped, f_pose_own)
+            + cosine_consistency_loss(f_mouth_swapped, f_mouth_own))
+
+
+def motion_loss(phi_real, phi_fake, psi_real, psi_fake):
+    """L_mot = ‖φ(I^d) − φ(Î)‖₂ + ‖ψ(I^d) − ψ(Î)‖₂ (Eq. 9), L2 norms per sample, mean over B.
+
+    φ: 3D face coefficients, ψ: emotion features (on SynthTalk, models/experts.py). (B, K) each.
+    """
+    return (phi_real - phi_fake).norm(dim=-1).mean() + (psi_real - psi_fake).norm(dim=-1).mean()
+
+
+def mouth_consistency_loss(w_mouth_fake, w_mouth_real):
+    """L_m-c = exp(−S(MLN(E(Î_e)), MLN(E(I^d)))) (Eq. 10). (B, 20) mouth weights each."""
+    return cosine_consistency_loss(w_mouth_fake, w_mouth_real)
+
+
+def orthogonality_penalty(W):
+    """‖ŴᵀŴ − I‖²_F with Ŵ the column-normalised bank (D, K): the soft alternative to QR.
+
+    Zero exactly when the bases are mutually orthogonal; used by the ablation notebook.
+    """
+    Wn = W / W.norm(dim=0, keepdim=True).clamp_min(1e-8)
+    G = Wn.T @ Wn                                                   # (K, K) Gram matrix
+    return (G - torch.eye(G.shape[0], dtype=G.dtype, device=G.device)).pow(2).sum()

@@ -1,0 +1,102 @@
+"""EDTalk's losses on hand-computed values, and the mouth superimposition they train on."""
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from talkinglib.data.mouth_swap import similarity_fit, superimpose_mouth
+from talkinglib.losses import edtalk as L
+
+
+def test_reconstruction_loss_is_mean_absolute_error():
+    real = torch.zeros(1, 3, 2, 2)
+    fake = torch.tensor([1.0, -1.0, 0.5, 0.0] * 3).view(1, 3, 2, 2)
+    assert L.reconstruction_loss(real, fake).item() == pytest.approx(2.5 / 4)
+
+
+def test_adversarial_losses_match_the_log_form_of_eq6():
+    real, fake = torch.tensor([[2.0]]), torch.tensor([[-1.0]])
+    sig = lambda x: 1 / (1 + math.exp(-x))
+    # −log D(I) − log(1 − D(Î))
+    assert L.d_logistic_loss(real, fake).item() == pytest.approx(-math.log(sig(2.0)) - math.log(1 - sig(-1.0)), 1e-6)
+    # non-saturating generator term −log D(Î)
+    assert L.g_nonsaturating_loss(fake).item() == pytest.approx(-math.log(sig(-1.0)), 1e-6)
+
+
+def test_cosine_consistency_losses_eq7_eq10():
+    f = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    g = torch.tensor([[2.0, 0.0], [0.0, 3.0]])              # cos = 1 and 0
+    expected = (math.exp(-1) + math.exp(0)) / 2
+    assert L.cosine_consistency_loss(f, g).item() == pytest.approx(expected, 1e-6)
+    assert L.mouth_consistency_loss(f, g).item() == pytest.approx(expected, 1e-6)
+    # L_fea sums the pose term and the mouth term
+    assert L.feature_loss(f, g, f, f).item() == pytest.approx(expected + math.exp(-1), 1e-6)
+
+
+def test_motion_loss_is_a_sum_of_l2_norms_eq9():
+    phi_r, phi_f = torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]])     # ‖·‖₂ = 5
+    psi_r, psi_f = torch.tensor([[1.0]]), torch.tensor([[-1.0]])               # ‖·‖₂ = 2
+    assert L.motion_loss(phi_r, phi_f, psi_r, psi_f).item() == pytest.approx(7.0)
+
+
+def test_orthogonality_penalty():
+    assert L.orthogonality_penalty(torch.eye(4)[:, :3] * 5).item() == pytest.approx(0.0, abs=1e-10)
+    W = torch.tensor([[1.0, 1.0], [0.0, 1.0]])          # cos 45° between the two columns
+    assert L.orthogonality_penalty(W).item() == pytest.approx(2 * 0.5, 1e-6)
+
+
+def test_r1_penalty_on_a_linear_critic():
+    x = torch.randn(3, 2, requires_grad=True)
+    w = torch.tensor([3.0, 4.0])
+    logits = x @ w                                         # ∇_x = w, ‖w‖² = 25
+    assert L.r1_penalty(logits, x).item() == pytest.approx(25.0)
+
+
+def test_similarity_fit_recovers_a_known_transform():
+    g = torch.Generator().manual_seed(0)
+    src = torch.rand(2, 11, 2, generator=g) * 64
+    th, s, t = 0.3, 1.2, torch.tensor([4.0, -2.0])
+    R = s * torch.tensor([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
+    dst = src @ R.T + t
+    A = similarity_fit(src, dst)
+    torch.testing.assert_close(A[0, :, :2], R, atol=1e-4, rtol=0)
+    torch.testing.assert_close(A[1, :, 2], t, atol=1e-3, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def neutral_frames(tiny_dataset):
+    from talkinglib.data.clips import read_frames, read_meta
+    from talkinglib.data.datasets import to_tensor_images
+    clip = next(p for p in sorted(tiny_dataset.iterdir()) if p.is_dir() and "neutral" in p.name)
+    meta = read_meta(clip)
+    return to_tensor_images(read_frames(clip)), torch.tensor(np.asarray(meta["landmarks"], np.float32)), meta
+
+
+def test_superimposed_mouth_comes_from_a_and_the_rest_from_b(neutral_frames):
+    """I^{m_a}_{p_b}: the factor probe reads a's jaw and b's yaw off the composite."""
+    from talkinglib.train.probe import load_probe
+    probe = load_probe(Path(__file__).parents[1] / "data" / "checkpoints" / "probe_tiny.pt")
+    frames, lm, meta = neutral_frames
+    jaw = np.asarray(meta["factors"]["mouth"])[:, 0]
+    ta, tb = int(np.argmax(jaw)), int(np.argmin(jaw))      # a: mouth wide open, b: closed
+    a, b = frames[ta:ta + 1], frames[tb:tb + 1]
+    ab, mask = superimpose_mouth(a, lm[ta:ta + 1], b, lm[tb:tb + 1])
+    ba, _ = superimpose_mouth(b, lm[tb:tb + 1], a, lm[ta:ta + 1])
+    outside = mask[0, 0] == 0
+    assert outside.float().mean() > 0.8                      # the mask is a mouth-sized region
+    assert torch.equal(ab[..., outside], b[..., outside])    # outside it, b's pixels exactly
+    with torch.no_grad():
+        r = probe(torch.cat([a, b, ab, ba]))
+    jaw_hat, yaw_hat = r["mouth"][:, 0], r["pose"][:, 0]
+    assert abs(jaw_hat[2] - jaw_hat[0]) < 0.2 and abs(jaw_hat[3] - jaw_hat[1]) < 0.2      # mouths swapped
+    assert abs(yaw_hat[2] - yaw_hat[1]) < 3 and abs(yaw_hat[3] - yaw_hat[0]) < 3          # heads kept (degrees)
+
+
+def test_superimpose_mouth_rejects_bad_shapes():
+    x = torch.zeros(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="landmarks"):
+        superimpose_mouth(x, torch.zeros(1, 5, 2), x, torch.zeros(1, 5, 2))
+    with pytest.raises(ValueError, match="image"):
+        superimpose_mouth(x, torch.zeros(1, 68, 2), torch.zeros(1, 3, 8, 8), torch.zeros(1, 68, 2))
