@@ -1,10 +1,12 @@
 """The `talkinglib` command (also `python -m talkinglib`).
 
     talkinglib synth --out DIR --seed N --preset tiny|full     generate a SynthTalk dataset
-    talkinglib train probe --data DIR --out DIR --preset tiny  train a stage (resumes by default)
+    talkinglib train STAGE --data DIR --out DIR --preset tiny  train a stage (resumes by default);
+        STAGE: probe, expert, edtalk.autoencoder, edtalk.mouth_pose (--init), edtalk.expression (--init)
     talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
     talkinglib export RUN/probe.pt data/checkpoints/x.pt       weights only, for committing
     talkinglib demo                                            the README's main job
+    talkinglib weights list|path|fetch|verify [NAME]           pretrained weights (fetch: the only download)
 """
 import argparse
 import json
@@ -38,19 +40,60 @@ def cmd_synth(args):
     return 0
 
 
+TRAIN_STAGES = ("probe", "expert", "edtalk.autoencoder", "edtalk.mouth_pose", "edtalk.expression")
+
+
+def _split_overrides(pairs):
+    """--set model.KEY=V goes to the model config, --set KEY=V or train.KEY=V to the training config."""
+    model, train = [], []
+    for pair in pairs or []:
+        key = pair.split("=", 1)[0]
+        if key.startswith("model."):
+            model.append(pair[len("model."):])
+        else:
+            train.append(pair[len("train."):] if key.startswith("train.") else pair)
+    return model, train
+
+
 def cmd_train(args):
-    if args.stage != "probe":
-        raise SystemExit(f"unknown stage {args.stage!r}; available: probe")
-    from talkinglib.train.probe import TRAIN_PRESETS, train_probe
-    cfg = _parse_overrides(args.set, TRAIN_PRESETS[args.preset])
-    if args.steps is not None:
-        cfg = replace(cfg, steps=args.steps)
+    if args.stage not in TRAIN_STAGES:
+        raise SystemExit(f"unknown stage {args.stage!r}; available: {', '.join(TRAIN_STAGES)}")
     if not (Path(args.data) / "splits.json").is_file():
         raise SystemExit(f"{args.data} is not a dataset (no splits.json). Make one with "
                          f"`talkinglib synth --out {args.data} --preset {args.preset}`")
-    train_probe(args.data, args.out, preset=args.preset, cfg=cfg, resume=not args.no_resume,
-                stop_at=args.stop_at)
-    print(f"checkpoint: {Path(args.out) / 'probe.pt'}")
+    model_sets, train_sets = _split_overrides(args.set)
+    if args.stage in ("probe", "expert"):
+        from talkinglib.train import probe as P
+        expert = args.stage == "expert"
+        cfg = _parse_overrides(train_sets, (P.EXPERT_TRAIN_PRESETS if expert else P.TRAIN_PRESETS)[args.preset])
+        if args.steps is not None:
+            cfg = replace(cfg, steps=args.steps)
+        model_cfg = None
+        if expert:
+            from talkinglib.models.experts import EXPERT_PRESETS
+            model_cfg = _parse_overrides(model_sets, EXPERT_PRESETS[args.preset])
+        name = f"{args.stage}.pt"
+        P.train_probe(args.data, args.out, preset=args.preset, model_cfg=model_cfg, cfg=cfg,
+                      resume=not args.no_resume, stop_at=args.stop_at, ckpt_name=name)
+        print(f"checkpoint: {Path(args.out) / name}")
+        return 0
+    from talkinglib.train.edtalk_common import TRAIN_PRESETS
+    cfg = _parse_overrides(train_sets, TRAIN_PRESETS[args.stage][args.preset])
+    if args.steps is not None:
+        cfg = replace(cfg, steps=args.steps)
+    common = dict(preset=args.preset, cfg=cfg, resume=not args.no_resume, stop_at=args.stop_at, device=args.device)
+    if args.stage == "edtalk.autoencoder":
+        from talkinglib.models.edtalk import PRESETS
+        from talkinglib.train.edtalk_autoencoder import train_autoencoder
+        model_cfg = _parse_overrides(model_sets, PRESETS[args.preset])
+        train_autoencoder(args.data, args.out, model_cfg=model_cfg, init=args.init, **common)
+    elif args.stage == "edtalk.mouth_pose":
+        from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
+        train_mouth_pose(args.data, args.out, init=args.init, **common)
+    else:
+        from talkinglib.train.edtalk_expression import train_expression
+        train_expression(args.data, args.out, init=args.init, expert=args.expert, **common)
+    print(f"checkpoint: {Path(args.out) / 'edtalk.pt'}")
     return 0
 
 
@@ -94,7 +137,7 @@ def build_parser():
     s.set_defaults(func=cmd_synth)
 
     t = sub.add_parser("train", help="train a stage")
-    t.add_argument("stage", help="probe")
+    t.add_argument("stage", help=" | ".join(TRAIN_STAGES))
     t.add_argument("--data", required=True, help="dataset root (talkinglib synth / prepare)")
     t.add_argument("--out", required=True, help="run folder: checkpoint and TensorBoard logs")
     t.add_argument("--preset", choices=["tiny", "full"], default="tiny")
@@ -102,7 +145,14 @@ def build_parser():
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     t.add_argument("--stop-at", type=int, default=None,
                    help="stop (with a checkpoint) at this step; a later run resumes from it")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a training config field")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a training config field (KEY or train.KEY) or a model field (model.KEY)")
+    t.add_argument("--init", default=None,
+                   help="EDTalk stages: start from this checkpoint (the previous stage's edtalk.pt, or an "
+                        "official EDTalk.pt)")
+    t.add_argument("--expert", default=None,
+                   help="edtalk.expression: the L_mot expert checkpoint (default data/checkpoints/expert_PRESET.pt)")
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     t.set_defaults(func=cmd_train)
 
     f = sub.add_parser("fitness", help="SynthTalk fitness numbers on held-out identities")
@@ -121,6 +171,9 @@ def build_parser():
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--probe-steps", type=int, default=None)
     d.set_defaults(func=cmd_demo)
+
+    from talkinglib import weights
+    weights.add_cli(sub)
     return p
 
 
