@@ -100,3 +100,21 @@ def test_superimpose_mouth_rejects_bad_shapes():
         superimpose_mouth(x, torch.zeros(1, 5, 2), x, torch.zeros(1, 5, 2))
     with pytest.raises(ValueError, match="image"):
         superimpose_mouth(x, torch.zeros(1, 68, 2), torch.zeros(1, 3, 8, 8), torch.zeros(1, 68, 2))
+
+
+def test_edtalk_batches_are_seeded_and_respect_the_stage_rules(tiny_dataset):
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    b = EDTalkBatches(tiny_dataset, "train")
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    x, y = b.mouth_pose(g1, 3), b.mouth_pose(g2, 3)
+    assert all(torch.equal(x[k], y[k]) for k in x), "same generator state, same batch"
+    assert x["a"].shape == (3, 3, 64, 64) and x["lm_a"].shape == (3, 68, 2)
+    assert all(b.emotion[c] == "neutral" for cs in b.neutral_of.values() for c in cs)
+    e = b.expression(torch.Generator().manual_seed(0), 2, window=5)
+    assert e["window"].shape == (2, 5, 3, 64, 64)
+    assert torch.equal(e["driving"], e["window"][:, 2])
+    extra = np.zeros((8, 64, 64, 3), np.uint8)
+    p = EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4).pairs(torch.Generator().manual_seed(0), 6)
+    assert p["source"].shape == p["driving"].shape == (6, 3, 64, 64)
+    with pytest.raises(ValueError, match="whole blocks"):
+        EDTalkBatches(tiny_dataset, "train", extra=extra[:6], extra_block=4)

@@ -1,0 +1,102 @@
+"""Batches for EDTalk's three video-driven stages, drawn by a seeded generator per step.
+
+- `pairs`: (source, driving) frames of one identity, for E+G self-reconstruction (LIA-style).
+- `mouth_pose`: frames a, b and an identity frame s of one identity, with landmarks, from
+  neutral clips only (EDTalk A.3: the mouth-pose stage trains on emotion-agnostic data, so the
+  pose bank does not absorb expression).
+- `expression`: an identity frame and a window of K consecutive driving frames centred on I^d
+  (EDTalk §3.2 "Expression Decouple": the K expression features are averaged).
+
+Every batch depends only on the generator it is given, so a resumed run replays the same data.
+Images are float32 (B, 3, H, W) in [-1, 1], windows (B, K, 3, H, W), landmarks (B, 68, 2) pixels.
+"""
+import numpy as np
+import torch
+
+from talkinglib.data.datasets import ClipStore, to_tensor_images
+
+
+class EDTalkBatches:
+    """Frames of one split, indexed by identity. `extra` adds frames of further identities
+    (uint8 (N, H, W, 3) in blocks of `extra_block` frames per identity, e.g. SynthTalk's random
+    probe frames) to the self-reconstruction pairs only: they have no landmarks or clips."""
+
+    def __init__(self, root, split="train", extra=None, extra_block=None):
+        self.store = ClipStore(root, split)
+        metas = self.store.metas
+        self.num_frames = np.array([m["num_frames"] for m in metas])
+        self.landmarks = [np.asarray(m["landmarks"], np.float32) for m in metas]     # (T, 68, 2) each
+        self.emotion = [m["emotion"] for m in metas]
+        ids = sorted(set(m["identity"] for m in metas))
+        self.identities = ids
+        self.clips_of = {i: [c for c, m in enumerate(metas) if m["identity"] == i] for i in ids}
+        self.neutral_of = {i: [c for c in cs if self.emotion[c] == "neutral"] for i, cs in self.clips_of.items()}
+        missing = [i for i, cs in self.neutral_of.items() if not cs]
+        if missing:
+            raise ValueError(f"identities {missing[:5]} of {root} have no neutral clip; the mouth-pose stage "
+                             "trains on neutral clips only (EDTalk A.3)")
+        self.extra, self.extra_block = extra, extra_block
+        if extra is not None and (extra_block is None or len(extra) % extra_block):
+            raise ValueError(f"extra frames ({len(extra)}) must come in whole blocks of extra_block={extra_block}")
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _frame(self, c, t):
+        return self.store.frames(c)[t]                                   # (H, W, 3) uint8
+
+    def _randint(self, g, n):
+        return int(torch.randint(n, (1,), generator=g))
+
+    def _pick(self, g, seq):
+        return seq[self._randint(g, len(seq))]
+
+    # -- stage batches ---------------------------------------------------------------------
+    def pairs(self, g, batch_size, extra_fraction=0.5):
+        """{"source", "driving"} (B, 3, H, W): two frames of one identity (any of its clips)."""
+        src, drv = [], []
+        for _ in range(batch_size):
+            use_extra = self.extra is not None and float(torch.rand((), generator=g)) < extra_fraction
+            if use_extra:
+                block = self._randint(g, len(self.extra) // self.extra_block) * self.extra_block
+                i, j = (block + self._randint(g, self.extra_block) for _ in range(2))
+                src.append(self.extra[i])
+                drv.append(self.extra[j])
+            else:
+                ident = self._pick(g, self.identities)
+                for out in (src, drv):
+                    c = self._pick(g, self.clips_of[ident])
+                    out.append(self._frame(c, self._randint(g, self.num_frames[c])))
+        return {"source": to_tensor_images(np.stack(src)), "driving": to_tensor_images(np.stack(drv))}
+
+    def mouth_pose(self, g, batch_size):
+        """{"a", "b", "source"} (B, 3, H, W) and {"lm_a", "lm_b"} (B, 68, 2): neutral frames of one identity."""
+        out = {k: [] for k in ("a", "b", "source", "lm_a", "lm_b")}
+        for _ in range(batch_size):
+            ident = self._pick(g, self.identities)
+            for key in ("a", "b", "source"):
+                c = self._pick(g, self.neutral_of[ident])
+                t = self._randint(g, self.num_frames[c])
+                out[key].append(self._frame(c, t))
+                if key != "source":
+                    out["lm_" + key].append(self.landmarks[c][t])
+        batch = {k: to_tensor_images(np.stack(out[k])) for k in ("a", "b", "source")}
+        batch.update({k: torch.from_numpy(np.stack(out[k])) for k in ("lm_a", "lm_b")})
+        return batch
+
+    def expression(self, g, batch_size, window):
+        """{"source" (B, 3, H, W), "window" (B, K, 3, H, W), "driving" (B, 3, H, W) = the window's centre}.
+
+        The source is a frame of the same identity from a different clip, so it differs from the
+        driving frame in mouth, pose and (unless both are neutral) expression.
+        """
+        src, win = [], []
+        for _ in range(batch_size):
+            ident = self._pick(g, self.identities)
+            c = self._pick(g, self.clips_of[ident])
+            others = [o for o in self.clips_of[ident] if o != c] or [c]
+            cs = self._pick(g, others)
+            src.append(self._frame(cs, self._randint(g, self.num_frames[cs])))
+            start = self._randint(g, self.num_frames[c] - window + 1)
+            win.append(self.store.frames(c)[start:start + window])
+        window_t = to_tensor_images(np.stack(win))                          # (B, K, 3, H, W)
+        return {"source": to_tensor_images(np.stack(src)), "window": window_t,
+                "driving": window_t[:, window // 2]}

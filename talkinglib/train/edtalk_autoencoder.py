@@ -1,0 +1,70 @@
+"""Stage `edtalk.autoencoder`: E and G learn self-reconstruction, LIA-style.
+
+    talkinglib train edtalk.autoencoder --data data/synthtalk/tiny-seed0 --out runs/edtalk_ae --preset tiny
+
+Implements: EDTalk A.3 ("The encoder E and generator G are pre-trained in a similar setting as
+LIA"): a source frame s and a driving frame d of one identity; the output
+    Î = G(f^{s→r} + f^{r→d}, f^{id}_s),   f^{r→d} = Σ w^m b^m + Σ w^p b^p  from d   (Eqs. 1-2)
+must reconstruct d, with L_rec + L_per + L_adv (Eqs. 5-6). The mouth and pose navigation modules
+train here too, as LIA's motion path; the mouth-pose stage then splits their roles.
+The D step comes first, then the G step; D's requires_grad is switched off for the G step.
+"""
+import json
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from talkinglib.data.edtalk_batches import EDTalkBatches
+from talkinglib.losses.edtalk import g_nonsaturating_loss, reconstruction_loss
+from talkinglib.train.edtalk_common import (TRAIN_PRESETS, discriminator_step, close_run, finish_step, generator_step,
+                                            setup_stage, step_generator)
+
+STAGE = "edtalk.autoencoder"
+
+
+def _extra_frames(data_root, cfg, size, progress):
+    """SynthTalk's random-frame identities (cached beside the dataset): many more faces for E and G."""
+    if cfg.extra_identities <= 0:
+        return None
+    from talkinglib.synth.probe_frames import cached_probe_frames
+    seed = json.loads((Path(data_root) / "dataset.json").read_text())["seed"]
+    name = f"probe_frames_{cfg.extra_identities}x{cfg.frames_per_identity}.npz"
+    return cached_probe_frames(Path(data_root) / name, seed=seed, size=size, n_identities=cfg.extra_identities,
+                               frames_per_identity=cfg.frames_per_identity, progress=progress)["images"]
+
+
+def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init=None, resume=True,
+                      progress=True, callback=None, stop_at=None, device=None):
+    """Train (or resume) E + G; writes out_dir/edtalk.pt. Returns the StageRun (model, logger, ...)."""
+    cfg = cfg or TRAIN_PRESETS[STAGE][preset]
+    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device, model_cfg=model_cfg)
+    size = run.model_cfg.size
+    extra = _extra_frames(data_root, cfg, size, progress and run.rank == 0)
+    batches = EDTalkBatches(data_root, "train", extra=extra, extra_block=cfg.frames_per_identity)
+    m, D, vgg, dev = run.model, run.D, run.vgg, run.device
+    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
+    while run.step < last:
+        g = step_generator(cfg.seed, run.step, run.rank)
+        torch.manual_seed(cfg.seed * 1_000_003 + run.step)              # noise injection replays on resume
+        b = batches.pairs(g, cfg.batch_size)
+        src, drv = b["source"].to(dev), b["driving"].to(dev)             # (B, 3, H, W) each
+
+        lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
+        lat_d, _ = m.encode(drv)                                         # f^{d→r}
+        w = m.navigate(lat_d)                                            # W^m (B, 20), W^p (B, 6)  (Eq. 1)
+        fake = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"]), feats_s)   # Î (Eq. 2)
+
+        use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start
+        losses = {}
+        if use_adv:                                                      # D step (Eq. 6)
+            losses["d"] = discriminator_step(D, run.d_opt, drv, fake, cfg, run.step, list(D.parameters()),
+                                             run.world)
+        losses["rec"] = reconstruction_loss(drv, fake)                   # Eq. 5
+        losses["per"] = vgg.loss(drv, fake)                              # Eq. 5
+        losses["adv"] = g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())
+        loss = cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
+        losses["loss"] = generator_step(run, loss)
+        finish_step(run, cfg, bar, last, losses, callback)
+    return close_run(run, bar)

@@ -1,0 +1,270 @@
+"""Plumbing shared by EDTalk's video-driven stages: config, model set-up, freezing, D step,
+checkpoints, resume, multi-process gradient averaging. The loops themselves live one per file:
+edtalk_autoencoder.py, edtalk_mouth_pose.py, edtalk_expression.py.
+
+Stages chain through checkpoints: each stage starts from the previous stage's `edtalk.pt`
+(`--init`), trains only its own parameter groups and writes a checkpoint of the whole model.
+"""
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from talkinglib.losses.edtalk import d_logistic_loss, r1_penalty
+from talkinglib.train import common
+
+STAGES = ("edtalk.autoencoder", "edtalk.mouth_pose", "edtalk.expression")
+
+# which of EDTalk.param_groups() each stage trains (EDTalk A.3)
+TRAINABLE = {"edtalk.autoencoder": ("encoder", "generator", "mouth_pose"),   # LIA-style pre-training
+             "edtalk.mouth_pose": ("mouth_pose",),                           # E and G frozen
+             "edtalk.expression": ("expression",)}                           # ELN, exp bank, EEM only
+
+
+@dataclass(frozen=True)
+class EDTalkTrainConfig:
+    steps: int = 3000
+    batch_size: int = 8
+    lr: float = 2e-3                 # EDTalk A.3 (navigation and EEM); the autoencoder preset lowers it
+    lr_d: float = 2e-3
+    betas: tuple = (0.5, 0.99)
+    w_rec: float = 1.0               # EDTalk A.3: "All loss function weights are set to 1"
+    w_per: float = 1.0
+    w_adv: float = 1.0
+    w_self: float = 1.0              # mouth_pose: self-reconstruction of the unswapped frames
+    w_fea: float = 1.0               # mouth_pose: Eq. 7
+    w_mot: float = 10.0              # expression: Eq. 9 (weight 10)
+    w_mc: float = 1.0                # expression: Eq. 10
+    adv_start: int = 0               # steps before the adversarial terms switch on
+    r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
+    r1_every: int = 16
+    window: int = 5                  # expression: K frames averaged by ELN
+    extra_identities: int = 0        # autoencoder: SynthTalk random-frame identities added to pairs
+    frames_per_identity: int = 32
+    navigation_init: str = "keep"    # mouth_pose: "keep" stage-1 navigation or "fresh" re-initialise it
+    perceptual: str = "random"       # VGG19 weights: "random" (offline) or "imagenet" (registry)
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 250
+
+
+def _tiny(**kw):
+    return replace(EDTalkTrainConfig(), **kw)
+
+
+TRAIN_PRESETS = {
+    "edtalk.autoencoder": {"tiny": _tiny(steps=4000, lr=2e-3, lr_d=2e-3, adv_start=1000, extra_identities=500),
+                           "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
+    "edtalk.mouth_pose": {"tiny": _tiny(steps=2000, adv_start=10**9),
+                          "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
+    "edtalk.expression": {"tiny": _tiny(steps=2000, adv_start=10**9),
+                          "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
+}
+
+
+# -- distributed ----------------------------------------------------------------------------
+def dist_info():
+    """(rank, world_size); set up the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def average_gradients(params, world):
+    """All-reduce the gradients of the trained parameters (frozen ones have none): DDP for a
+    model whose trainable subset changes by stage."""
+    if world == 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+# -- freezing -------------------------------------------------------------------------------
+def freeze_for_stage(model, stage):
+    """requires_grad on exactly the stage's groups; returns the trained parameters (a list)."""
+    groups = model.param_groups()
+    unknown = set(TRAINABLE[stage]) - set(groups)
+    if unknown:
+        raise KeyError(f"model has no parameter groups {sorted(unknown)} (has {sorted(groups)})")
+    model.requires_grad_(False)
+    params = []
+    for name in TRAINABLE[stage]:
+        for p in groups[name]:
+            p.requires_grad_(True)
+            params.append(p)
+    return params
+
+
+# -- the discriminator step (the same in every stage) --------------------------------------
+def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world):
+    """One D update on (real, fake.detach()), Eq. 6 with the lazy R1 penalty. Returns the loss."""
+    D.requires_grad_(True)
+    loss = d_logistic_loss(D(real), D(fake.detach()))
+    if cfg.r1 > 0 and d_step % cfg.r1_every == 0:
+        real = real.detach().requires_grad_(True)
+        loss = loss + cfg.r1 * cfg.r1_every * r1_penalty(D(real), real)
+    d_opt.zero_grad(set_to_none=True)
+    loss.backward()
+    average_gradients(params_d, world)
+    d_opt.step()
+    D.requires_grad_(False)          # the G step must not accumulate into D
+    return loss.detach()
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+def save_stage(path, *, stage, model, model_cfg, train_cfg, opt, D, d_opt, step, init):
+    config = {"stage": stage, "model": common.config_to_dict(model_cfg), "train": common.config_to_dict(train_cfg),
+              "init": str(init) if init else None}
+    extra = {"discriminator": D.state_dict(), "d_optimizer": d_opt.state_dict()}
+    common.save_checkpoint(path, config=config, model=model, optimizer=opt, step=step, extra=extra)
+
+
+def load_edtalk_checkpoint(path):
+    """(EDTalk in eval mode, checkpoint state) from any EDTalk stage checkpoint."""
+    from talkinglib.models.edtalk import EDTalk, EDTalkConfig
+    state = common.load_checkpoint(path)
+    if "stage" not in state["config"] or not str(state["config"]["stage"]).startswith("edtalk."):
+        raise common.CheckpointError(f"{path} is not an EDTalk stage checkpoint (config: {sorted(state['config'])})")
+    model = EDTalk(common.config_from_dict(EDTalkConfig, state["config"]["model"]))
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise common.CheckpointError(f"{path} does not match EDTalk({state['config']['model']}): {e}") from e
+    return model.eval(), state
+
+
+def step_generator(seed, step, rank=0):
+    """The batch of (seed, step, rank) is fixed: a resumed run draws the same data."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 64 + rank)
+
+
+def resolve_device(device=None):
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def ensure_dir(p):
+    Path(p).mkdir(parents=True, exist_ok=True)
+    return Path(p)
+
+
+# -- set-up shared by the three loops ---------------------------------------------------------
+@dataclass
+class StageRun:
+    stage: str
+    model: torch.nn.Module
+    model_cfg: object
+    D: torch.nn.Module
+    opt: torch.optim.Optimizer
+    d_opt: torch.optim.Optimizer
+    params: list             # the trained generator-side parameters
+    vgg: torch.nn.Module
+    logger: common.Logger
+    ckpt_path: Path
+    step: int
+    rank: int
+    world: int
+    device: torch.device
+    init: object
+
+    def save(self, cfg):
+        if self.rank == 0:
+            save_stage(self.ckpt_path, stage=self.stage, model=self.model, model_cfg=self.model_cfg,
+                       train_cfg=cfg, opt=self.opt, D=self.D, d_opt=self.d_opt, step=self.step, init=self.init)
+
+
+def _initial_model(stage, preset, init, model_cfg):
+    from talkinglib.models.edtalk import PRESETS, EDTalk
+    if init is None:
+        if stage != "edtalk.autoencoder":
+            raise SystemExit(f"stage {stage} starts from the previous stage's checkpoint: pass --init RUN/edtalk.pt "
+                             "(train edtalk.autoencoder first, then edtalk.mouth_pose, then edtalk.expression)")
+        cfg = model_cfg or PRESETS[preset]
+        return EDTalk(cfg), cfg
+    state = torch.load(init, map_location="cpu", weights_only=True) if Path(init).is_file() else None
+    if state is not None and "gen" in state and "stage" not in state.get("config", {}):
+        from talkinglib.official import load_edtalk      # an official EDTalk.pt
+        model = load_edtalk(state)
+        return model, model.cfg
+    model, _ = load_edtalk_checkpoint(init)
+    return model, model.cfg
+
+
+def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resume=True, device=None,
+                model_cfg=None):
+    from talkinglib.losses.perceptual import VGGPerceptual
+    from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator
+
+    rank, world = dist_info()
+    device = resolve_device(device)
+    common.seed_everything(cfg.seed)
+    out_dir = ensure_dir(out_dir)
+    ckpt_path = out_dir / "edtalk.pt"
+    model, model_cfg = _initial_model(stage, preset, init, model_cfg)
+    if stage == "edtalk.mouth_pose" and cfg.navigation_init == "fresh":
+        model.reset_navigation(("mouth", "pose"))
+    D = Discriminator(replace(D_PRESETS[preset], size=model_cfg.size))
+    model.to(device)
+    D.to(device)                     # before the optimizers, so their state lives on the device too
+    params = freeze_for_stage(model, stage)
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+    d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
+    step = 0
+    if resume and ckpt_path.is_file():
+        state = common.load_checkpoint(ckpt_path)
+        if state["config"].get("stage") != stage:
+            raise common.CheckpointError(f"{ckpt_path} belongs to stage {state['config'].get('stage')}, not {stage}; "
+                                         "use another --out or --no-resume")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        D.load_state_dict(state["extra"]["discriminator"])
+        d_opt.load_state_dict(state["extra"]["d_optimizer"])
+        step = state["step"]
+    model.train()
+    D.train().requires_grad_(False)
+    vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual).to(device)
+    logger = common.Logger(out_dir / "tb" if rank == 0 else None)
+    return StageRun(stage, model, model_cfg, D, opt, d_opt, params, vgg, logger, ckpt_path, step, rank, world,
+                    device, init)
+
+
+def finish_step(run, cfg, bar, last, losses, callback=None):
+    """Advance the step; log, report and checkpoint on schedule. losses: {name: scalar tensor}."""
+    run.step += 1
+    bar.update()
+    if run.step % cfg.log_every == 0 or run.step == last:
+        scalars = {k: float(v) for k, v in losses.items()}
+        run.logger.log(run.step, **scalars)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in scalars.items() if k in ("loss", "rec", "d")})
+        if callback is not None:
+            callback(run.step, run.logger)
+    if run.step % cfg.ckpt_every == 0 or run.step == last:
+        run.save(cfg)
+
+
+def generator_step(run, loss):
+    """One update of the stage's trained parameters (the G side): backward, average across
+    processes, step. Returns the detached loss."""
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    average_gradients(run.params, run.world)
+    run.opt.step()
+    return loss.detach()
+
+
+def close_run(run, bar):
+    bar.close()
+    run.logger.close()
+    run.model.eval()
+    return run
+
+
+def bank_feature(model, latent_like, **weights):
+    """f^{r→*} = Σ_i w_i b_i for one bank (the D-dim feature of Eq. 1), via compose from a zero latent."""
+    return model.compose(torch.zeros_like(latent_like), **weights)

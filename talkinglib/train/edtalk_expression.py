@@ -1,0 +1,88 @@
+"""Stage `edtalk.expression`: ELN, the expression bank and EEM learn what mouth and pose leave out.
+
+    talkinglib train edtalk.expression --data DATA --out runs/edtalk_exp --init runs/edtalk_mp/edtalk.pt \
+        --expert data/checkpoints/expert_tiny.pt
+
+Implements: EDTalk §3.2 "Expression Decouple", Eqs. (8)-(10). An identity frame I^i and a window
+of K frames around a driving frame I^d of the same identity (another clip: other mouth, pose and
+expression). The frozen MLN and PLN read I^d's mouth and pose; ELN reads the expression of each
+window frame and averages the K features into a clean f^{r→e}; EEM turns it into AdaIN
+parameters for f^{id} (Eq. 8); Î_e = G(f^{i→r} + f^{r→m} + f^{r→p} + f^{r→e}, EEM(f^{id})) must
+reconstruct I^d: L_rec + L_per + L_adv (5-6) + 10 L_mot (9) + L_m-c (10).
+"""
+import torch
+from tqdm.auto import tqdm
+
+from talkinglib.data.edtalk_batches import EDTalkBatches
+from talkinglib.losses.edtalk import (g_nonsaturating_loss, motion_loss, mouth_consistency_loss,
+                                      reconstruction_loss)
+from talkinglib.train.edtalk_common import (TRAIN_PRESETS, discriminator_step, close_run, finish_step, generator_step,
+                                            setup_stage, step_generator)
+
+STAGE = "edtalk.expression"
+
+
+def default_expert(preset):
+    from pathlib import Path
+    return Path(__file__).resolve().parents[2] / "data" / "checkpoints" / f"expert_{preset}.pt"
+
+
+def load_experts(path):
+    """φ and ψ of Eq. 9 from a `talkinglib train expert` checkpoint (models/experts.py)."""
+    from talkinglib.models.experts import SynthMotionExperts
+    from talkinglib.train.probe import load_probe
+    return SynthMotionExperts(load_probe(path))
+
+
+def expression_forward(m, batch):
+    """Î_e from an identity frame and a driving window. Returns (fake, w) with w the driving weights."""
+    src, window = batch["source"], batch["window"]                  # (B, 3, H, W), (B, K, 3, H, W)
+    B, K = window.shape[:2]
+    with torch.no_grad():                                           # E, MLN, PLN are frozen
+        lat_s, feats_s = m.encode(src)                              # f^{i→r}, f^{id}
+        lat_win = m.encode(window.flatten(0, 1))[0]                 # (B*K, D)
+        w_d = m.navigate(lat_win.view(B, K, -1)[:, K // 2])         # I^d's W^m, W^p
+    w_e = m.navigate(lat_win)["expression"].view(B, K, -1).mean(1)  # f^{r→e}: mean of K features (B, 10)
+    f_id = m.compose(lat_s, mouth=w_d["mouth"], pose=w_d["pose"], expression=w_e)   # f^{i→d}
+    fake = m.generate(f_id, feats_s, expression=w_e)                # Eq. 2 with EEM (Eq. 8)
+    return fake, {"mouth": w_d["mouth"], "pose": w_d["pose"], "expression": w_e}
+
+
+def expression_losses(m, experts, vgg, real, fake, w):
+    """L_rec, L_per (5), L_mot (9), L_m-c (10). real = I^d, fake = Î_e."""
+    phi_r, phi_f = experts(real), experts(fake)
+    w_mouth_fake = m.navigate(m.encode(fake)[0])["mouth"]          # MLN(E(Î_e)), frozen but differentiable
+    return {"rec": reconstruction_loss(real, fake), "per": vgg.loss(real, fake),
+            "mot": motion_loss(phi_r.phi.detach(), phi_f.phi, phi_r.psi.detach(), phi_f.psi),
+            "mc": mouth_consistency_loss(w_mouth_fake, w["mouth"])}
+
+
+def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=None, resume=True, progress=True,
+                     callback=None, stop_at=None, device=None):
+    """Train (or resume) ELN, the expression bank and EEM; writes out_dir/edtalk.pt. Returns the StageRun."""
+    cfg = cfg or TRAIN_PRESETS[STAGE][preset]
+    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device)
+    experts = load_experts(expert or default_expert(preset)).to(run.device)
+    batches = EDTalkBatches(data_root, "train")
+    m, D, vgg, dev = run.model, run.D, run.vgg, run.device
+    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
+    while run.step < last:
+        g = step_generator(cfg.seed, run.step, run.rank)
+        torch.manual_seed(cfg.seed * 1_000_003 + run.step)
+        batch = {k: v.to(dev) for k, v in batches.expression(g, cfg.batch_size, cfg.window).items()}
+        real = batch["driving"]
+        fake, w = expression_forward(m, batch)
+
+        use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start
+        losses = {}
+        if use_adv:                                                 # D step (Eq. 6)
+            losses["d"] = discriminator_step(D, run.d_opt, real, fake, cfg, run.step, list(D.parameters()),
+                                             run.world)
+        losses.update(expression_losses(m, experts, vgg, real, fake, w))
+        losses["adv"] = g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())
+        loss = (cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
+                + cfg.w_mot * losses["mot"] + cfg.w_mc * losses["mc"])
+        losses["loss"] = generator_step(run, loss)
+        finish_step(run, cfg, bar, last, losses, callback)
+    return close_run(run, bar)

@@ -1,0 +1,92 @@
+"""Stage `edtalk.mouth_pose`: cross-reconstruction splits mouth from pose. E and G are frozen.
+
+    talkinglib train edtalk.mouth_pose --data DATA --out runs/edtalk_mp --init runs/edtalk_ae/edtalk.pt
+
+Implements: EDTalk §3.2 "Mouth-Pose Decouple", Eqs. (3)-(7). Frames a, b (and an identity frame
+s) of one identity, from neutral clips (A.3). Swapping mouths gives I^{m_a}_{p_b} and I^{m_b}_{p_a}:
+    f^{p_b}, f^{m_a} = PLN(E(I^{m_a}_{p_b})), MLN(E(I^{m_a}_{p_b}))                    (3)
+    f^{p_a}, f^{m_b} = PLN(E(I^{m_b}_{p_a})), MLN(E(I^{m_b}_{p_a}))                    (4)
+    Î^b = G(f^{p_b}, f^{m_b}),  Î^a = G(f^{p_a}, f^{m_a})      (identity f^{s→r}, f^{id} from s)
+and L_rec + L_per + L_adv (5-6) on Î^a, Î^b, L_self on the unswapped self-reconstructions, and
+L_fea (7) between features of swapped and original frames. Only MLN, PLN and their banks train.
+"""
+import torch
+from tqdm.auto import tqdm
+
+from talkinglib.data.edtalk_batches import EDTalkBatches
+from talkinglib.data.mouth_swap import superimpose_mouth
+from talkinglib.losses.edtalk import feature_loss, g_nonsaturating_loss, reconstruction_loss
+from talkinglib.train.edtalk_common import (TRAIN_PRESETS, bank_feature, discriminator_step,
+                                            close_run, finish_step, generator_step, setup_stage, step_generator)
+
+STAGE = "edtalk.mouth_pose"
+
+
+def cross_reconstruct(m, batch):
+    """Eqs. (3)-(4) and the generator calls. Returns the images and features the losses need."""
+    a, b, lm_a, lm_b = batch["a"], batch["b"], batch["lm_a"], batch["lm_b"]
+    x_ab, _ = superimpose_mouth(a, lm_a, b, lm_b)                     # I^{m_a}_{p_b}: b wearing a's mouth
+    x_ba, _ = superimpose_mouth(b, lm_b, a, lm_a)                     # I^{m_b}_{p_a}
+    B = a.shape[0]
+    with torch.no_grad():                                             # E is frozen: no graph through it
+        lat_s, feats_s = m.encode(batch["source"])                    # f^{s→r}, f^{id}
+        lat_ab, lat_ba, lat_a, lat_b = m.encode(torch.cat([x_ab, x_ba, a, b]))[0].split(B)
+    w_ab, w_ba = m.navigate(lat_ab), m.navigate(lat_ba)               # (3), (4)
+    w_a, w_b = m.navigate(lat_a), m.navigate(lat_b)                   # PLN(E(I^#)), MLN(E(I^#))
+    lat_s2, feats_s2 = torch.cat([lat_s, lat_s]), [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats_s]
+
+    def gen(mouth, pose):                                             # G(f^{s→r} + f^{r→m} + f^{r→p}, f^{id})
+        return m.generate(m.compose(lat_s2, mouth=mouth, pose=pose), feats_s2).split(B)
+
+    fake_a, fake_b = gen(torch.cat([w_ab["mouth"], w_ba["mouth"]]), torch.cat([w_ba["pose"], w_ab["pose"]]))
+    self_a, self_b = gen(torch.cat([w_a["mouth"], w_b["mouth"]]), torch.cat([w_a["pose"], w_b["pose"]]))
+    feat = lambda **w: bank_feature(m, lat_s, **w)                    # f^{r→*} (B, D)
+    fea = {"pose_a": (feat(pose=w_ba["pose"]), feat(pose=w_a["pose"])),
+           "pose_b": (feat(pose=w_ab["pose"]), feat(pose=w_b["pose"])),
+           "mouth_a": (feat(mouth=w_ab["mouth"]), feat(mouth=w_a["mouth"])),
+           "mouth_b": (feat(mouth=w_ba["mouth"]), feat(mouth=w_b["mouth"]))}
+    return {"x_ab": x_ab, "x_ba": x_ba, "fake_a": fake_a, "fake_b": fake_b, "self_a": self_a, "self_b": self_b,
+            "fea": fea}
+
+
+def mouth_pose_losses(out, batch, vgg):
+    """Eqs. (5), (7) and L_self, each summed over # = a, b. Returns {name: scalar}."""
+    a, b, f = batch["a"], batch["b"], out["fea"]
+    return {
+        "rec": reconstruction_loss(a, out["fake_a"]) + reconstruction_loss(b, out["fake_b"]),
+        "per": vgg.loss(a, out["fake_a"]) + vgg.loss(b, out["fake_b"]),
+        "self": (reconstruction_loss(a, out["self_a"]) + reconstruction_loss(b, out["self_b"])
+                 + vgg.loss(a, out["self_a"]) + vgg.loss(b, out["self_b"])),
+        "fea": feature_loss(*f["pose_a"], *f["mouth_a"]) + feature_loss(*f["pose_b"], *f["mouth_b"]),
+    }
+
+
+def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=True, progress=True, callback=None,
+                     stop_at=None, device=None):
+    """Train (or resume) MLN, PLN and their banks; writes out_dir/edtalk.pt. Returns the StageRun."""
+    cfg = cfg or TRAIN_PRESETS[STAGE][preset]
+    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device)
+    batches = EDTalkBatches(data_root, "train")
+    m, D, vgg, dev = run.model, run.D, run.vgg, run.device
+    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
+    while run.step < last:
+        g = step_generator(cfg.seed, run.step, run.rank)
+        torch.manual_seed(cfg.seed * 1_000_003 + run.step)
+        batch = {k: v.to(dev) for k, v in batches.mouth_pose(g, cfg.batch_size).items()}
+        out = cross_reconstruct(m, batch)
+        real = torch.cat([batch["a"], batch["b"]])
+        fake = torch.cat([out["fake_a"], out["fake_b"]])
+
+        use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start
+        losses = {}
+        if use_adv:                                                   # D step (Eq. 6)
+            losses["d"] = discriminator_step(D, run.d_opt, real, fake, cfg, run.step, list(D.parameters()),
+                                             run.world)
+        losses.update(mouth_pose_losses(out, batch, vgg))
+        losses["adv"] = 2 * g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())   # Σ_{#=a,b}
+        loss = (cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
+                + cfg.w_self * losses["self"] + cfg.w_fea * losses["fea"])
+        losses["loss"] = generator_step(run, loss)
+        finish_step(run, cfg, bar, last, losses, callback)
+    return close_run(run, bar)

@@ -1,0 +1,133 @@
+"""EDTalk's three video-driven stages: two steps each change exactly the trainable parameters,
+frozen modules stay bit-identical, and a stage resumes from its checkpoint as if never stopped."""
+from dataclasses import replace
+
+import pytest
+import torch
+
+from talkinglib.train import common
+
+# the stages drive the EDTalk model (talkinglib/models/edtalk.py, issue 3); until it lands there is
+# nothing to train, and these tests say so rather than fail on an import
+pytest.importorskip("talkinglib.models.edtalk", reason="the EDTalk model has not landed yet")
+from talkinglib.train.edtalk_common import TRAIN_PRESETS, TRAINABLE  # noqa: E402
+
+# every loss term on (adversarial from step 0, R1 at step 0), tiny batches
+FAST = dict(batch_size=2, adv_start=0, r1_every=1, log_every=1, ckpt_every=1000, extra_identities=0, window=3)
+
+
+def fast_cfg(stage, steps=2):
+    return replace(TRAIN_PRESETS[stage]["tiny"], steps=steps, **FAST)
+
+
+def snapshot(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def changed(before, after):
+    return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+def trainable_names(model, stage):
+    ids = {id(p) for g in TRAINABLE[stage] for p in model.param_groups()[g]}
+    return {n for n, p in model.named_parameters() if id(p) in ids}
+
+
+@pytest.fixture(scope="module")
+def expert_ckpt(tiny_dataset, tmp_path_factory):
+    """A 2-step L_mot expert (the loop is the probe's; quality does not matter here)."""
+    from talkinglib.models.experts import EXPERT_PRESETS
+    from talkinglib.train.probe import EXPERT_TRAIN_PRESETS, train_probe
+    out = tmp_path_factory.mktemp("expert")
+    cfg = replace(EXPERT_TRAIN_PRESETS["tiny"], steps=2, extra_identities=0, batch_size=4)
+    train_probe(tiny_dataset, out, model_cfg=EXPERT_PRESETS["tiny"], cfg=cfg, progress=False, ckpt_name="expert.pt")
+    return out / "expert.pt"
+
+
+@pytest.fixture(scope="module")
+def stage_runs(tiny_dataset, expert_ckpt, tmp_path_factory):
+    """Two steps of each stage, chained through checkpoints, with the model before and after."""
+    from talkinglib.models.edtalk import PRESETS, EDTalk
+    from talkinglib.train.edtalk_autoencoder import train_autoencoder
+    from talkinglib.train.edtalk_expression import train_expression
+    from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
+    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+    root = tmp_path_factory.mktemp("edtalk")
+    torch.manual_seed(0)
+    runs = {}
+    init_sd = snapshot(EDTalk(PRESETS["tiny"]))     # train_autoencoder seeds with cfg.seed before building
+    ae = train_autoencoder(tiny_dataset, root / "ae", cfg=fast_cfg("edtalk.autoencoder"), progress=False)
+    runs["edtalk.autoencoder"] = (ae, init_sd)
+    before = snapshot(load_edtalk_checkpoint(root / "ae" / "edtalk.pt")[0])
+    mp = train_mouth_pose(tiny_dataset, root / "mp", init=root / "ae" / "edtalk.pt",
+                          cfg=fast_cfg("edtalk.mouth_pose"), progress=False)
+    runs["edtalk.mouth_pose"] = (mp, before)
+    before = snapshot(load_edtalk_checkpoint(root / "mp" / "edtalk.pt")[0])
+    ex = train_expression(tiny_dataset, root / "ex", init=root / "mp" / "edtalk.pt", expert=expert_ckpt,
+                          cfg=fast_cfg("edtalk.expression"), progress=False)
+    runs["edtalk.expression"] = (ex, before)
+    return runs, root
+
+
+@pytest.mark.parametrize("stage", ["edtalk.autoencoder", "edtalk.mouth_pose", "edtalk.expression"])
+def test_two_steps_change_exactly_the_trainable_parameters(stage_runs, stage):
+    runs, _ = stage_runs
+    run, before = runs[stage]
+    after = snapshot(run.model)
+    diff = changed(before, after)
+    expected = trainable_names(run.model, stage)
+    assert expected, "the stage trains nothing"
+    assert diff == expected, (f"changed but frozen: {sorted(diff - expected)[:5]}; "
+                              f"trainable but unchanged: {sorted(expected - diff)[:5]}")
+    for name, values in run.logger.history.items():
+        assert all(torch.isfinite(torch.tensor(v)) for _, v in values), f"{name} is not finite"
+    assert {"rec", "per", "adv", "d"} <= set(run.logger.history)
+
+
+def test_mouth_pose_keeps_encoder_and_generator_bit_identical(stage_runs):
+    runs, _ = stage_runs
+    run, before = runs["edtalk.mouth_pose"]
+    groups = run.model.param_groups()
+    ids = {id(p) for g in ("encoder", "generator") for p in groups[g]}
+    frozen = [n for n, p in run.model.named_parameters() if id(p) in ids]
+    assert frozen
+    after = run.model.state_dict()
+    assert all(torch.equal(before[n], after[n]) for n in frozen)
+    assert {"self", "fea"} <= set(run.logger.history)
+
+
+def test_expression_stage_logs_its_losses(stage_runs):
+    runs, _ = stage_runs
+    run, _ = runs["edtalk.expression"]
+    assert {"mot", "mc"} <= set(run.logger.history)
+
+
+def test_stage_resumes_from_its_checkpoint(tiny_dataset, stage_runs, tmp_path):
+    """Stopping after step 1 and resuming gives the bytes of an uninterrupted 2-step run."""
+    from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
+    _, root = stage_runs
+    cfg = fast_cfg("edtalk.mouth_pose")
+    init = root / "ae" / "edtalk.pt"
+    train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False, stop_at=1)
+    assert common.load_checkpoint(tmp_path / "cut" / "edtalk.pt")["step"] == 1
+    resumed = train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False)
+    whole = common.load_checkpoint(root / "mp" / "edtalk.pt")
+    assert resumed.step == 2
+    for k, v in whole["model"].items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+    for k, v in whole["extra"]["discriminator"].items():
+        assert torch.equal(v, resumed.D.state_dict()[k]), k
+
+
+def test_later_stages_need_an_init_checkpoint(tiny_dataset, tmp_path):
+    from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
+    with pytest.raises(SystemExit, match="--init"):
+        train_mouth_pose(tiny_dataset, tmp_path, init=None, cfg=fast_cfg("edtalk.mouth_pose"), progress=False)
+
+
+def test_resuming_another_stages_checkpoint_is_refused(tiny_dataset, stage_runs, tmp_path):
+    from talkinglib.train.edtalk_expression import train_expression
+    _, root = stage_runs
+    with pytest.raises(common.CheckpointError, match="belongs to stage"):
+        train_expression(tiny_dataset, root / "mp", init=root / "mp" / "edtalk.pt", cfg=fast_cfg("edtalk.expression"),
+                         progress=False)
