@@ -9,7 +9,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "cli", "demo", "weights")
+_SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "cli", "demo", "weights",
+               "official")
 
 
 def __getattr__(name):

@@ -89,7 +89,7 @@ class Logger:
             from torch.utils.tensorboard import SummaryWriter
             self._tb = SummaryWriter(str(log_dir))
 
-    def log(self, step, **scalars):
+    def log(self, step, /, **scalars):
         for k, v in scalars.items():
             v = float(v)
             self.history.setdefault(k, []).append((step, v))

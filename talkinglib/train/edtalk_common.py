@@ -239,7 +239,7 @@ def finish_step(run, cfg, bar, last, losses, callback=None):
     run.step += 1
     bar.update()
     if run.step % cfg.log_every == 0 or run.step == last:
-        scalars = {k: float(v) for k, v in losses.items()}
+        scalars = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
         run.logger.log(run.step, **scalars)
         bar.set_postfix({k: f"{v:.3f}" for k, v in scalars.items() if k in ("loss", "rec", "d")})
         if callback is not None:

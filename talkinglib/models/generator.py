@@ -1,0 +1,98 @@
+"""Generator G: a StyleGAN2 synthesis network that warps the identity features f^{id}.
+
+Implements: EDTalk Eq. (2), Î = G(f^{i→d}, f^{id}, EEM(f^{r→e})), with G the flow-warping
+generator of LIA (EDTalk A.1). Every layer is modulated by the same latent f^{i→d} (B, D).
+At each resolution r = 8, 16, ..., S:
+    x_r            = StyledConv↑, StyledConv (x_{r/2})                        (B, C_r, r, r)
+    f^{id}_r       ← EEM_r(f^{id}_r, f^{r→e})       (identity when no expression is given)
+    o_r            = ModConv1×1(x_r) + b + up(o_{r/2})                         (B, 3, r, r)
+    flow, m        = tanh(o_r[:, :2]), sigmoid(o_r[:, 2:])                     offset and mask
+    w_r            = warp(f^{id}_r, flow) · m                                  the skip connection
+    x_r            ← w_r + x_r · (1 − m)
+    rgb_r          = ToRGB(w_r) + up(rgb_{r/2})
+and the image is rgb_S. ToRGB reads the warped features only; `to_rgb1` (the official 4×4
+ToRGB) and the noise inputs are never used (kept so official weights load).
+
+Sub-module names follow the official checkpoint (`dec.convs.N`, `dec.to_flows.N`,
+`dec.fineadainresblock.N`, ...). Configuration: EDTalkConfig (edtalk.py).
+"""
+import math
+
+import torch
+import torch.nn as nn
+
+from talkinglib.models.eem import EEM
+from talkinglib.models.layers.stylegan2 import (ConstantInput, ModulatedConv2d, StyledConv, ToRGB, Upsample,
+                                                channels_at)
+from talkinglib.models.layers.warp import warp
+
+
+class ToFlow(nn.Module):
+    """LIA's flow head: features (B, C, r, r) -> (warped f^{id}, blended features, raw 3-channel output)."""
+
+    def __init__(self, in_channels, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), grid="lia"):
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample(blur_kernel)
+        self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.grid = grid
+
+    def forward(self, x, style, f_id, skip=None):
+        out = self.conv(x, style) + self.bias                         # (B, 3, r, r)
+        if skip is not None:
+            out = out + self.upsample(skip)                            # coarse-to-fine refinement
+        offset = torch.tanh(out[:, :2]).permute(0, 2, 3, 1)            # (B, r, r, 2) in [-1, 1] units
+        mask = torch.sigmoid(out[:, 2:3])                              # (B, 1, r, r)
+        warped = warp(f_id, offset, self.grid) * mask                  # w_r = warp(f^{id}_r, flow) · m
+        return warped, warped + x * (1 - mask), out
+
+
+class Generator(nn.Module):
+    """G(latent (B, D), f^{id} list coarse-to-fine, f^{r→e} (B, D) or None) -> image (B, 3, S, S)."""
+
+    def __init__(self, size, latent_dim, channel_base, channel_max, eem_hidden=128, eem_block="official",
+                 grid="lia", blur_kernel=(1, 3, 3, 1)):
+        super().__init__()
+        ch = lambda r: channels_at(r, channel_base, channel_max)      # noqa: E731
+        self.size = size
+        self.input = ConstantInput(ch(4))
+        self.conv1 = StyledConv(ch(4), ch(4), 3, latent_dim, blur_kernel=blur_kernel)
+        self.to_rgb1 = ToRGB(ch(4), upsample=False)                   # unused by the forward pass (as in LIA)
+        self.convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        self.to_flows = nn.ModuleList()
+        self.fineadainresblock = nn.ModuleList()                      # the EEM blocks, official name
+        c_in = ch(4)
+        for log_res in range(3, int(math.log2(size)) + 1):             # r = 8, 16, ..., size
+            c = ch(2 ** log_res)
+            self.convs.append(StyledConv(c_in, c, 3, latent_dim, upsample=True, blur_kernel=blur_kernel))
+            self.convs.append(StyledConv(c, c, 3, latent_dim, blur_kernel=blur_kernel))
+            self.to_rgbs.append(ToRGB(c, blur_kernel=blur_kernel))
+            self.to_flows.append(ToFlow(c, latent_dim, blur_kernel=blur_kernel, grid=grid))
+            self.fineadainresblock.append(EEM(c, latent_dim, eem_hidden, eem_block))
+            c_in = c
+
+    def unused_parameter_names(self):
+        """Parameters that never reach the output (relative names): to_rgb1, noise strengths,
+        and the dead half of the official EEM block."""
+        names = [n for n, _ in self.named_parameters() if n.startswith("to_rgb1.") or n.endswith("noise.weight")]
+        for i, eem in enumerate(self.fineadainresblock):
+            dead = eem.dead_parameter_prefixes()
+            names += [f"fineadainresblock.{i}.{n}" for n, _ in eem.named_parameters() if n.startswith(dead)]
+        return names
+
+    def forward(self, latent, feats, f_exp=None):
+        B = latent.shape[0]
+        if len(feats) != len(self.to_flows):
+            raise ValueError(f"G expects {len(self.to_flows)} identity feature levels (8² ... {self.size}²), "
+                             f"got {len(feats)}: pass the feats returned by encode() of a {self.size}² image")
+        out = self.conv1(self.input(B), latent)                        # (B, C_4, 4, 4)
+        rgb = flow = None
+        for i, f_id in enumerate(feats):                               # r = 8, 16, ..., S
+            out = self.convs[2 * i](out, latent)                       # ↑2
+            out = self.convs[2 * i + 1](out, latent)
+            f_id = self.fineadainresblock[i](f_id, f_exp)              # f^{id}_e (Eq. 8); unchanged if f_exp is None
+            warped, out, flow = self.to_flows[i](out, latent, f_id, flow)
+            rgb = self.to_rgbs[i](warped, rgb)
+        return rgb                                                     # (B, 3, S, S)

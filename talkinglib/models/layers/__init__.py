@@ -1,0 +1,1 @@
+"""Shared layers: StyleGAN2 primitives (stylegan2.py) and flow warping (warp.py)."""
