@@ -87,6 +87,7 @@ def test_bad_inputs_teach():
 def test_presets():
     tiny = VGGPerceptual.for_preset("tiny")
     assert tiny.cfg.weights == "random" and tiny.cfg.scales == (1.0,)
+    assert tiny.cfg.layers[-1] == "relu3_1" and len(tiny.features) == 12          # cut after relu3_1
     full = VGGPerceptual.for_preset("full", weights="random")
     assert full.cfg.scales == (1.0, 0.5, 0.25, 0.125) and full.cfg.criterion == "l2"
 
