@@ -89,8 +89,15 @@ def cmd_train(args):
         train_autoencoder(args.data, args.out, model_cfg=model_cfg, init=args.init, **common)
     elif args.stage == "edtalk.mouth_pose":
         from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
-        train_mouth_pose(args.data, args.out, init=args.init, **common)
+        overrides = {}
+        for kv in model_sets:
+            k, _, v = kv.partition("=")
+            overrides[k] = v
+        train_mouth_pose(args.data, args.out, init=args.init, model_overrides=overrides or None, **common)
     else:
+        if model_sets:
+            raise SystemExit(f"edtalk.expression takes its model from --init; model fields {model_sets} "
+                             "cannot change here")
         from talkinglib.train.edtalk_expression import train_expression
         train_expression(args.data, args.out, init=args.init, expert=args.expert, **common)
     print(f"checkpoint: {Path(args.out) / 'edtalk.pt'}")
@@ -113,7 +120,8 @@ def cmd_fitness(args):
 
 def cmd_export(args):
     from talkinglib.train.common import export_weights
-    print(f"wrote {export_weights(args.src, args.dst)} (weights only, no optimizer state)")
+    dst = export_weights(args.src, args.dst, half=args.half)
+    print(f"wrote {dst} (weights only{', float16' if args.half else ''}; no optimizer state)")
     return 0
 
 
@@ -164,6 +172,7 @@ def build_parser():
     e = sub.add_parser("export", help="copy a checkpoint without its optimizer state")
     e.add_argument("src")
     e.add_argument("dst")
+    e.add_argument("--half", action="store_true", help="store the weights as float16 (half the bytes)")
     e.set_defaults(func=cmd_export)
 
     d = sub.add_parser("demo", help="the README's main job: data, probe, figures")

@@ -342,3 +342,20 @@ def test_cuda_and_autocast():
     assert gpu.shape == half.shape == (2, 3, S, S)
     assert torch.isfinite(half.float()).all()
     assert (gpu.cpu() - cpu).abs().mean() < 1e-3              # mean, not max: random weights amplify rounding
+
+
+def test_eem_can_start_as_the_identity(tiny):
+    """Stage 3 switches EEM on over a trained G: make_identity() leaves f^{id} untouched, so the
+    first expression step starts from stage 2's images, and γ, β still receive gradients."""
+    import copy
+    m = copy.deepcopy(tiny)
+    for eem in m.dec.fineadainresblock:
+        eem.make_identity()
+    x = images(2, 5)
+    w_e = torch.randn(2, TINY.exp_dim)
+    code = m.encode(x)
+    with torch.no_grad():
+        assert torch.equal(m.generate(code.latent, code.feats, expression=w_e), m.generate(code.latent, code.feats))
+    m.generate(code.latent, code.feats, expression=w_e).square().mean().backward()
+    eem = m.dec.fineadainresblock[-1]
+    assert eem.norm2.mlp_gamma.weight.grad.abs().sum() > 0 and eem.norm2.mlp_beta.weight.grad.abs().sum() > 0

@@ -50,13 +50,6 @@ class _Split:
         return self.store.frames(c)[t]
 
 
-def _expression_weights(model, window):
-    """f^{r→e}: ELN's weights averaged over a window (B, K, 3, H, W) -> (B, n_e) (EDTalk §3.2)."""
-    B, K = window.shape[:2]
-    lat = model.encode(window.flatten(0, 1))[0]
-    return model.navigate(lat)["expression"].view(B, K, -1).mean(1)
-
-
 @torch.no_grad()
 def _batched(fn, n, batch_size):
     outs = [fn(slice(i, min(n, i + batch_size))) for i in range(0, n, batch_size)]
@@ -103,7 +96,7 @@ def expression_transfer(model, probe, root, split="test", cfg=DisentangleConfig(
         win.append(frames[t0:t0 + cfg.window])
         label.append(EMOTIONS.index(data.emotion[ce]))
     src, win = to_tensor_images(np.stack(src)), to_tensor_images(np.stack(win))
-    out = _batched(lambda s: model.animate(src[s], expression_weights=_expression_weights(model, win[s])),
+    out = _batched(lambda s: model.animate(src[s], expression_weights=model.expression_weights(win[s])),
                    cfg.n, cfg.batch_size)
     pred = probe(out)["emotion"].argmax(1).numpy()
     label = np.asarray(label)
@@ -142,7 +135,7 @@ def crosstalk(model, probe, root, split="test", cfg=DisentangleConfig()):
                 c = pick() if varied == "expression" else ce
                 t0 = int(rng.integers(len(data.factors[c]["mouth"]) - cfg.window + 1))
                 windows.append(data.store.frames(c)[t0:t0 + cfg.window])
-            w_e = _expression_weights(model, to_tensor_images(np.stack(windows)))
+            w_e = model.expression_weights(to_tensor_images(np.stack(windows)))
             src = to_tensor_images(np.stack([fixed["source"]] * cfg.variations))
             out = model.animate(src, mouth=to_tensor_images(drivers["mouth"]), pose=to_tensor_images(drivers["pose"]),
                                 expression_weights=w_e)

@@ -15,6 +15,7 @@ parameters (the checkpoint has them) but skip the dead computation. block="two_c
 evidently intended chain, f^{id} + AdaIN₂(conv₂(lrelu(AdaIN₁(conv₁(f^{id}))))), for our own configs.
 The official AdaIN scales by (1 + γ): f^e_s = 1 + γ.
 """
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -50,6 +51,16 @@ class EEM(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.norm1 = AdaIN(channels, feature_dim, hidden)
         self.norm2 = AdaIN(channels, feature_dim, hidden)
+
+    @torch.no_grad()
+    def make_identity(self):
+        """Start as the identity: AdaIN₂ with γ = −1 and β = 0 outputs 0, so f^{id}_e = f^{id}.
+        A trained generator then keeps its reconstructions when stage 3 switches EEM on; the
+        gradient reaches γ and β at once (∂out/∂γ = normalised features), the rest one step later."""
+        self.norm2.mlp_gamma.weight.zero_()
+        self.norm2.mlp_gamma.bias.fill_(-1.0)
+        self.norm2.mlp_beta.weight.zero_()
+        self.norm2.mlp_beta.bias.zero_()
 
     def dead_parameter_prefixes(self):
         """Sub-modules whose parameters never reach the output with this block type."""

@@ -33,13 +33,15 @@ def config_from_dict(cls, d):
     return cls(**kw)
 
 
-def save_checkpoint(path, *, config, model, optimizer=None, step=0, extra=None):
-    """Atomic write: a crash mid-save leaves the previous checkpoint intact."""
+def save_checkpoint(path, *, config, model, optimizer=None, step=0, extra=None, history=None):
+    """Atomic write: a crash mid-save leaves the previous checkpoint intact. history: the
+    Logger's {name: [(step, value), ...]}, kept so that curves survive resumes and exports."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"config": config, "model": model.state_dict(),
              "optimizer": optimizer.state_dict() if optimizer is not None else {},
-             "step": int(step), "version": CHECKPOINT_VERSION, "extra": extra or {}}
+             "step": int(step), "version": CHECKPOINT_VERSION, "extra": extra or {},
+             "history": {k: [[int(a), float(b)] for a, b in v] for k, v in (history or {}).items()}}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
@@ -67,10 +69,15 @@ def load_checkpoint(path, map_location="cpu"):
     return state
 
 
-def export_weights(src, dst):
-    """Copy a checkpoint without its optimizer state (what gets committed or shipped)."""
+def export_weights(src, dst, half=False):
+    """Copy a checkpoint without its optimizer state, or any training-only extras such as a
+    discriminator (what gets committed or shipped). half=True stores the model's floating-point
+    tensors as float16 (half the bytes); loading casts them back to the model's float32."""
     state = load_checkpoint(src)
     state["optimizer"] = {}
+    state["extra"] = {}
+    if half:
+        state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")

@@ -44,6 +44,7 @@ class EDTalkTrainConfig:
     extra_identities: int = 0        # autoencoder: SynthTalk random-frame identities added to pairs
     frames_per_identity: int = 32
     navigation_init: str = "keep"    # mouth_pose: "keep" stage-1 navigation or "fresh" re-initialise it
+    eem_init: str = "identity"       # expression: "identity" starts EEM as f^{id}_e = f^{id}; "keep" (fine-tuning)
     perceptual: str = "random"       # VGG19 weights: "random" (offline) or "imagenet" (registry)
     seed: int = 0
     log_every: int = 25
@@ -59,9 +60,9 @@ TRAIN_PRESETS = {
     # discriminator adds 60 % per step and a 20-minute run is about reconstruction, not texture
     "edtalk.autoencoder": {"tiny": _tiny(steps=1200, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500),
                            "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
-    "edtalk.mouth_pose": {"tiny": _tiny(steps=2000, adv_start=10**9),
+    "edtalk.mouth_pose": {"tiny": _tiny(steps=300, adv_start=10**9),
                           "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
-    "edtalk.expression": {"tiny": _tiny(steps=2000, adv_start=10**9),
+    "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9),
                           "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
 }
 
@@ -119,11 +120,11 @@ def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world):
 
 
 # -- checkpoints ------------------------------------------------------------------------------
-def save_stage(path, *, stage, model, model_cfg, train_cfg, opt, D, d_opt, step, init):
+def save_stage(path, *, stage, model, model_cfg, train_cfg, opt, D, d_opt, step, init, history=None):
     config = {"stage": stage, "model": common.config_to_dict(model_cfg), "train": common.config_to_dict(train_cfg),
               "init": str(init) if init else None}
     extra = {"discriminator": D.state_dict(), "d_optimizer": d_opt.state_dict()}
-    common.save_checkpoint(path, config=config, model=model, optimizer=opt, step=step, extra=extra)
+    common.save_checkpoint(path, config=config, model=model, optimizer=opt, step=step, extra=extra, history=history)
 
 
 def load_edtalk_checkpoint(path):
@@ -178,7 +179,8 @@ class StageRun:
     def save(self, cfg):
         if self.rank == 0:
             save_stage(self.ckpt_path, stage=self.stage, model=self.model, model_cfg=self.model_cfg,
-                       train_cfg=cfg, opt=self.opt, D=self.D, d_opt=self.d_opt, step=self.step, init=self.init)
+                       train_cfg=cfg, opt=self.opt, D=self.D, d_opt=self.d_opt, step=self.step, init=self.init,
+                       history=self.logger.history)
 
 
 def _initial_model(stage, preset, init, model_cfg):
@@ -198,8 +200,27 @@ def _initial_model(stage, preset, init, model_cfg):
     return model, model.cfg
 
 
+NAVIGATION_FIELDS = ("bank", "orthogonalize")      # model fields a later stage may change (Tab. 3 ablations)
+
+
+def with_navigation_design(model, overrides):
+    """The model with another navigation design (EDTalk Tab. 3: bank="direct" is w/o Bank,
+    orthogonalize="none" w/o Orthogonal): E, G and every tensor whose shape still fits are kept;
+    the navigation must then be trained afresh (navigation_init="fresh")."""
+    from talkinglib.models.edtalk import EDTalk
+    bad = sorted(set(overrides) - set(NAVIGATION_FIELDS))
+    if bad:
+        raise SystemExit(f"model fields {bad} cannot change after edtalk.autoencoder (E and G are frozen from "
+                         f"then on); only {NAVIGATION_FIELDS} can, for the navigation ablations")
+    new = EDTalk(replace(model.cfg, **overrides))
+    own = new.state_dict()
+    new.load_state_dict({k: v for k, v in model.state_dict().items() if k in own and own[k].shape == v.shape},
+                        strict=False)
+    return new
+
+
 def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resume=True, device=None,
-                model_cfg=None):
+                model_cfg=None, model_overrides=None):
     from talkinglib.losses.perceptual import VGGPerceptual
     from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator
 
@@ -209,6 +230,17 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
     out_dir = ensure_dir(out_dir)
     ckpt_path = out_dir / "edtalk.pt"
     model, model_cfg = _initial_model(stage, preset, init, model_cfg)
+    if model_overrides:
+        if stage != "edtalk.mouth_pose" or cfg.navigation_init != "fresh":
+            raise SystemExit("a new navigation design (model.bank / model.orthogonalize) is trained by "
+                             "edtalk.mouth_pose with --set navigation_init=fresh")
+        model = with_navigation_design(model, model_overrides)
+        model_cfg = model.cfg
+    if stage == "edtalk.expression" and cfg.eem_init not in ("identity", "keep"):
+        raise SystemExit(f"eem_init must be 'identity' or 'keep', got {cfg.eem_init!r}")
+    if stage == "edtalk.expression" and cfg.eem_init == "identity":   # (a resume overwrites it below)
+        for eem in model.dec.fineadainresblock:
+            eem.make_identity()
     if stage == "edtalk.mouth_pose" and cfg.navigation_init == "fresh":
         model.reset_navigation(("mouth", "pose"))
     D = Discriminator(replace(D_PRESETS[preset], size=model_cfg.size))
@@ -232,6 +264,8 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
     D.train().requires_grad_(False)
     vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual).to(device)
     logger = common.Logger(out_dir / "tb" if rank == 0 else None)
+    if step:                                                          # resumed: the curves go on
+        logger.history = {k: [tuple(p) for p in v] for k, v in state.get("history", {}).items()}
     return StageRun(stage, model, model_cfg, D, opt, d_opt, params, vgg, logger, ckpt_path, step, rank, world,
                     device, init)
 

@@ -62,10 +62,13 @@ def mouth_pose_losses(out, batch, vgg):
 
 
 def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=True, progress=True, callback=None,
-                     stop_at=None, device=None):
-    """Train (or resume) MLN, PLN and their banks; writes out_dir/edtalk.pt. Returns the StageRun."""
+                     stop_at=None, device=None, model_overrides=None):
+    """Train (or resume) MLN, PLN and their banks; writes out_dir/edtalk.pt. Returns the StageRun.
+    model_overrides: {"bank": "direct"} or {"orthogonalize": "none"} trains an ablated navigation
+    (with cfg.navigation_init="fresh") on the frozen E and G of `init`."""
     cfg = cfg or TRAIN_PRESETS[STAGE][preset]
-    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device)
+    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device,
+                      model_overrides=model_overrides)
     batches = EDTalkBatches(data_root, "train")
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
