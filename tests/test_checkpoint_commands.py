@@ -61,3 +61,17 @@ def test_readme_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_p
     for k in ae:
         if k.startswith(("enc.", "dec.", "fc.")):
             assert torch.equal(ae[k], nob[k]), k
+
+
+def test_committed_stage1_checkpoint_transfers_motion_on_test_identities(tiny_dataset):
+    """edtalk_tiny_ae.pt (stage 1, 4000 steps): driving a test identity's frame with another of
+    its frames reconstructs the driver better than the source itself does (L1 0.053 vs 0.092)."""
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+    model, state = load_edtalk_checkpoint(README.parent / "edtalk_tiny_ae.pt")
+    assert state["config"]["stage"] == "edtalk.autoencoder" and state["step"] == 4000
+    b = EDTalkBatches(tiny_dataset, "test").pairs(torch.Generator().manual_seed(0), 64)
+    with torch.no_grad():
+        out = model.animate(b["source"], mouth=b["driving"], pose=b["driving"])
+    l1, copy = (out - b["driving"]).abs().mean().item(), (b["source"] - b["driving"]).abs().mean().item()
+    assert l1 < 0.06 and l1 < 0.7 * copy, (l1, copy)

@@ -185,7 +185,8 @@ class ModulatedConv2d(nn.Module):
     w'_{oik} = s_i w_{oik},   w''_{oik} = w'_{oik} / √(Σ_{ik} w'²_{oik} + ε)     (StyleGAN2 Eqs. 1-3)
     One grouped conv over the batch (groups = B), each sample with its own weights: StyleGAN2's
     fused form. It is kept (rather than conv(x ⊙ s) ⊙ d, equal in exact arithmetic) because it
-    reproduces the official outputs to the last bit; see tests/test_edtalk_models.py.
+    performs the official operations in the official order; see tests/test_edtalk_models.py for
+    how close that gets to the reference outputs.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, style_dim, demodulate=True, upsample=False,
