@@ -89,10 +89,7 @@ def cmd_train(args):
         train_autoencoder(args.data, args.out, model_cfg=model_cfg, init=args.init, **common)
     elif args.stage == "edtalk.mouth_pose":
         from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
-        overrides = {}
-        for kv in model_sets:
-            k, _, v = kv.partition("=")
-            overrides[k] = v
+        overrides = dict(kv.split("=", 1) for kv in model_sets)     # model.bank=direct, model.orthogonalize=none
         train_mouth_pose(args.data, args.out, init=args.init, model_overrides=overrides or None, **common)
     else:
         if model_sets:

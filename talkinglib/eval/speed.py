@@ -41,17 +41,14 @@ def animate_speed(model, source, drivers, batch_sizes=(1,)):
         def run():
             code = model.encode(source)                       # f^{i→r}, f^{id}: once per clip
             outs = []
-            for i in range(0, N, b):
+            for i in range(0, N, b):                         # animate() broadcasts the batch-1 code
                 d = drivers[i:i + b]
-                c = type(code)(code.latent.expand(d.shape[0], -1), [f.expand(d.shape[0], -1, -1, -1)
-                                                                    for f in code.feats])
-                outs.append(model.animate(c, mouth=d, pose=d, expression=d))
+                outs.append(model.animate(code, mouth=d, pose=d, expression=d))
             return torch.cat(outs)
         return run
 
-    per_frame_fn = per_frame
     model.animate(source, mouth=drivers[:1], pose=drivers[:1], expression=drivers[:1])     # warm-up
-    ref, t_ref = _clock(per_frame_fn, device)
+    ref, t_ref = _clock(per_frame, device)
     result = {"frames": N, "per_frame": {"fps": N / t_ref, "seconds": t_ref}, "encode_once": {}, "speedup": {}}
     for b in batch_sizes:
         encode_once(b)()                                                                    # warm-up
