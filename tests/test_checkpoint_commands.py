@@ -34,7 +34,10 @@ def test_readme_lists_the_edtalk_commands():
 
 
 def test_readme_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_path):
+    import shutil
     from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+    (tmp_path / "ckpt").mkdir()
+    shutil.copy(README.parent / "edtalk_tiny_ae.pt", tmp_path / "ckpt")     # the chain starts from it
     for line in edtalk_commands():
         line = line.replace("$D", str(tiny_dataset))
         line = line.replace("runs/", f"{tmp_path}/runs/").replace("data/checkpoints/", f"{tmp_path}/ckpt/")

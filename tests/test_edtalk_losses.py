@@ -16,6 +16,18 @@ def test_reconstruction_loss_is_mean_absolute_error():
     assert L.reconstruction_loss(real, fake).item() == pytest.approx(2.5 / 4)
 
 
+def test_region_l1_loss_averages_inside_the_mask_only():
+    real = torch.zeros(2, 3, 2, 2)
+    fake = torch.full((2, 3, 2, 2), 9.0)
+    fake[0, :, 0, 0] = 1.0                                   # the only masked pixel differs by 1
+    mask = torch.zeros(2, 1, 2, 2)
+    mask[0, 0, 0, 0] = 1.0                                   # sample 1 has an empty mask: it counts for nothing
+    assert L.region_l1_loss(real, fake, mask).item() == pytest.approx(1.0)
+    mask[0, 0, 0, 1] = 0.5                                   # a half-weight pixel with error 9
+    assert L.region_l1_loss(real, fake, mask).item() == pytest.approx((1.0 + 0.5 * 9) / 1.5)
+    assert L.region_l1_loss(real, fake, torch.zeros_like(mask)).item() == 0.0
+
+
 def test_adversarial_losses_match_the_log_form_of_eq6():
     real, fake = torch.tensor([[2.0]]), torch.tensor([[-1.0]])
     sig = lambda x: 1 / (1 + math.exp(-x))
@@ -116,5 +128,13 @@ def test_edtalk_batches_are_seeded_and_respect_the_stage_rules(tiny_dataset):
     extra = np.zeros((8, 64, 64, 3), np.uint8)
     p = EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4).pairs(torch.Generator().manual_seed(0), 6)
     assert p["source"].shape == p["driving"].shape == (6, 3, 64, 64)
+    # the mouth mask of each driving frame: around its mouth when it comes from a clip, empty for extra frames
+    is_extra = (p["driving"] == -1).flatten(1).all(1)        # the zero (black) extra frames
+    assert is_extra.any() and (~is_extra).any()
+    area = p["mouth"].flatten(1).mean(1)
+    assert (area[is_extra] == 0).all() and ((area[~is_extra] > 0.01) & (area[~is_extra] < 0.2)).all()
+    q = EDTalkBatches(tiny_dataset, "train").pairs(torch.Generator().manual_seed(1), 1)
+    ys, xs = torch.nonzero(q["mouth"][0, 0] > 0.5, as_tuple=True)
+    assert 32 < ys.float().mean() < 60, "the mask sits on the lower half of the face"
     with pytest.raises(ValueError, match="whole blocks"):
         EDTalkBatches(tiny_dataset, "train", extra=extra[:6], extra_block=4)

@@ -67,7 +67,8 @@ def test_expert_command_trains_the_l_mot_experts(tiny_dataset, tmp_path):
     x = torch.zeros(3, 3, 64, 64, requires_grad=True)
     feats = experts(x)
     assert feats.phi.shape == (3, 14) and feats.psi.shape == (3, 8)
-    (feats.phi.sum() + feats.psi.sum()).backward()
-    assert x.grad is not None and not any(p.requires_grad for p in experts.parameters())
+    assert torch.allclose(feats.psi.sum(-1), torch.ones(3))               # ψ: emotion probabilities
+    (feats.phi.sum() + feats.psi[:, 0].sum()).backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0 and not any(p.requires_grad for p in experts.parameters())
     committed = load_probe(Path(__file__).parents[1] / "data" / "checkpoints" / "expert_tiny.pt")
     assert committed.cfg == EXPERT_PRESETS["tiny"]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from talkinglib.data.datasets import ClipStore, to_tensor_images
+from talkinglib.data.mouth_swap import CHIN, OUTER_LIPS, MouthSwapConfig, mouth_mask
 
 
 class EDTalkBatches:
@@ -51,8 +52,10 @@ class EDTalkBatches:
 
     # -- stage batches ---------------------------------------------------------------------
     def pairs(self, g, batch_size, extra_fraction=0.5):
-        """{"source", "driving"} (B, 3, H, W): two frames of one identity (any of its clips)."""
-        src, drv = [], []
+        """{"source", "driving"} (B, 3, H, W): two frames of one identity (any of its clips), and
+        "mouth" (B, 1, H, W): the driving frame's soft mouth mask from its landmarks (all zero for
+        extra frames, which have none)."""
+        src, drv, lms = [], [], []
         for _ in range(batch_size):
             use_extra = self.extra is not None and float(torch.rand((), generator=g)) < extra_fraction
             if use_extra:
@@ -60,12 +63,22 @@ class EDTalkBatches:
                 i, j = (block + self._randint(g, self.extra_block) for _ in range(2))
                 src.append(self.extra[i])
                 drv.append(self.extra[j])
+                lms.append(None)
             else:
                 ident = self._pick(g, self.identities)
                 for out in (src, drv):
                     c = self._pick(g, self.clips_of[ident])
-                    out.append(self._frame(c, self._randint(g, self.num_frames[c])))
-        return {"source": to_tensor_images(np.stack(src)), "driving": to_tensor_images(np.stack(drv))}
+                    t = self._randint(g, self.num_frames[c])
+                    out.append(self._frame(c, t))
+                lms.append(self.landmarks[c][t])                          # the driving frame's
+        size = src[0].shape[0]
+        mouth = torch.zeros(batch_size, 1, size, size)
+        known = [k for k, lm in enumerate(lms) if lm is not None]
+        if known:
+            lm = torch.from_numpy(np.stack([lms[k] for k in known]))    # (B', 68, 2) pixels
+            mouth[known] = mouth_mask(lm[:, OUTER_LIPS], lm[:, list(CHIN)], size, MouthSwapConfig())
+        return {"source": to_tensor_images(np.stack(src)), "driving": to_tensor_images(np.stack(drv)),
+                "mouth": mouth}
 
     def mouth_pose(self, g, batch_size):
         """{"a", "b", "source"} (B, 3, H, W) and {"lm_a", "lm_b"} (B, 68, 2): neutral frames of one identity."""

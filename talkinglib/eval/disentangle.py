@@ -3,6 +3,7 @@
 - `mouth_swap`: animate a neutral source with the mouth of one frame and the pose of another
   (drivers from any clip of the same identity, so they carry other expressions too). The output's
   jaw should follow the mouth driver, its pose the pose driver, its emotion stay the source's.
+- `self_reconstruction`: the same with mouth and pose from one frame: the ceiling for E and G.
 - `expression_transfer`: animate a neutral source with the expression of a K-frame window of an
   emotional clip; the probe's emotion of the output should be the window's emotion.
 - `crosstalk`: vary one driver over many frames with the others fixed; how much do the factors
@@ -57,8 +58,10 @@ def _batched(fn, n, batch_size):
 
 
 @torch.no_grad()
-def mouth_swap(model, probe, root, split="test", cfg=DisentangleConfig()):
-    """{"mouth_r2", "pose_r2", "expression_kept", ...} over cfg.n (source, mouth, pose) triples."""
+def mouth_swap(model, probe, root, split="test", cfg=DisentangleConfig(), same_driver=False):
+    """{"mouth_r2", "pose_r2", "expression_kept", ...} over cfg.n (source, mouth, pose) triples.
+    same_driver=True takes mouth and pose from one frame: self-reconstruction of that frame from
+    the source, the ceiling a swap can reach with this E and G (see `self_reconstruction`)."""
     data, rng = _Split(root, split), np.random.default_rng([cfg.seed, 1])
     src, mth, pse, jaw_true, pose_true = [], [], [], [], []
     for _ in range(cfg.n):
@@ -66,6 +69,8 @@ def mouth_swap(model, probe, root, split="test", cfg=DisentangleConfig()):
         cs = data.neutral(ident)[rng.integers(len(data.neutral(ident)))]
         cm, cp = (data.clips_of[ident][rng.integers(len(data.clips_of[ident]))] for _ in range(2))
         ts, tm, tp = (int(rng.integers(len(data.factors[c]["mouth"]))) for c in (cs, cm, cp))
+        if same_driver:
+            cp, tp = cm, tm
         src.append(data.frame(cs, ts)), mth.append(data.frame(cm, tm)), pse.append(data.frame(cp, tp))
         jaw_true.append(data.factors[cm]["mouth"][tm]), pose_true.append(data.factors[cp]["pose"][tp])
     src, mth, pse = (to_tensor_images(np.stack(x)) for x in (src, mth, pse))
@@ -79,6 +84,12 @@ def mouth_swap(model, probe, root, split="test", cfg=DisentangleConfig()):
             "pose_r2": float(r2_score(pose_true, r["pose"].numpy()).mean()),
             "expression_kept": float((r["emotion"].argmax(1) == neutral).float().mean()),
             "images": (src[:8], mth[:8], pse[:8], out[:8])}
+
+
+def self_reconstruction(model, probe, root, split="test", cfg=DisentangleConfig()):
+    """mouth_swap with mouth and pose from the same driving frame: can the probe read the jaw and
+    the pose of G's output at all? An upper bound for the swap scores of the same E and G."""
+    return mouth_swap(model, probe, root, split, cfg, same_driver=True)
 
 
 @torch.no_grad()

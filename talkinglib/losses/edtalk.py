@@ -14,6 +14,14 @@ def reconstruction_loss(real, fake):
     return (real - fake).abs().mean()
 
 
+def region_l1_loss(real, fake, mask):
+    """Σ m |I − Î| / (3 Σ m): the L1 inside a soft region mask (B, 1, H, W) in [0, 1], per pixel of
+    the region. Not a term of EDTalk: the tiny autoencoder adds it on the mouth (see
+    EDTalkTrainConfig.w_mouth). Samples with an empty mask contribute nothing; all empty gives 0."""
+    area = mask.sum() * real.shape[1]
+    return ((real - fake).abs() * mask).sum() / area.clamp_min(1.0)
+
+
 def d_logistic_loss(real_logits, fake_logits):
     """Discriminator side of Eq. (6): −log D(I) − log(1 − D(Î)) with D = sigmoid(logits).
 

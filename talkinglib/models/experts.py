@@ -4,8 +4,14 @@ Implements: EDTalk Eq. (9): L_mot = ‖φ(I^d) − φ(Î)‖₂ + ‖ψ(I^d) −
 3D face reconstruction network (expression coefficients) and ψ an emotion network, both
 pretrained elsewhere. On SynthTalk both come from one small frame CNN trained on the known
 factors (`talkinglib train expert`):
-    φ(I) = the predicted 3DMM-lite mouth and expression coefficients, standardised   (B, 14)
-    ψ(I) = the emotion logits                                                          (B, 8)
+    φ(I) = the predicted 3DMM-lite mouth and expression coefficients, standardised and
+           divided by √14, so ‖φ(I) − φ(I')‖₂ is their RMS difference                  (B, 14)
+    ψ(I) = the emotion probabilities softmax(logits)                                   (B, 8)
+Why these scales: L_mot carries weight 10 beside an L1 of about 0.1. With raw logits, ψ's
+distance between two frames of different emotions is 2-3 and grows without bound as the expert
+grows confident, so 10·L_mot swamped L_rec (L1 rose from 0.12 to 0.31 in 400 tiny steps, with the
+generator pushing images towards what the small expert scores, not towards I^d). Probabilities
+are bounded (‖Δψ‖₂ ≤ √2), and the RMS φ distance of two random frames is about √2 as well.
 It shares the factor probe's architecture (models/probe.py) but not its weights: a smaller
 network, another seed, so the loss a model trains on is not the probe that later scores it.
 On real data, any pair of frozen networks with the same call signature plugs in.
@@ -39,4 +45,5 @@ class SynthMotionExperts(nn.Module):
 
     def forward(self, image) -> MotionFeatures:
         out = self.probe.standardised(image)          # standardised coefficients, emotion logits
-        return MotionFeatures(phi=torch.cat([out["mouth"], out["expression"]], -1), psi=out["emotion"])
+        phi = torch.cat([out["mouth"], out["expression"]], -1)                  # (B, 14), unit variance each
+        return MotionFeatures(phi=phi / phi.shape[-1] ** 0.5, psi=out["emotion"].softmax(-1))

@@ -66,9 +66,10 @@ def make_probe_frames(seed=0, n_identities=400, frames_per_identity=40, size=64,
 
 
 def cached_probe_frames(path, **kwargs):
-    """make_probe_frames, cached as an npz at `path` (regenerated if the arguments differ)."""
+    """make_probe_frames, cached as an npz at `path` (regenerated if the arguments that shape the
+    data differ; `progress` and `workers` do not, so they are not part of the key)."""
     path = Path(path)
-    key = np.array(repr(sorted(kwargs.items())))
+    key = np.array(repr(sorted((k, v) for k, v in kwargs.items() if k not in ("progress", "workers"))))
     if path.is_file():
         with np.load(path) as z:
             if str(z["key"]) == str(key):

@@ -5,7 +5,8 @@
 Implements: EDTalk A.3 ("The encoder E and generator G are pre-trained in a similar setting as
 LIA"): a source frame s and a driving frame d of one identity; the output
     Î = G(f^{s→r} + f^{r→d}, f^{id}_s),   f^{r→d} = Σ w^m b^m + Σ w^p b^p  from d   (Eqs. 1-2)
-must reconstruct d, with L_rec + L_per + L_adv (Eqs. 5-6). The mouth and pose navigation modules
+must reconstruct d, with L_rec + L_per + L_adv (Eqs. 5-6), plus, when cfg.w_mouth > 0, an L1 on
+the driving frame's mouth region (not in EDTalk; see EDTalkTrainConfig.w_mouth). The mouth and pose navigation modules
 train here too, as LIA's motion path; the mouth-pose stage then splits their roles.
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
@@ -16,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import EDTalkBatches
-from talkinglib.losses.edtalk import g_nonsaturating_loss, reconstruction_loss
+from talkinglib.losses.edtalk import g_nonsaturating_loss, reconstruction_loss, region_l1_loss
 from talkinglib.train.edtalk_common import (TRAIN_PRESETS, discriminator_step, close_run, finish_step, generator_step,
                                             setup_stage, step_generator)
 
@@ -65,6 +66,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         losses["per"] = vgg.loss(drv, fake)                              # Eq. 5
         losses["adv"] = g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())
         loss = cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
+        if cfg.w_mouth > 0:                                              # tiny-scale aid, not EDTalk
+            losses["mouth"] = region_l1_loss(drv, fake, b["mouth"].to(dev))
+            loss = loss + cfg.w_mouth * losses["mouth"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)

@@ -37,6 +37,9 @@ class EDTalkTrainConfig:
     w_fea: float = 1.0               # mouth_pose: Eq. 7
     w_mot: float = 10.0              # expression: Eq. 9 (weight 10)
     w_mc: float = 1.0                # expression: Eq. 10
+    w_mouth: float = 0.0             # autoencoder: L1 inside the driving frame's mouth mask. NOT in EDTalk;
+                                     # a tiny-scale aid (at 64² the mouth is ~2 % of the pixels, and
+                                     # without it G learns to render every mouth closed)
     adv_start: int = 0               # steps before the adversarial terms switch on
     r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
     r1_every: int = 16
