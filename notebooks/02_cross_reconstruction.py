@@ -29,7 +29,6 @@
 # commands for a few steps). Everything below is computed live from those files.
 
 # %%
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -130,8 +129,9 @@ assert l1["Î^a vs a"] < l1["G(s) vs a"] and l1["Î^b vs b"] < l1["G(s) vs a"]
 # %%
 # edtalk_tiny.pt carries its last stage's curves (stage 3, notebook 03); the two ablation
 # checkpoints stop after stage 2, so their curves are stage 2's, with the same E and G
-hists = {name: load_edtalk_checkpoint(CKPT / f)[1]["history"]
-         for name, f in (("w/o Bank", "edtalk_tiny_nobank.pt"), ("w/o Orthogonal", "edtalk_tiny_noorth.pt"))}
+ablations = {name: load_edtalk_checkpoint(CKPT / f)                      # (model, state), loaded once
+             for name, f in (("w/o Bank", "edtalk_tiny_nobank.pt"), ("w/o Orthogonal", "edtalk_tiny_noorth.pt"))}
+hists = {name: st["history"] for name, (_, st) in ablations.items()}
 fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
 for ax, key in zip(axes, ("rec", "per", "self", "fea")):
     for name, hist in hists.items():
@@ -166,9 +166,7 @@ for name, hist in hists.items():
 
 # %%
 cfg = DisentangleConfig(n=192)
-variants = {"EDTalk (full)": model}
-for name, file in (("w/o Bank", "edtalk_tiny_nobank.pt"), ("w/o Orthogonal", "edtalk_tiny_noorth.pt")):
-    variants[name] = load_edtalk_checkpoint(CKPT / file)[0]
+variants = {"EDTalk (full)": model, **{name: m for name, (m, _) in ablations.items()}}
 table = {}
 for name, m in variants.items():
     swap = mouth_swap(m, probe, root, "test", cfg)
