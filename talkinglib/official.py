@@ -1,11 +1,13 @@
 """Loading the official EDTalk checkpoints into talkinglib models.
 
-Implements: the public EDTalk release (EDTalk.pt: the generator under key "gen"), whose
-state-dict names and shapes `EDTalk(PRESETS["full"])` reproduces exactly, so loading is a
+Implements: the public EDTalk release (EDTalk.pt: the generator under key "gen"; Audio2Lip.pt:
+the audio-to-mouth network under key "audio2lip"), whose state-dict names and shapes
+`EDTalk(PRESETS["full"])` and `Audio2Lip(PRESETS["full"])` reproduce exactly, so loading is a
 plain `load_state_dict` after the checks below. See shared/reference/edtalk_parity/README.md.
 
     m = tl.official.load_edtalk("~/.cache/talkinglib/EDTalk.pt")     # -> EDTalk, eval mode
     m = tl.official.load_edtalk(state_dict)                          # {"gen": ...} or a bare state dict
+    a2l = tl.official.load_audio2lip("~/.cache/talkinglib/Audio2Lip.pt")   # -> Audio2Lip, eval mode
 
 `reference_weights(manifest, fixture)` regenerates the seeded weights of the parity fixture
 (README "Weights procedure"); the parity test and CPU benchmarks use it.
@@ -28,10 +30,10 @@ class OfficialCheckpointError(RuntimeError):
     """The file or state dict is not an EDTalk generator checkpoint this model can load."""
 
 
-def _read(path, map_location):
+def _read(path, map_location, file="EDTalk.pt"):
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"EDTalk checkpoint {path} does not exist. Get EDTalk.pt from {WHERE}.")
+        raise FileNotFoundError(f"EDTalk checkpoint {path} does not exist. Get {file} from {WHERE}.")
     import argparse
     try:
         # training checkpoints often pickle their argparse arguments: allow exactly that class
@@ -43,17 +45,17 @@ def _read(path, map_location):
                 f"{path} holds Python objects that torch.load(weights_only=True) refuses ({e}). If you trust "
                 "the file, load it with torch.load(path, weights_only=False) and pass the dict to load_edtalk") from e
         raise OfficialCheckpointError(f"{path} is not a readable torch checkpoint ({type(e).__name__}: {e}); "
-                                      f"a truncated download? Get EDTalk.pt again from {WHERE}") from e
+                                      f"a truncated download? Get {file} again from {WHERE}") from e
 
 
-def _state_dict_of(obj):
+def _state_dict_of(obj, key="gen", what="EDTalk generator"):
     if not isinstance(obj, dict):
         raise OfficialCheckpointError(f"expected a checkpoint dict or a state dict, got {type(obj).__name__}")
-    if "gen" in obj and isinstance(obj["gen"], dict):
-        obj = obj["gen"]                                  # official EDTalk.pt: {"gen": state_dict, ...}
+    if key in obj and isinstance(obj[key], dict):
+        obj = obj[key]                                    # official EDTalk.pt: {"gen": ...}; Audio2Lip.pt: {"audio2lip": ...}
     if not obj or not all(torch.is_tensor(v) for v in obj.values()):
         keys = sorted(obj)[:8]
-        raise OfficialCheckpointError(f"not an EDTalk generator state dict: no 'gen' entry and not all values are "
+        raise OfficialCheckpointError(f"not an {what} state dict: no {key!r} entry and not all values are "
                                       f"tensors (keys: {keys}{' ...' if len(obj) > 8 else ''})")
     if all(k.startswith("module.") for k in obj):           # saved from a DistributedDataParallel wrapper
         obj = OrderedDict((k[len("module."):], v) for k, v in obj.items())
@@ -65,7 +67,8 @@ def _listing(names, n=5):
     return ", ".join(names[:n]) + (f", ... ({len(names)} in all)" if len(names) > n else f" ({len(names)})")
 
 
-def check_state_dict(model, state):
+def check_state_dict(model, state, hint="(official EDTalk.pt fits PRESETS['full']; EDTalk_lip_pose.pt is a "
+                                        "different, expression-free model)"):
     """Raise OfficialCheckpointError naming missing/unexpected keys and shape mismatches."""
     own = model.state_dict()
     missing, unexpected = set(own) - set(state), set(state) - set(own)
@@ -81,8 +84,8 @@ def check_state_dict(model, state):
                                                                        if len(shapes) > 5 else ""))
     if problems:
         raise OfficialCheckpointError(
-            f"the state dict does not fit EDTalk({model.cfg}):\n  " + "\n  ".join(problems)
-            + "\n(official EDTalk.pt fits PRESETS['full']; EDTalk_lip_pose.pt is a different, expression-free model)")
+            f"the state dict does not fit {type(model).__name__}({model.cfg}):\n  " + "\n  ".join(problems)
+            + "\n" + hint)
 
 
 def load_edtalk(path_or_state_dict=None, map_location="cpu", config=None):
@@ -100,6 +103,25 @@ def load_edtalk(path_or_state_dict=None, map_location="cpu", config=None):
     state = _state_dict_of(obj)
     model = EDTalk(config or PRESETS["full"])
     check_state_dict(model, state)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_audio2lip(path_or_state_dict=None, map_location="cpu", config=None):
+    """Audio2Lip in eval mode (BatchNorm on its running statistics) from Audio2Lip.pt (a path), its
+    dict ({"audio2lip": ...}) or a bare state dict. None looks it up in the weights registry
+    (entry "audio2lip"); it never downloads. config: default PRESETS["full"] of models/audio2lip.py."""
+    from talkinglib.models.audio2lip import PRESETS as A2L_PRESETS, Audio2Lip
+    obj = path_or_state_dict
+    if obj is None:
+        from talkinglib import weights
+        obj = weights.resolve("audio2lip")
+    if isinstance(obj, (str, Path)):
+        obj = _read(obj, map_location, file="Audio2Lip.pt")
+    state = _state_dict_of(obj, key="audio2lip", what="Audio2Lip")
+    model = Audio2Lip(config or A2L_PRESETS["full"])
+    check_state_dict(model, state, hint="(official Audio2Lip.pt fits PRESETS['full'] of talkinglib.models.audio2lip; "
+                                        "a checkpoint of `talkinglib train edtalk.audio2lip` loads with its own loader)")
     model.load_state_dict(state)
     return model.eval()
 

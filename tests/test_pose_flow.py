@@ -1,0 +1,116 @@
+"""φ_p, the pose flow: exact inverse, log-determinant against autograd's Jacobian, actnorm's
+data-dependent start, sampling with a temperature, seeded samples."""
+from dataclasses import replace
+
+import pytest
+import torch
+
+from talkinglib.models.pose_flow import PRESETS, ActNorm, PoseFlow, gaussian_log_prob
+
+TINY = PRESETS["tiny"]
+
+
+def _flow(seed=0, **kw):
+    torch.manual_seed(seed)
+    return PoseFlow(replace(TINY, **kw))
+
+
+def _perturb(flow, seed=1, scale=0.3):
+    """Move every parameter off its identity-like start, so the tests see a generic flow."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * scale * (p.std() if p.numel() > 1 else 1.0).clamp_min(0.1))
+    return flow
+
+
+def test_inverse_of_forward_is_the_identity():
+    flow = _perturb(_flow()).eval()
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(3, 11, 6, generator=g) * 2 + 0.5
+    mel = torch.randn(3 * 11, 1, 80, 16, generator=g)
+    with torch.no_grad():
+        fa = flow.audio_features(mel, 3, 11)
+        z, _ = flow.to_latent(w, fa)
+        back = flow.from_latent(z, fa)
+        z2, _ = flow.to_latent(flow.from_latent(z, fa), fa)
+    err = (back - w).abs().max().item()
+    print(f"max |φ(φ^-1(W)) - W| = {err:.1e}")
+    assert err <= 1e-4
+    assert (z2 - z).abs().max().item() <= 1e-4
+    assert (z - w).abs().max() > 0.1                          # and it is not the identity map
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_logdet_matches_autograd_jacobian(frames):
+    """log|det ∂z/∂W| of the whole flow (the actnorm, 1×1 and coupling terms summed) equals the
+    log-determinant of the Jacobian that torch.autograd.functional.jacobian computes, in float64."""
+    flow = _perturb(_flow(seed=2)).double().eval()
+    g = torch.Generator().manual_seed(4)
+    fa = torch.randn(1, frames, flow.audio_encoder.out_dim, generator=g, dtype=torch.float64)
+    w = torch.randn(1, frames, 6, generator=g, dtype=torch.float64)
+    f = lambda x: flow.to_latent(x.view(1, frames, 6), fa)[0].reshape(-1)      # noqa: E731
+    J = torch.autograd.functional.jacobian(f, w.reshape(-1))                   # (6N, 6N): across frames too
+    expected = torch.linalg.slogdet(J)[1].item()
+    ours = flow.to_latent(w, fa)[1].item()
+    print(f"N={frames}: log|det J| autograd {expected:.6f}, flow {ours:.6f}")
+    assert abs(ours - expected) <= 1e-3
+    assert abs(expected) > 0.1                                # a non-trivial volume change
+
+
+def test_actnorm_starts_from_the_first_batch_and_then_learns():
+    a = ActNorm(6).train()
+    h = torch.randn(4, 20, 6) * torch.tensor([1, 2, 3, 4, 5, 6.]) + 7
+    out, logdet = a(h)
+    flat = out.reshape(-1, 6)
+    assert torch.allclose(flat.mean(0), torch.zeros(6), atol=1e-5)
+    assert torch.allclose(flat.std(0), torch.ones(6), atol=1e-4)
+    assert torch.allclose(logdet, torch.full((4,), -20 * h.reshape(-1, 6).std(0).log().sum().item()), atol=1e-4)
+    mu = a.mu.detach().clone()
+    a(h * 3)                                                   # initialised once only
+    assert torch.equal(a.mu.detach(), mu) and bool(a.initialized)
+    state = a.state_dict()
+    b = ActNorm(6).train()
+    b.load_state_dict(state)                                   # a resumed flow must not re-initialise
+    assert torch.equal(b(h * 3)[0], a(h * 3)[0])
+
+
+def test_nll_is_the_change_of_variables():
+    """At a fresh flow in eval mode (actnorm at μ=0, δ=1; couplings start as a constant scale),
+    the density is that of a linear map: check it against the Gaussian it implies."""
+    flow = _flow().eval()
+    w = torch.randn(2, 5, 6)
+    fa = torch.randn(2, 5, flow.audio_encoder.out_dim)
+    z, logdet = flow.to_latent(w, fa)
+    # every step is linear here: z = A w per frame, so log p(w) = log N(A w) + N log|det A|
+    A = flow.to_latent(torch.eye(6).view(1, 6, 6).expand(2, 6, 6), torch.randn(2, 6, fa.shape[-1]))[0][0].T
+    assert torch.allclose(z, w @ A.T, atol=1e-5)
+    assert torch.allclose(logdet, torch.full((2,), 5 * torch.linalg.slogdet(A)[1].item()), atol=1e-4)
+    nll = flow.nll(w, fa)
+    assert torch.allclose(nll, -(gaussian_log_prob(z) + logdet) / 30, atol=1e-6)
+
+
+def test_samples_depend_on_temperature_seed_and_audio():
+    flow = _perturb(_flow()).eval()
+    mel = torch.randn(8, 1, 80, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        fa = flow.audio_features(mel, 1, 8)
+        s = lambda seed, t=1.0, a=fa: flow.sample(a, temperature=t, generator=torch.Generator().manual_seed(seed))  # noqa
+        a, b = s(0), s(0)
+        assert a.shape == (1, 8, 6) and torch.equal(a, b)            # same seed, same bytes
+        assert (s(1) - a).abs().mean() > 1e-2                        # another draw, another pose
+        zero = s(0, t=0.0)
+        assert torch.allclose(zero, flow.from_latent(torch.zeros(1, 8, 6), fa))   # τ = 0: the mode path
+        # the spread of samples shrinks with the temperature
+        spread = lambda t: torch.stack([s(k, t) for k in range(16)]).std(0).mean()   # noqa: E731
+        assert spread(0.3) < spread(1.0)
+        assert (s(0, a=fa.flip(1)) - a).abs().mean() > 1e-3          # audio conditions the pose
+        assert flow.sample(mel, batch=1, generator=torch.Generator().manual_seed(0)).shape == (1, 8, 6)
+
+
+def test_bad_shapes_are_explained():
+    flow = _flow().eval()
+    with pytest.raises(ValueError, match=r"\(B, N, 6\)"):
+        flow.to_latent(torch.randn(1, 4, 5), torch.randn(1, 4, flow.audio_encoder.out_dim))
+    with pytest.raises(ValueError, match="mel windows"):
+        flow.audio_features(torch.randn(4, 80, 16), 1, 4)
