@@ -2,7 +2,9 @@
 
     talkinglib synth --out DIR --seed N --preset tiny|full     generate a SynthTalk dataset
     talkinglib train STAGE --data DIR --out DIR --preset tiny  train a stage (resumes by default);
-        STAGE: probe, expert, edtalk.autoencoder, edtalk.mouth_pose (--init), edtalk.expression (--init)
+        STAGE: probe, expert, edtalk.autoencoder, edtalk.mouth_pose (--init), edtalk.expression (--init),
+               edtalk.audio2pose (--init: the EDTalk that reads W^p), syncnet (the lip-sync expert),
+               edtalk.audio2lip (--init, --syncnet), edtalk.audio2exp (--init)
     talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
     talkinglib export RUN/probe.pt data/checkpoints/x.pt       weights only, for committing
     talkinglib demo                                            the README's main job
@@ -40,7 +42,8 @@ def cmd_synth(args):
     return 0
 
 
-TRAIN_STAGES = ("probe", "expert", "edtalk.autoencoder", "edtalk.mouth_pose", "edtalk.expression")
+TRAIN_STAGES = ("probe", "expert", "edtalk.autoencoder", "edtalk.mouth_pose", "edtalk.expression",
+                "edtalk.audio2pose", "syncnet", "edtalk.audio2lip", "edtalk.audio2exp")
 
 
 def _split_overrides(pairs):
@@ -77,6 +80,8 @@ def cmd_train(args):
                       resume=not args.no_resume, stop_at=args.stop_at, ckpt_name=name)
         print(f"checkpoint: {Path(args.out) / name}")
         return 0
+    if args.stage in AUDIO_STAGES:
+        return _train_audio_stage(args, model_sets, train_sets)
     from talkinglib.train.edtalk_common import TRAIN_PRESETS
     cfg = _parse_overrides(train_sets, TRAIN_PRESETS[args.stage][args.preset])
     if args.steps is not None:
@@ -98,6 +103,38 @@ def cmd_train(args):
         from talkinglib.train.edtalk_expression import train_expression
         train_expression(args.data, args.out, init=args.init, expert=args.expert, **common)
     print(f"checkpoint: {Path(args.out) / 'edtalk.pt'}")
+    return 0
+
+
+# the audio-driven stages and the SyncNet expert: (training module, its train function, model presets, file)
+AUDIO_STAGES = {
+    "edtalk.audio2pose": ("talkinglib.train.edtalk_audio2pose", "train_audio2pose", "talkinglib.models.pose_flow",
+                          "audio2pose.pt"),
+    "edtalk.audio2lip": ("talkinglib.train.edtalk_audio2lip", "train_audio2lip", "talkinglib.models.audio2lip",
+                         "audio2lip.pt"),
+    "edtalk.audio2exp": ("talkinglib.train.edtalk_audio2exp", "train_audio2exp",
+                         "talkinglib.models.semantic_expression", "audio2exp.pt"),
+    "syncnet": ("talkinglib.train.syncnet", "train_syncnet", "talkinglib.models.syncnet", "syncnet.pt"),
+}
+
+
+def _train_audio_stage(args, model_sets, train_sets):
+    import importlib
+    train_mod, fn, model_mod, ckpt = AUDIO_STAGES[args.stage]
+    T = importlib.import_module(train_mod)
+    cfg = _parse_overrides(train_sets, T.TRAIN_PRESETS[args.preset])
+    if args.steps is not None:
+        cfg = replace(cfg, steps=args.steps)
+    presets = importlib.import_module(model_mod).PRESETS
+    model_cfg = _parse_overrides(model_sets, presets[args.preset]) if model_sets else None
+    kw = dict(preset=args.preset, cfg=cfg, model_cfg=model_cfg, resume=not args.no_resume, stop_at=args.stop_at,
+              device=args.device)
+    if args.stage != "syncnet":
+        kw["init"] = args.init
+    if args.stage == "edtalk.audio2lip":
+        kw["syncnet"] = args.syncnet
+    getattr(T, fn)(args.data, args.out, **kw)
+    print(f"checkpoint: {Path(args.out) / ckpt}")
     return 0
 
 
@@ -157,6 +194,8 @@ def build_parser():
                         "official EDTalk.pt)")
     t.add_argument("--expert", default=None,
                    help="edtalk.expression: the L_mot expert checkpoint (default data/checkpoints/expert_PRESET.pt)")
+    t.add_argument("--syncnet", default=None,
+                   help="edtalk.audio2lip: the lip-sync expert checkpoint (default data/checkpoints/syncnet_PRESET.pt)")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     t.set_defaults(func=cmd_train)
 

@@ -30,10 +30,10 @@ class OfficialCheckpointError(RuntimeError):
     """The file or state dict is not an EDTalk generator checkpoint this model can load."""
 
 
-def _read(path, map_location, file="EDTalk.pt"):
+def _read(path, map_location, file="EDTalk.pt", where=WHERE):
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"EDTalk checkpoint {path} does not exist. Get {file} from {WHERE}.")
+        raise FileNotFoundError(f"checkpoint {path} does not exist. Get {file} from {where}.")
     import argparse
     try:
         # training checkpoints often pickle their argparse arguments: allow exactly that class
@@ -45,7 +45,7 @@ def _read(path, map_location, file="EDTalk.pt"):
                 f"{path} holds Python objects that torch.load(weights_only=True) refuses ({e}). If you trust "
                 "the file, load it with torch.load(path, weights_only=False) and pass the dict to load_edtalk") from e
         raise OfficialCheckpointError(f"{path} is not a readable torch checkpoint ({type(e).__name__}: {e}); "
-                                      f"a truncated download? Get {file} again from {WHERE}") from e
+                                      f"a truncated download? Get {file} again from {where}") from e
 
 
 def _state_dict_of(obj, key="gen", what="EDTalk generator"):
@@ -122,6 +122,28 @@ def load_audio2lip(path_or_state_dict=None, map_location="cpu", config=None):
     model = Audio2Lip(config or A2L_PRESETS["full"])
     check_state_dict(model, state, hint="(official Audio2Lip.pt fits PRESETS['full'] of talkinglib.models.audio2lip; "
                                         "a checkpoint of `talkinglib train edtalk.audio2lip` loads with its own loader)")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_wav2lip_syncnet(path_or_state_dict=None, map_location="cpu"):
+    """Wav2Lip's expert (lipsync_expert.pth, key "state_dict") as a talkinglib SyncNet (PRESETS["full"]),
+    eval mode. Feed it `face_input(clip, official_colours=True)`: the expert was trained on BGR in [0, 1].
+    None looks the file up in the weights registry (entry "syncnet"); it never downloads."""
+    from talkinglib.models.syncnet import PRESETS as SYNC_PRESETS, SyncNet
+    obj = path_or_state_dict
+    if obj is None:
+        from talkinglib import weights
+        obj = weights.resolve("syncnet")
+    if isinstance(obj, (str, Path)):
+        obj = _read(obj, map_location, file="lipsync_expert.pth",
+                    where="the Wav2Lip README ('Expert Discriminator'); `talkinglib weights list` shows the link "
+                          "and where to put it")
+    state = _state_dict_of(obj, key="state_dict", what="Wav2Lip SyncNet")
+    model = SyncNet(SYNC_PRESETS["full"])
+    check_state_dict(model, state, hint="(Wav2Lip's lipsync_expert.pth fits PRESETS['full'] of "
+                                        "talkinglib.models.syncnet; a `talkinglib train syncnet` checkpoint loads "
+                                        "with talkinglib.train.syncnet.load_syncnet)")
     model.load_state_dict(state)
     return model.eval()
 

@@ -68,6 +68,15 @@ REGISTRY = {e.name: e for e in [
         ("talkinglib.official.load_audio2lip",),
         hash_source="none published by the authors", hf_repo="tanshuai0219/EDTalk", key="audio2lip"),
     WeightsEntry(
+        "syncnet", "lipsync_expert.pth", "Wav2Lip README, 'Getting the weights' > 'Expert Discriminator': "
+        "https://iiitaphyd-my.sharepoint.com/:u:/g/personal/radrabha_m_research_iiit_ac_in/"
+        "EQRvmiZg-HRAjvI6zqN9eTEBP74KefynCwPWVmF57l-AYA?e=ZRPHKP (github.com/Rudrabha/Wav2Lip)", None,
+        "personal/research/non-commercial use only (Wav2Lip README; trained on LRS2)",
+        "Wav2Lip's lip-sync expert (SyncNet_color): the L_sync expert of EDTalk Eq. 12 and of RETA; "
+        "state dict under 'state_dict'. Expects BGR lower-half faces in [0, 1].",
+        ("talkinglib.official.load_wav2lip_syncnet",),
+        hash_source="none published by the authors", key="state_dict"),
+    WeightsEntry(
         "vgg19", "vgg19-dcbb9e9d.pth", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth", "dcbb9e9d",
         _TV_LIC, "torchvision VGG19_Weights.IMAGENET1K_V1 (full model state dict); Φ of EDTalk Eq. 5.",
         ("talkinglib.losses.perceptual.VGGPerceptual(weights='imagenet')",),
@@ -105,10 +114,12 @@ REGISTRY = {e.name: e for e in [
         hash_source="unknown: '6726825d' in the name looks like a torch.hub hash prefix, but pytorch-fid "
                     "never checks it, so we do not rely on it", torch_hub=True),
     WeightsEntry(
-        "hubert", "hubert-base-ls960", "hf://facebook/hubert-base-ls960", None, "Apache-2.0 (model card)",
-        "HuBERT Base (LibriSpeech 960h): EDTalk's Semantics Encoder E_S (§3.3, ref. [22]).",
-        ("semantic expression (later issue)",), hash_source=_HF_HASH, kind="hf_snapshot",
-        hf_repo="facebook/hubert-base-ls960"),
+        "hubert", "hubert-large-ls960-ft", "hf://facebook/hubert-large-ls960-ft", None,
+        "Apache-2.0 (model card)",
+        "HuBERT Large fine-tuned on LibriSpeech 960h (the checkpoint EDTalk's reference [66] builds on): "
+        "EDTalk's Semantics Encoder E_S (§3.3, ref. [22]); loaded as a HubertModel (the CTC head is dropped).",
+        ("talkinglib.models.semantic_expression (full preset)",), hash_source=_HF_HASH, kind="hf_snapshot",
+        hf_repo="facebook/hubert-large-ls960-ft"),
     WeightsEntry(
         "wav2vec2", "wav2vec2-base-960h", "hf://facebook/wav2vec2-base-960h", None, "Apache-2.0 (model card)",
         "wav2vec 2.0 Base (960h): RETA's audio encoder E_A (the paper does not name the variant).",
@@ -117,7 +128,7 @@ REGISTRY = {e.name: e for e in [
         "emoberta", "emoberta-base", "hf://tae898/emoberta-base", None,
         "not stated on the crawled base card; the sibling tae898/emoberta-large card says MIT",
         "EmoBERTa (base): EDTalk's Text Encoder E_T (ref. [29]; the paper does not say base or large).",
-        ("semantic expression (later issue)",), hash_source=_HF_HASH, kind="hf_snapshot",
+        ("talkinglib.models.semantic_expression (full preset)",), hash_source=_HF_HASH, kind="hf_snapshot",
         hf_repo="tae898/emoberta-base"),
 ]}
 HF_ALLOW = ("*.json", "*.safetensors", "*.bin", "*.txt", "*.model")   # skip the TF/Flax copies

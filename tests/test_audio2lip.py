@@ -75,3 +75,62 @@ def test_load_audio2lip_accepts_dicts_and_explains_mismatches(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(official.OfficialCheckpointError, match="truncated download"):
         official.load_audio2lip(tmp_path / "bad.pt")
+
+
+# -- stage edtalk.audio2lip ----------------------------------------------------------------------
+from dataclasses import replace                                             # noqa: E402
+from pathlib import Path                                                    # noqa: E402
+
+EDTALK = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "edtalk_tiny.pt"
+
+
+@pytest.fixture(scope="module")
+def expert(tiny_dataset, tmp_path_factory):
+    from talkinglib.train.syncnet import TRAIN_PRESETS, train_syncnet
+    out = tmp_path_factory.mktemp("expert")
+    train_syncnet(tiny_dataset, out, cfg=replace(TRAIN_PRESETS["tiny"], steps=1, batch_size=2), progress=False)
+    return out / "syncnet.pt"
+
+
+def test_stage_trains_only_audio2lip_through_the_frozen_generator(tiny_dataset, expert, tmp_path):
+    """With L_fea off, only L_rec and L_sync (through G and SyncNet) can move the weights: they do,
+    every Audio2Lip parameter moves, and the EDTalk checkpoint file is untouched."""
+    from talkinglib.train import edtalk_audio2lip as L
+    before = EDTALK.read_bytes()
+    cfg = replace(L.TRAIN_PRESETS["tiny"], steps=2, batch_size=2, image_start=0, w_fea=0.0, log_every=1)
+    torch.manual_seed(0)
+    net, log = L.train_audio2lip(tiny_dataset, tmp_path, EDTALK, cfg=cfg, syncnet=expert, progress=False)
+    torch.manual_seed(0)
+    fresh = Audio2Lip(PRESETS["tiny"])
+    moved = {k for k, v in net.named_parameters() if not torch.equal(v, dict(fresh.named_parameters())[k])}
+    assert moved == {k for k, _ in fresh.named_parameters()}
+    assert set(log.history) >= {"fea", "rec", "sync"} and EDTALK.read_bytes() == before
+
+
+def test_stage_resumes_to_the_same_bytes_and_the_cli_runs_it(tiny_dataset, expert, tmp_path):
+    from talkinglib import cli
+    from talkinglib.train import common
+    from talkinglib.train import edtalk_audio2lip as L
+    cfg = replace(L.TRAIN_PRESETS["tiny"], steps=4, batch_size=2, image_start=2)
+    a, _ = L.train_audio2lip(tiny_dataset, tmp_path / "a", EDTALK, cfg=cfg, syncnet=expert, progress=False)
+    L.train_audio2lip(tiny_dataset, tmp_path / "b", EDTALK, cfg=cfg, syncnet=expert, stop_at=3, progress=False)
+    b, _ = L.train_audio2lip(tiny_dataset, tmp_path / "b", EDTALK, cfg=cfg, syncnet=expert, progress=False)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+    loaded, state = L.load_audio2lip_checkpoint(tmp_path / "b" / "audio2lip.pt")
+    assert state["step"] == 4 and not loaded.training
+    argv = ["train", "edtalk.audio2lip", "--data", str(tiny_dataset), "--out", str(tmp_path / "c"), "--steps", "2",
+            "--init", str(EDTALK), "--syncnet", str(expert), "--set", "batch_size=2", "--set", "image_start=1"]
+    assert cli.main(argv) == 0
+    assert common.load_checkpoint(tmp_path / "c" / "audio2lip.pt")["step"] == 2
+    with pytest.raises(SystemExit, match="--init"):
+        cli.main(argv[:8] + argv[10:])
+
+
+def test_lip_feature_and_mse_losses_on_hand_values():
+    from talkinglib.losses.edtalk import lip_feature_loss, mse_reconstruction_loss
+    w = torch.zeros(1, 2, 20)
+    w_hat = torch.zeros(1, 2, 20)
+    w_hat[0, 0, :2] = torch.tensor([3.0, 4.0])
+    assert lip_feature_loss(w, w_hat).item() == pytest.approx(2.5)            # (5 + 0) / 2
+    assert mse_reconstruction_loss(torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 0.5)).item() == 0.25

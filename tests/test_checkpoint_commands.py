@@ -16,11 +16,32 @@ README = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "README.
 FAST = ["--steps", "2", "--set", "batch_size=2", "--set", "extra_identities=0", "--set", "window=3"]
 
 
-def edtalk_commands():
-    """The EDTalk lines of the README's `bash` blocks, with $D expanded later."""
+def readme_commands():
     blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
-    lines = [ln.strip() for b in blocks for ln in b.splitlines()]
-    return [ln for ln in lines if ln.startswith("talkinglib ") and ("edtalk" in ln)]
+    return [ln.strip() for b in blocks for ln in b.splitlines() if ln.strip().startswith("talkinglib ")]
+
+
+def is_audio(line):
+    return any(s in line for s in ("syncnet", "audio2lip", "audio2pose", "audio2exp"))
+
+
+def edtalk_commands():
+    """The video-driven EDTalk lines of the README's `bash` blocks, with $D expanded later."""
+    return [ln for ln in readme_commands() if "edtalk" in ln and not is_audio(ln)]
+
+
+def audio_commands():
+    """The audio-driven lines (SyncNet expert, Audio2Lip, pose flow)."""
+    return [ln for ln in readme_commands() if is_audio(ln)]
+
+
+def _run(line, tmp_path, data, fast):
+    line = line.replace("$D", str(data))
+    line = line.replace("runs/", f"{tmp_path}/runs/").replace("data/checkpoints/", f"{tmp_path}/ckpt/")
+    argv = shlex.split(line)[1:]
+    if argv[0] == "train":
+        argv += fast
+    assert cli.main(argv) in (0, None), line
 
 
 def test_readme_lists_the_edtalk_commands():
@@ -39,12 +60,7 @@ def test_readme_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_p
     (tmp_path / "ckpt").mkdir()
     shutil.copy(README.parent / "edtalk_tiny_ae.pt", tmp_path / "ckpt")     # the chain starts from it
     for line in edtalk_commands():
-        line = line.replace("$D", str(tiny_dataset))
-        line = line.replace("runs/", f"{tmp_path}/runs/").replace("data/checkpoints/", f"{tmp_path}/ckpt/")
-        argv = shlex.split(line)[1:]
-        if argv[0] == "train":
-            argv += FAST
-        assert cli.main(argv) in (0, None), line
+        _run(line, tmp_path, tiny_dataset, FAST)
     designs = {}
     for name in ("edtalk_tiny", "edtalk_tiny_nobank", "edtalk_tiny_noorth"):
         path = tmp_path / "ckpt" / f"{name}.pt"
@@ -78,3 +94,33 @@ def test_committed_stage1_checkpoint_transfers_motion_on_test_identities(tiny_da
         out = model.animate(b["source"], mouth=b["driving"], pose=b["driving"])
     l1, copy = (out - b["driving"]).abs().mean().item(), (b["source"] - b["driving"]).abs().mean().item()
     assert l1 < 0.06 and l1 < 0.7 * copy, (l1, copy)
+
+
+def test_audio_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_path):
+    """The SyncNet expert, Audio2Lip (with and without L_sync), pose-flow and audio2exp commands, two steps
+    each, against the committed tiny EDTalk; what they export loads with the notebooks' loaders."""
+    import shutil
+    from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
+    from talkinglib.train.edtalk_audio2pose import load_audio2pose
+    from talkinglib.train.syncnet import load_syncnet
+    cmds = audio_commands()
+    stages = [shlex.split(c)[2] for c in cmds if c.startswith("talkinglib train")]
+    assert stages == ["syncnet", "edtalk.audio2lip", "edtalk.audio2lip", "edtalk.audio2pose", "edtalk.audio2exp"]
+    (tmp_path / "ckpt").mkdir()
+    shutil.copy(README.parent / "edtalk_tiny.pt", tmp_path / "ckpt")
+    fast = ["--steps", "2", "--set", "batch_size=2"]
+    for line in cmds:
+        extra = {"syncnet": [], "edtalk.audio2lip": ["--set", "image_start=1"],
+                 "edtalk.audio2pose": ["--set", "frames=4"],
+                 "edtalk.audio2exp": ["--set", "seconds=0.5"]}.get(shlex.split(line)[2], [])
+        _run(line, tmp_path, tiny_dataset, fast + extra)
+    net, state = load_syncnet(tmp_path / "ckpt" / "syncnet_tiny.pt")
+    assert state["optimizer"] == {} and state["step"] == 2
+    a, sa = load_audio2lip_checkpoint(tmp_path / "ckpt" / "audio2lip_tiny.pt")
+    b, sb = load_audio2lip_checkpoint(tmp_path / "ckpt" / "audio2lip_tiny_nosync.pt")
+    assert sa["config"]["train"]["w_sync"] > 0 and sb["config"]["train"]["w_sync"] == 0
+    flow, sf = load_audio2pose(tmp_path / "ckpt" / "audio2pose_tiny.pt")
+    assert sf["step"] == 2 and not flow.training
+    from talkinglib.train.edtalk_audio2exp import load_audio2exp
+    sem, se = load_audio2exp(tmp_path / "ckpt" / "audio2exp_tiny.pt")
+    assert se["step"] == 2 and not sem.training

@@ -111,7 +111,7 @@ def test_lookup_order_home_then_torch_hub(offline):
 
 
 def test_hf_cache_snapshots(offline):
-    repo = offline / "hf" / "models--facebook--hubert-base-ls960"
+    repo = offline / "hf" / "models--facebook--hubert-large-ls960-ft"
     for rev in ("aaa", "bbb"):
         (repo / "snapshots" / rev).mkdir(parents=True)
         (repo / "snapshots" / rev / "config.json").write_text("{}")

@@ -75,6 +75,31 @@ class ClipStore:
         return [m["identity"] for m in self.metas]
 
 
+class ClipMedia:
+    """Frames and mel windows of one split's clips, decoded when first asked for and kept (the
+    audio stages sample windows from them).
+
+        media = ClipMedia(root, "train")
+        media.frames(c)     # (T, 3, H, W) in [-1, 1]
+        media.mel(c)        # (T, 1, 80, 16): one Wav2Lip/EDTalk mel window per frame
+    """
+
+    def __init__(self, root, split="train"):
+        self.store = ClipStore(root, split)                     # decoded clips stay in its LRU cache
+        self._mel = {}
+
+    def __len__(self):
+        return len(self.store)
+
+    def frames(self, c):
+        return to_tensor_images(self.store.frames(c))
+
+    def mel(self, c):
+        if c not in self._mel:
+            self._mel[c] = tl_audio.mel_windows(self.store.audio(c), fps=clipio.FPS)
+        return self._mel[c]
+
+
 class FrameDataset(Dataset):
     """Every frame of a split: {"image" (3, H, W), "mouth" (4,), "pose" (5,), "expression" (10,), "emotion"}."""
 

@@ -1,6 +1,6 @@
 """EDTalk's training losses, one small pure function each: tensors in, a scalar out.
 
-Implements: EDTalk Eqs. (5)-(7), (9), (10) and the non-saturating form of Eq. (6).
+Implements: EDTalk Eqs. (5)-(7), (9)-(11), (14) and the non-saturating form of Eq. (6).
 The perceptual term of Eq. (5) lives in losses/perceptual.py (it needs VGG19).
 Batch convention: every loss is a mean over the batch, so a loss on B pairs does not grow with B;
 the paper's Σ_{#=a,b} becomes the sum of the calls for a and for b.
@@ -80,3 +80,28 @@ def orthogonality_penalty(W):
     Wn = W / W.norm(dim=0, keepdim=True).clamp_min(1e-8)
     G = Wn.T @ Wn                                                   # (K, K) Gram matrix
     return (G - torch.eye(G.shape[0], dtype=G.dtype, device=G.device)).pow(2).sum()
+
+
+def pose_reconstruction_loss(w, w_hat):
+    """L^p_rec = ‖W^p − Ŵ^p‖₂ (Eq. 14): the L2 norm per frame, mean over frames and batch. (B, N, 6) each.
+    The same form as L^m_fea (Eq. 11)."""
+    return lip_feature_loss(w, w_hat)
+
+
+def temporal_loss(w, w_hat):
+    """L_tem = 1/(N−1) Σ_{t≥1} ‖(w_t − w_{t−1}) − (ŵ_t − ŵ_{t−1})‖₂ (Eq. 14), mean over the batch.
+
+    Matches the frame-to-frame motion, not the positions. (B, N, K) each, N ≥ 2."""
+    if w.shape[1] < 2:
+        raise ValueError(f"L_tem needs N >= 2 frames, got {w.shape[1]}")
+    return ((w[:, 1:] - w[:, :-1]) - (w_hat[:, 1:] - w_hat[:, :-1])).norm(dim=-1).mean()
+
+
+def lip_feature_loss(w, w_hat):
+    """L^m_fea = ‖W^m − Ŵ^m‖₂ (Eq. 11): the L2 norm per frame, mean over frames. (..., 20) each."""
+    return (w - w_hat).norm(dim=-1).mean()
+
+
+def mse_reconstruction_loss(real, fake):
+    """L^m_rec = ‖I − Î‖₂ (Eq. 11), as the mean squared error per pixel. (B, 3, H, W) each."""
+    return (real - fake).pow(2).mean()

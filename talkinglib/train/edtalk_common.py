@@ -307,3 +307,33 @@ def close_run(run, bar):
 def bank_feature(model, latent_like, **weights):
     """f^{r→*} = Σ_i w_i b_i for one bank (the D-dim feature of Eq. 1), via compose from a zero latent."""
     return model.compose(torch.zeros_like(latent_like), **weights)
+
+
+class BankTargets:
+    """W^m, W^p, W^e = MLN/PLN/ELN(E(I_t)) of every frame of a clip, by a frozen EDTalk, computed the
+    first time a clip is asked for and kept (the audio stages' ground truth).
+
+        targets = BankTargets(edtalk, store)
+        targets[c]["pose"]          # (T, 6) for clip c of the ClipStore
+        targets.all("pose")         # a list over every clip
+    """
+
+    def __init__(self, edtalk, store, device="cpu", batch=256):
+        self.edtalk, self.store, self.device, self.batch = edtalk.to(device).eval(), store, device, batch
+        self._cache = {}
+
+    @torch.no_grad()
+    def __getitem__(self, c):
+        if c not in self._cache:
+            from talkinglib.data.datasets import to_tensor_images
+            frames = to_tensor_images(self.store.frames(c))
+            parts = [self.edtalk.navigate(self.edtalk.encode(frames[i:i + self.batch].to(self.device)).latent)
+                     for i in range(0, len(frames), self.batch)]
+            self._cache[c] = {k: torch.cat([p[k] for p in parts]).float().cpu() for k in parts[0]}
+        return self._cache[c]
+
+    def __len__(self):
+        return len(self.store)
+
+    def all(self, component):
+        return [self[c][component] for c in range(len(self))]

@@ -1,0 +1,1 @@
+"""Inference pipelines: EDTalk-A (image + audio -> frames, each motion chosen separately)."""

@@ -1,0 +1,117 @@
+"""EDTalk-A: an identity image and audio -> frames, with every motion chosen separately (EDTalk §3.3).
+
+- mouth: Ŵ^m = Audio2Lip(mel windows of the audio)
+- pose: sampled from the pose flow (τ), read from a pose video, or still (the source's own pose)
+- expression: from the audio and/or a transcript (semantic branch), from a reference clip (the
+  ELN's mean weights over it), or one of 8 emotion presets with an intensity:
+      W^e(emotion, α) = W^e(neutral) + α (W^e(emotion) − W^e(neutral))          (as Eq. A3 interpolates)
+  A preset is the mean ELN weights of that emotion's clips (`emotion_presets`), on SynthTalk or on
+  a user's own labelled reference clips (`presets_from_clips`), so it works for the official weights.
+
+    pipe = EDTalkA(edtalk, audio2lip, pose_flow=flow, semantic=sem, presets=emotion_presets(edtalk, root))
+    frames = pipe(source, wav, pose="sample", expression="happy", intensity=0.8)   # (T, 3, S, S)
+
+The source is encoded once, the bases once; frames are generated in batches of `batch_size`.
+"""
+import torch
+
+from talkinglib import audio as tl_audio
+from talkinglib.synth.factors import EMOTIONS
+
+
+@torch.no_grad()
+def presets_from_clips(edtalk, clips):
+    """{emotion: W^e (K_e,)}: the mean ELN weights over all frames of each emotion's clips.
+    clips: {emotion: list of frame tensors (T, 3, S, S)}."""
+    out = {}
+    for emo, frames_list in clips.items():
+        if not frames_list:
+            raise ValueError(f"no reference clip for emotion {emo!r}")
+        w = torch.cat([edtalk.expression_weights(f) for f in frames_list])
+        out[emo] = w.mean(0)
+    return out
+
+
+def emotion_presets(edtalk, root, split="train", max_clips_per_emotion=8):
+    """The 8 presets from a SynthTalk (or prepared) dataset's clips of each emotion."""
+    from talkinglib.data.datasets import ClipStore, to_tensor_images
+    store = ClipStore(root, split)
+    clips = {e: [] for e in EMOTIONS}
+    for c, m in enumerate(store.metas):
+        if len(clips[m["emotion"]]) < max_clips_per_emotion:
+            clips[m["emotion"]].append(to_tensor_images(store.frames(c)))
+    return presets_from_clips(edtalk, clips)
+
+
+def preset_weights(presets, emotion, intensity=1.0):
+    """W^e(neutral) + α (W^e(emotion) − W^e(neutral)); α = 0 is neutral, 1 the preset, > 1 exaggerates."""
+    if emotion not in presets:
+        raise ValueError(f"unknown emotion {emotion!r}; presets: {sorted(presets)}")
+    if "neutral" not in presets:
+        raise ValueError("the presets need a 'neutral' entry to scale an intensity from")
+    return presets["neutral"] + intensity * (presets[emotion] - presets["neutral"])
+
+
+class EDTalkA:
+    def __init__(self, edtalk, audio2lip, pose_flow=None, semantic=None, presets=None, batch_size=32):
+        self.edtalk, self.audio2lip = edtalk.eval(), audio2lip.eval()
+        self.pose_flow = pose_flow.eval() if pose_flow is not None else None
+        self.semantic = semantic.eval() if semantic is not None else None
+        self.presets, self.batch_size = presets, batch_size
+
+    @torch.no_grad()
+    def pose_weights(self, mel, pose, source_code, temperature=1.0, generator=None):
+        """(T, K_p) pose weights: "sample" (the flow), "still" (the source's own), or a pose video (T, 3, S, S)."""
+        T = len(mel)
+        if isinstance(pose, str) and pose == "sample":
+            if self.pose_flow is None:
+                raise ValueError("pose='sample' needs a pose flow (EDTalkA(..., pose_flow=...))")
+            return self.pose_flow.sample(mel, batch=1, frames=T, temperature=temperature, generator=generator)[0]
+        if isinstance(pose, str) and pose == "still":
+            return self.edtalk.navigate(source_code.latent, ("pose",))["pose"].expand(T, -1)
+        if torch.is_tensor(pose) and pose.dim() == 4:
+            if len(pose) < T:
+                raise ValueError(f"the pose video has {len(pose)} frames, the audio {T}: give at least as many")
+            return torch.cat([self.edtalk.navigate(self.edtalk.encode(pose[i:i + self.batch_size]).latent,
+                                                   ("pose",))["pose"] for i in range(0, T, self.batch_size)])[:T]
+        raise ValueError("pose must be 'sample', 'still' or a pose video (T, 3, S, S)")
+
+    @torch.no_grad()
+    def expression_weights(self, wav, expression, text=None, intensity=1.0):
+        """(K_e,) or None: "audio" / "text" / "audio+text" (semantic branch), an emotion name (a preset),
+        a reference clip (T, 3, S, S), or None (the source's own expression: EEM off)."""
+        if expression is None:
+            return None
+        if torch.is_tensor(expression):
+            return self.edtalk.expression_weights(expression[None])[0]            # mean over the clip
+        if expression in ("audio", "text", "audio+text"):
+            if self.semantic is None:
+                raise ValueError(f"expression={expression!r} needs the semantic branch (EDTalkA(..., semantic=...))")
+            if "text" in expression and not text:
+                raise ValueError(f"expression={expression!r} needs text=")
+            a = torch.as_tensor(wav, dtype=torch.float32)[None] if "audio" in expression else None
+            return self.semantic(a, [text] if "text" in expression else None)[0]
+        if self.presets is None:
+            raise ValueError(f"expression={expression!r} is a preset name, but no presets were given")
+        return preset_weights(self.presets, expression, intensity)
+
+    @torch.no_grad()
+    def __call__(self, source, wav, *, pose="still", expression=None, text=None, intensity=1.0, temperature=1.0,
+                 generator=None):
+        """Frames (T, 3, S, S) for 16 kHz audio wav (N,) and a source image (1, 3, S, S)."""
+        if source.dim() != 4 or source.shape[0] != 1:
+            raise ValueError(f"source must be one image (1, 3, S, S); got {tuple(source.shape)}")
+        mel = tl_audio.mel_windows(wav)                                          # (T, 1, 80, 16)
+        code = self.edtalk.encode(source)                                        # once per clip
+        Q = self.edtalk.bases()                                                  # once per clip
+        w_m = self.audio2lip(mel)[0]                                             # (T, 20)
+        w_p = self.pose_weights(mel, pose, code, temperature, generator)         # (T, 6)
+        w_e = self.expression_weights(wav, expression, text, intensity)          # (K_e,) or None
+        out = []
+        for i in range(0, len(mel), self.batch_size):
+            sl = slice(i, i + self.batch_size)
+            n = len(w_m[sl])
+            e = None if w_e is None else w_e.expand(n, -1)
+            lat = self.edtalk.compose(code.latent.expand(n, -1), mouth=w_m[sl], pose=w_p[sl], expression=e, Q=Q)
+            out.append(self.edtalk.generate(lat, code.feats, expression=e))
+        return torch.cat(out)
