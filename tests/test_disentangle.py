@@ -7,6 +7,7 @@ entangled one.
 """
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,3 +62,14 @@ def test_crosstalk_is_zero_for_a_still_output_and_large_for_a_copy(tiny_dataset,
     copy = crosstalk(Oracle("mouth"), probe, tiny_dataset, "test", CFG)
     assert copy["mouth->pose"] > 0.3                  # a new mouth frame brings its own head pose
     assert copy["pose->mouth"] < 1e-6 and copy["expression->pose"] < 1e-6
+
+
+def test_ridge_readout_recovers_a_linear_factor_and_not_noise():
+    from talkinglib.eval.disentangle import ridge_readout
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 12))
+    y = X[:, :2] @ np.array([[1.0, 0.0], [0.5, -2.0]]) + 3.0
+    r2 = ridge_readout(X[:300], y[:300], X[300:], y[300:], lam=1.0)
+    assert (r2 > 0.99).all()
+    noise = rng.normal(size=(400, 1))
+    assert ridge_readout(X[:300], noise[:300], X[300:], noise[300:], lam=1.0)[0] < 0.05

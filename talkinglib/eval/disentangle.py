@@ -157,3 +157,43 @@ def crosstalk(model, probe, root, split="test", cfg=DisentangleConfig()):
             moved[f"{varied}->{k}"] = float(np.mean(v))
     moved["mean"] = float(np.mean(list(moved.values())))
     return moved
+
+
+def ridge_readout(X_train, y_train, X_test, y_test, lam=30.0):
+    """R² per target column on the test rows of a ridge regression fitted on the train rows
+    (features standardised on the train rows, a bias, penalty lam). (N, F), (N, k) -> (k,)."""
+    X_train, X_test = np.asarray(X_train, np.float64), np.asarray(X_test, np.float64)
+    mu, sd = X_train.mean(0), X_train.std(0) + 1e-6
+    A_tr = np.c_[(X_train - mu) / sd, np.ones(len(X_train))]
+    A_te = np.c_[(X_test - mu) / sd, np.ones(len(X_test))]
+    reg = lam * np.eye(A_tr.shape[1])
+    reg[-1, -1] = 0.0                                                   # the bias is not penalised
+    coef = np.linalg.solve(A_tr.T @ A_tr + reg, A_tr.T @ np.asarray(y_train, np.float64))
+    return r2_score(y_test, A_te @ coef)
+
+
+@torch.no_grad()
+def latent_readout(model, root, max_clips=48, lam=30.0):
+    """Where the motion lives, read linearly: jaw opening and yaw/pitch/roll from E's latent f^{*→r},
+    from W^m (MLN) and from W^p (PLN), fitted on training clips, scored (R²) on test identities.
+    A factor that no linear read-out of the latent recovers cannot be driven through the banks."""
+    def collect(split):
+        store = ClipStore(root, split)
+        parts = {k: [] for k in ("latent", "mouth", "pose", "jaw", "angles")}
+        for c in range(min(max_clips, len(store))):
+            frames = to_tensor_images(store.frames(c))
+            lat = model.encode(frames).latent
+            w = model.navigate(lat, ("mouth", "pose"))
+            f = frame_factors(store.metas[c])
+            for k, v in (("latent", lat), ("mouth", w["mouth"]), ("pose", w["pose"])):
+                parts[k].append(v.numpy())
+            parts["jaw"].append(f["mouth"][:, :1])
+            parts["angles"].append(f["pose"][:, :3])
+        return {k: np.concatenate(v) for k, v in parts.items()}
+    tr, te = collect("train"), collect("test")
+    out = {}
+    for src in ("latent", "mouth", "pose"):
+        out[f"jaw_from_{src}"] = float(ridge_readout(tr[src], tr["jaw"], te[src], te["jaw"], lam)[0])
+        r2 = ridge_readout(tr[src], tr["angles"], te[src], te["angles"], lam)
+        out.update({f"{a}_from_{src}": float(v) for a, v in zip(("yaw", "pitch", "roll"), r2)})
+    return out
