@@ -105,7 +105,7 @@ for k in (0, 3, -4):
                                               f"conf {s['confidence']:.2f}")
 ax.set_xlabel("δ (frames)")
 ax.set_ylabel("D(δ)")
-ax.legend(fontsize=8)
+ax.legend(fontsize=8, loc="lower right")
 fig.tight_layout()
 fig.savefig(FIG / "offset_search.png", dpi=110)
 plt.show()
