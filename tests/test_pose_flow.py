@@ -114,3 +114,26 @@ def test_bad_shapes_are_explained():
         flow.to_latent(torch.randn(1, 4, 5), torch.randn(1, 4, flow.audio_encoder.out_dim))
     with pytest.raises(ValueError, match="mel windows"):
         flow.audio_features(torch.randn(4, 80, 16), 1, 4)
+
+
+def _actnorm_rank(rank, world, init_file, out):
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    a = ActNorm(3).train()
+    h = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(rank)) * (rank + 1) + rank
+    a(h)
+    torch.save({"mu": a.mu.detach(), "log_delta": a.log_delta.detach()}, f"{out}_{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_actnorm_starts_identical_on_every_process(tmp_path):
+    """Under torchrun each process sees another first batch; the data-dependent start must still
+    be one and the same (else the processes train different flows). 2 CPU processes, gloo."""
+    import torch.multiprocessing as mp
+    mp.spawn(_actnorm_rank, args=(2, str(tmp_path / "init"), str(tmp_path / "an")), nprocs=2, join=True)
+    a, b = (torch.load(tmp_path / f"an_{r}.pt") for r in (0, 1))
+    assert torch.equal(a["mu"], b["mu"]) and torch.equal(a["log_delta"], b["log_delta"])
+    h0 = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0))
+    h1 = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(1)) * 2 + 1
+    expect = (h0.reshape(-1, 3).mean(0) + h1.reshape(-1, 3).mean(0)) / 2
+    assert torch.allclose(a["mu"], expect, atol=1e-6)

@@ -101,8 +101,9 @@ class EDTalkA:
         """Frames (T, 3, S, S) for 16 kHz audio wav (N,) and a source image (1, 3, S, S)."""
         if source.dim() != 4 or source.shape[0] != 1:
             raise ValueError(f"source must be one image (1, 3, S, S); got {tuple(source.shape)}")
-        mel = tl_audio.mel_windows(wav)                                          # (T, 1, 80, 16)
-        code = self.edtalk.encode(source)                                        # once per clip
+        dev = next(self.edtalk.parameters()).device
+        mel = tl_audio.mel_windows(wav).to(dev)                                  # (T, 1, 80, 16)
+        code = self.edtalk.encode(source.to(dev))                                # once per clip
         Q = self.edtalk.bases()                                                  # once per clip
         w_m = self.audio2lip(mel)[0]                                             # (T, 20)
         w_p = self.pose_weights(mel, pose, code, temperature, generator)         # (T, 6)

@@ -53,7 +53,8 @@ def sinusoidal_positions(n, dim, device=None):
 
 class ActNorm(nn.Module):
     """h' = (h - μ) / δ per channel; μ, δ are set from the first batch it sees in training, so
-    that h' starts with zero mean and unit variance (Glow), then learned."""
+    that h' starts with zero mean and unit variance (Glow), then learned. Under torchrun the
+    processes average their first batches' statistics, so they start identical."""
 
     def __init__(self, dim):
         super().__init__()
@@ -64,8 +65,14 @@ class ActNorm(nn.Module):
     @torch.no_grad()
     def initialize(self, h):                                  # h (B, N, C)
         flat = h.reshape(-1, h.shape[-1])
-        self.mu.copy_(flat.mean(0))
-        self.log_delta.copy_(flat.std(0).clamp_min(1e-6).log())
+        mu, std = flat.mean(0), flat.std(0)
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():     # every process starts from the same μ, δ
+            stats = torch.stack([mu, std])
+            dist.all_reduce(stats)
+            mu, std = stats / dist.get_world_size()
+        self.mu.copy_(mu)
+        self.log_delta.copy_(std.clamp_min(1e-6).log())
         self.initialized.fill_(True)
 
     def forward(self, h):                                     # data -> latent direction
