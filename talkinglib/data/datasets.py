@@ -80,7 +80,7 @@ class ClipMedia:
     audio stages sample windows from them).
 
         media = ClipMedia(root, "train")
-        media.frames(c)     # (T, 3, H, W) in [-1, 1]
+        media.frames(c)     # (T, 3, H, W) in [-1, 1]; media.frames(c, slice(2, 7)) converts only those
         media.mel(c)        # (T, 1, 80, 16): one Wav2Lip/EDTalk mel window per frame
     """
 
@@ -91,8 +91,11 @@ class ClipMedia:
     def __len__(self):
         return len(self.store)
 
-    def frames(self, c):
-        return to_tensor_images(self.store.frames(c))
+    def num_frames(self, c):
+        return self.store.metas[c]["num_frames"]
+
+    def frames(self, c, index=slice(None)):
+        return to_tensor_images(self.store.frames(c)[index])       # only the selected frames are converted
 
     def mel(self, c):
         if c not in self._mel:

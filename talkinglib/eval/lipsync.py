@@ -24,17 +24,18 @@ def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test
     from talkinglib import audio as tl_audio
     from talkinglib.eval.sync import sync_scores
     from talkinglib.train.edtalk_audio2lip import generate_window
+    from talkinglib.train.edtalk_common import BankTargets
 
     edtalk, audio2lip, probe = edtalk.eval(), audio2lip.eval(), probe.eval()
     store = ClipStore(data_root, split)
+    targets = BankTargets(edtalk, store, batch=batch)
     clips = range(len(store)) if max_clips is None else range(min(max_clips, len(store)))
     rows = {r: {"jaw_true": [], "jaw_read": [], "conf": [], "dist": []} for r in ("real",) + tuple(mouth_sources)}
     for c in clips:
         frames = to_tensor_images(store.frames(c))                              # (T, 3, H, W)
         mel = tl_audio.mel_windows(store.audio(c), fps=FPS)                     # (T, 1, 80, 16)
         jaw = frame_factors(store.metas[c])["mouth"][:, 0]
-        w = {k: torch.cat([edtalk.navigate(edtalk.encode(frames[i:i + batch]).latent)[k]
-                           for i in range(0, len(frames), batch)]) for k in ("mouth", "pose", "expression")}
+        w = targets[c]                                                          # W^m, W^p, W^e of the frames
         outputs = {"real": frames}
         if "audio" in mouth_sources:
             w_audio = audio2lip(mel, batch=1, frames=len(mel))[0]               # Ŵ^m (T, 20)

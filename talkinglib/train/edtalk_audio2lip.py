@@ -65,12 +65,11 @@ class LipWindows(ClipMedia):
         out = {k: [] for k in keys}
         for _ in range(batch_size):
             c = int(torch.randint(len(self.store), (1,), generator=g))
-            frames = self.frames(c)
-            T = len(frames)
+            T = self.num_frames(c)
             t = int(torch.randint(self.h, T - self.h, (1,), generator=g))
             sl = slice(t - self.h, t + self.h + 1)
-            out["source"].append(frames[int(torch.randint(T, (1,), generator=g))])
-            out["window"].append(frames[sl])
+            out["source"].append(self.frames(c, int(torch.randint(T, (1,), generator=g))))
+            out["window"].append(self.frames(c, sl))
             out["mel"].append(self.mel(c)[sl])
             for k in ("mouth", "pose", "expression"):
                 out[k].append(self.weights[c][k][sl])

@@ -58,12 +58,11 @@ class SyncPairs(ClipMedia):
         faces, mels = [], []
         for _ in range(batch_size):
             c = int(torch.randint(len(self.store), (1,), generator=g))
-            frames, mel = self.frames(c), self.mel(c)
-            T = len(frames)
+            mel, T = self.mel(c), self.num_frames(c)
             t = int(torch.randint(self.h, T - self.h, (1,), generator=g))
             far = torch.tensor([u for u in range(T) if abs(u - t) >= min_shift])
             off = far[torch.randperm(len(far), generator=g)[:negatives]]
-            faces.append(frames[t - self.h:t + self.h + 1])
+            faces.append(self.frames(c, slice(t - self.h, t + self.h + 1)))
             mels.append(mel[torch.cat([torch.tensor([t]), off])])
         return torch.stack(faces), torch.stack(mels)
 
