@@ -4,7 +4,8 @@
     talkinglib train STAGE --data DIR --out DIR --preset tiny  train a stage (resumes by default);
         STAGE: probe, expert, edtalk.autoencoder, edtalk.mouth_pose (--init), edtalk.expression (--init),
                edtalk.audio2pose (--init: the EDTalk that reads W^p), syncnet (the lip-sync expert),
-               edtalk.audio2lip (--init, --syncnet), edtalk.audio2exp (--init)
+               edtalk.audio2lip (--init, --syncnet), edtalk.audio2exp (--init), teacher (RETA's emotion ViT),
+               reta (--init EDTalk, --teacher, --syncnet)
     talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
     talkinglib export RUN/probe.pt data/checkpoints/x.pt       weights only, for committing
     talkinglib demo                                            the README's main job
@@ -14,24 +15,33 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import fields, replace
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 
 def _parse_overrides(pairs, cfg):
-    """--set key=value for fields of a frozen dataclass (values parsed as JSON when possible)."""
+    """--set key=value for fields of a frozen dataclass (values parsed as JSON when possible);
+    key.sub=value reaches a field of a nested config (e.g. bridge.bridge=direct)."""
     names = {f.name for f in fields(cfg)}
-    kw = {}
+    kw, nested = {}, {}
     for pair in pairs or []:
         if "=" not in pair:
             raise SystemExit(f"--set expects key=value, got {pair!r}")
         k, v = pair.split("=", 1)
-        if k not in names:
-            raise SystemExit(f"unknown setting {k!r}; choose from {sorted(names)}")
+        head, _, rest = k.partition(".")
+        if head not in names:
+            raise SystemExit(f"unknown setting {head!r}; choose from {sorted(names)}")
+        if rest:
+            if not is_dataclass(getattr(cfg, head)):
+                raise SystemExit(f"setting {head!r} has no fields (got {k!r})")
+            nested.setdefault(head, []).append(f"{rest}={v}")
+            continue
         try:
             kw[k] = json.loads(v)
         except json.JSONDecodeError:
             kw[k] = v
+    for head, sub in nested.items():
+        kw[head] = _parse_overrides(sub, kw.get(head, getattr(cfg, head)))
     return replace(cfg, **kw)
 
 
@@ -43,7 +53,7 @@ def cmd_synth(args):
 
 
 TRAIN_STAGES = ("probe", "expert", "edtalk.autoencoder", "edtalk.mouth_pose", "edtalk.expression",
-                "edtalk.audio2pose", "syncnet", "edtalk.audio2lip", "edtalk.audio2exp")
+                "edtalk.audio2pose", "syncnet", "edtalk.audio2lip", "edtalk.audio2exp", "teacher", "reta")
 
 
 def _split_overrides(pairs):
@@ -82,6 +92,8 @@ def cmd_train(args):
         return 0
     if args.stage in AUDIO_STAGES:
         return _train_audio_stage(args, model_sets, train_sets)
+    if args.stage == "reta":
+        return _train_reta(args, model_sets, train_sets)
     from talkinglib.train.edtalk_common import TRAIN_PRESETS
     cfg = _parse_overrides(train_sets, TRAIN_PRESETS[args.stage][args.preset])
     if args.steps is not None:
@@ -115,6 +127,7 @@ AUDIO_STAGES = {
     "edtalk.audio2exp": ("talkinglib.train.edtalk_audio2exp", "train_audio2exp",
                          "talkinglib.models.semantic_expression", "audio2exp.pt"),
     "syncnet": ("talkinglib.train.syncnet", "train_syncnet", "talkinglib.models.syncnet", "syncnet.pt"),
+    "teacher": ("talkinglib.train.teacher", "train_teacher", "talkinglib.models.emotion", "teacher.pt"),
 }
 
 
@@ -129,12 +142,26 @@ def _train_audio_stage(args, model_sets, train_sets):
     model_cfg = _parse_overrides(model_sets, presets[args.preset]) if model_sets else None
     kw = dict(preset=args.preset, cfg=cfg, model_cfg=model_cfg, resume=not args.no_resume, stop_at=args.stop_at,
               device=args.device)
-    if args.stage != "syncnet":
+    if args.stage not in ("syncnet", "teacher"):
         kw["init"] = args.init
     if args.stage == "edtalk.audio2lip":
         kw["syncnet"] = args.syncnet
     getattr(T, fn)(args.data, args.out, **kw)
     print(f"checkpoint: {Path(args.out) / ckpt}")
+    return 0
+
+
+def _train_reta(args, model_sets, train_sets):
+    from talkinglib.models.reta import PRESETS
+    from talkinglib.train import reta as R
+    cfg = _parse_overrides(train_sets, R.TRAIN_PRESETS[args.preset])
+    if args.steps is not None:
+        cfg = replace(cfg, steps=args.steps)
+    model_cfg = _parse_overrides(model_sets, PRESETS[args.preset]) if model_sets else None
+    R.train_reta(args.data, args.out, preset=args.preset, cfg=cfg, model_cfg=model_cfg, init=args.init,
+                 teacher=args.teacher, syncnet=args.syncnet, resume=not args.no_resume, stop_at=args.stop_at,
+                 device=args.device)
+    print(f"checkpoint: {Path(args.out) / 'reta.pt'}")
     return 0
 
 
@@ -195,7 +222,11 @@ def build_parser():
     t.add_argument("--expert", default=None,
                    help="edtalk.expression: the L_mot expert checkpoint (default data/checkpoints/expert_PRESET.pt)")
     t.add_argument("--syncnet", default=None,
-                   help="edtalk.audio2lip: the lip-sync expert checkpoint (default data/checkpoints/syncnet_PRESET.pt)")
+                   help="edtalk.audio2lip: the lip-sync expert checkpoint (default data/checkpoints/syncnet_PRESET.pt); "
+                        "reta: the same, required at tiny, Wav2Lip's expert from the registry at full when omitted")
+    t.add_argument("--teacher", default=None,
+                   help="reta: the emotion teacher checkpoint (talkinglib train teacher); at full the registry's "
+                        "pretrained facial-expression ViT when omitted")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     t.set_defaults(func=cmd_train)
 

@@ -123,7 +123,15 @@ REGISTRY = {e.name: e for e in [
     WeightsEntry(
         "wav2vec2", "wav2vec2-base-960h", "hf://facebook/wav2vec2-base-960h", None, "Apache-2.0 (model card)",
         "wav2vec 2.0 Base (960h): RETA's audio encoder E_A (the paper does not name the variant).",
-        ("RETA (later issue)",), hash_source=_HF_HASH, kind="hf_snapshot", hf_repo="facebook/wav2vec2-base-960h"),
+        ("talkinglib.models.audio_encoder (RETA E_A, full preset)",), hash_source=_HF_HASH, kind="hf_snapshot",
+        hf_repo="facebook/wav2vec2-base-960h"),
+    WeightsEntry(
+        "vit_expression", "vit-face-expression", "hf://trpakov/vit-face-expression", None, "Apache-2.0 (model card)",
+        "ViT-Base/16 (224², from vit-base-patch16-224-in21k) fine-tuned on FER2013's 7 expressions: RETA's "
+        "visual emotion teacher T (the paper says only 'a ViT pre-trained on a large-scale facial expression "
+        "dataset'). Its 7 classes lack MEAD's 'contempt'.",
+        ("talkinglib.models.emotion.EmotionTeacher (full preset)",), hash_source=_HF_HASH, kind="hf_snapshot",
+        hf_repo="trpakov/vit-face-expression"),
     WeightsEntry(
         "emoberta", "emoberta-base", "hf://tae898/emoberta-base", None,
         "not stated on the crawled base card; the sibling tae898/emoberta-large card says MIT",

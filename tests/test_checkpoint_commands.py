@@ -21,18 +21,27 @@ def readme_commands():
     return [ln.strip() for b in blocks for ln in b.splitlines() if ln.strip().startswith("talkinglib ")]
 
 
+def is_reta(line):
+    return any(s in line for s in ("train teacher", "train reta", "teacher_tiny", "reta_tiny"))
+
+
 def is_audio(line):
-    return any(s in line for s in ("syncnet", "audio2lip", "audio2pose", "audio2exp"))
+    return any(s in line for s in ("syncnet", "audio2lip", "audio2pose", "audio2exp")) and not is_reta(line)
 
 
 def edtalk_commands():
     """The video-driven EDTalk lines of the README's `bash` blocks, with $D expanded later."""
-    return [ln for ln in readme_commands() if "edtalk" in ln and not is_audio(ln)]
+    return [ln for ln in readme_commands() if "edtalk" in ln and not is_audio(ln) and not is_reta(ln)]
 
 
 def audio_commands():
     """The audio-driven lines (SyncNet expert, Audio2Lip, pose flow)."""
     return [ln for ln in readme_commands() if is_audio(ln)]
+
+
+def reta_commands():
+    """RETA's lines: the emotion teacher, RETA end to end and its ablations."""
+    return [ln for ln in readme_commands() if is_reta(ln)]
 
 
 def _run(line, tmp_path, data, fast):
@@ -124,3 +133,28 @@ def test_audio_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_pa
     from talkinglib.train.edtalk_audio2exp import load_audio2exp
     sem, se = load_audio2exp(tmp_path / "ckpt" / "audio2exp_tiny.pt")
     assert se["step"] == 2 and not sem.training
+
+
+def test_reta_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_path):
+    """The teacher and RETA commands, two steps each (one of distillation, one end to end),
+    against the committed tiny EDTalk and SyncNet; what they export loads with the notebooks' loaders."""
+    import shutil
+    from talkinglib.train.reta import load_reta_checkpoint
+    from talkinglib.train.teacher import load_teacher
+    cmds = reta_commands()
+    stages = [shlex.split(c)[2] for c in cmds if c.startswith("talkinglib train")]
+    assert stages[:2] == ["teacher", "reta"] and set(stages[2:]) <= {"reta"}
+    (tmp_path / "ckpt").mkdir()
+    for name in ("edtalk_tiny.pt", "syncnet_tiny.pt"):
+        shutil.copy(README.parent / name, tmp_path / "ckpt")
+    for line in cmds:
+        fast = (["--steps", "2", "--set", "extra_identities=0", "--set", "batch_size=4"]
+                if " teacher " in line else
+                ["--steps", "2", "--set", "distill_steps=1", "--set", "batch_size=2", "--set", "distill_batch=2"])
+        _run(line, tmp_path, tiny_dataset, fast)
+    teacher, st = load_teacher(tmp_path / "ckpt" / "teacher_tiny.pt")
+    assert st["optimizer"] == {} and st["step"] == 2 and not teacher.training
+    for path in sorted((tmp_path / "ckpt").glob("reta_tiny*.pt")):
+        model, sr = load_reta_checkpoint(path)
+        assert sr["step"] == 2 and sr["optimizer"] == {} and not model.training
+        assert sr["history"]["emo_va"] and sr["history"]["l1"]

@@ -52,7 +52,7 @@ class Generator(nn.Module):
     """G(latent (B, D), f^{id} list coarse-to-fine, f^{r→e} (B, D) or None) -> image (B, 3, S, S)."""
 
     def __init__(self, size, latent_dim, channel_base, channel_max, eem_hidden=128, eem_block="official",
-                 grid="lia", blur_kernel=(1, 3, 3, 1)):
+                 grid="lia", blur_kernel=(1, 3, 3, 1), eem=True):
         super().__init__()
         ch = lambda r: channels_at(r, channel_base, channel_max)      # noqa: E731
         self.size = size
@@ -70,7 +70,8 @@ class Generator(nn.Module):
             self.convs.append(StyledConv(c, c, 3, latent_dim, blur_kernel=blur_kernel))
             self.to_rgbs.append(ToRGB(c, blur_kernel=blur_kernel))
             self.to_flows.append(ToFlow(c, latent_dim, blur_kernel=blur_kernel, grid=grid))
-            self.fineadainresblock.append(EEM(c, latent_dim, eem_hidden, eem_block))
+            if eem:                                                   # RETA's G has none (eem=False)
+                self.fineadainresblock.append(EEM(c, latent_dim, eem_hidden, eem_block))
             c_in = c
 
     def unused_parameter_names(self):
@@ -82,17 +83,33 @@ class Generator(nn.Module):
             names += [f"fineadainresblock.{i}.{n}" for n, _ in eem.named_parameters() if n.startswith(dead)]
         return names
 
+    @property
+    def num_levels(self):
+        """Resolution levels that take a style: 4², 8², ..., S²."""
+        return 1 + len(self.to_flows)
+
     def forward(self, latent, feats, f_exp=None):
+        """latent: (B, D), the one style of every layer (EDTalk, LIA), or (B, L, D) with one style per
+        resolution level 4², 8², ..., S² (L = num_levels; RETA's hierarchical injection, models/reta.py)."""
         B = latent.shape[0]
         if len(feats) != len(self.to_flows):
             raise ValueError(f"G expects {len(self.to_flows)} identity feature levels (8² ... {self.size}²), "
                              f"got {len(feats)}: pass the feats returned by encode() of a {self.size}² image")
-        out = self.conv1(self.input(B), latent)                        # (B, C_4, 4, 4)
+        if latent.dim() == 3 and latent.shape[1] != self.num_levels:
+            raise ValueError(f"per-level styles must be (B, {self.num_levels}, D) for levels 4² ... {self.size}²; "
+                             f"got {tuple(latent.shape)}")
+        style = (lambda i: latent[:, i]) if latent.dim() == 3 else (lambda i: latent)   # noqa: E731
+        out = self.conv1(self.input(B), style(0))                      # (B, C_4, 4, 4)
         rgb = flow = None
         for i, f_id in enumerate(feats):                               # r = 8, 16, ..., S
-            out = self.convs[2 * i](out, latent)                       # ↑2
-            out = self.convs[2 * i + 1](out, latent)
-            f_id = self.fineadainresblock[i](f_id, f_exp)              # f^{id}_e (Eq. 8); unchanged if f_exp is None
-            warped, out, flow = self.to_flows[i](out, latent, f_id, flow)
+            w = style(i + 1)
+            out = self.convs[2 * i](out, w)                            # ↑2
+            out = self.convs[2 * i + 1](out, w)
+            if f_exp is not None:
+                if not self.fineadainresblock:
+                    raise ValueError("this generator was built without EEM (eem=False, as RETA's): it takes no "
+                                     "expression feature f_exp")
+                f_id = self.fineadainresblock[i](f_id, f_exp)          # f^{id}_e (Eq. 8)
+            warped, out, flow = self.to_flows[i](out, w, f_id, flow)
             rgb = self.to_rgbs[i](warped, rgb)
         return rgb                                                     # (B, 3, S, S)

@@ -21,15 +21,23 @@ def seed_everything(seed: int):
 
 
 def config_to_dict(cfg):
-    d = dataclasses.asdict(cfg)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    """A (possibly nested) config dataclass as plain dicts and lists, for checkpoints."""
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return list(v) if isinstance(v, tuple) else v
+    return plain(dataclasses.asdict(cfg))
 
 
 def config_from_dict(cls, d):
+    """The dataclass back from config_to_dict's dict; nested config dataclasses are rebuilt too."""
     kw = {}
     for f in dataclasses.fields(cls):
         if f.name in d:
-            kw[f.name] = tuple(d[f.name]) if isinstance(d[f.name], list) else d[f.name]
+            v = d[f.name]
+            if dataclasses.is_dataclass(f.type) and isinstance(v, dict):
+                v = config_from_dict(f.type, v)
+            kw[f.name] = tuple(v) if isinstance(v, list) else v
     return cls(**kw)
 
 

@@ -1,0 +1,189 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Distillation: an emotion embedding from audio, learned without a single label
+#
+# **Purpose.** Show RETA's label-free emotion branch: a visual teacher (a ViT) reads each
+# ground-truth frame, an audio student (a TCN over wav2vec 2.0 features) learns to point where
+# the teacher points, and nothing in the student's training ever reads an emotion label. Then
+# the student's embedding goes through the teacher's own classifier on identities and voices it
+# never heard: how much emotion did the audio carry over? Last, the cross-synthesis consistency
+# that keeps the emotion away from identity.
+#
+# **Spec.** RETA §3.1 "Emotion Representation Learning" (L_emo^{v-a} = 1 − cos(f_E, sg(f_V))),
+# §3.3 Eq. (6) (L_emo^{v-v}) and "Emotion Disentanglement Strategy" (Î^{mn} = G(f_I^m, f_E^n)).
+#
+# **Checkpoints.** `data/checkpoints/teacher_tiny.pt` (the tiny ViT teacher, trained with labels
+# on other identities, like RETA's teacher trained on a facial-expression dataset) and
+# `data/checkpoints/reta_tiny.pt` (RETA end to end), both made by the commands in
+# `data/checkpoints/README.md` (a test runs each for a few steps).
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+
+from talkinglib.data.datasets import ClipStore, to_tensor_images, to_uint8_images
+from talkinglib.models.emotion import student_emotion_accuracy
+from talkinglib.synth.generate import ensure_dataset
+from talkinglib.train.reta import RETAClips, load_reta_checkpoint
+from talkinglib.train.teacher import load_teacher, teacher_accuracy
+
+REPO = Path.cwd().parent
+CKPT = REPO / "data" / "checkpoints"
+FIG = REPO / "figures" / "08_distillation"
+FIG.mkdir(parents=True, exist_ok=True)
+torch.set_num_threads(2)
+root = ensure_dataset("tiny", progress=False)
+teacher, t_state = load_teacher(CKPT / "teacher_tiny.pt")
+reta, r_state = load_reta_checkpoint(CKPT / "reta_tiny.pt")
+tcfg = r_state["config"]["train"]
+print(f"teacher: {t_state['step']} steps; RETA: {r_state['step']} steps "
+      f"({tcfg['distill_steps']} of distillation alone, then end to end)")
+
+# %% [markdown]
+# ## 1 · The teacher
+#
+# A small ViT with a convolutional stem, trained on labelled frames of the dataset's training
+# identities plus 1,000 random-frame identities. On the 4 test identities: per frame, and per
+# clip (mean logits over the clip's 75 frames, as a video-level emotion classifier scores).
+
+# %%
+test = ClipStore(root, "test")
+labels = [m["emotion"] for m in test.metas]
+with torch.no_grad():
+    t_logits = [teacher(to_tensor_images(test.frames(c)))[1] for c in range(len(test))]
+t_frame = float(np.mean([(z.argmax(-1) == teacher.classes.index(e)).float().mean() for z, e in zip(t_logits, labels)]))
+t_clip = float(np.mean([int(z.mean(0).argmax()) == teacher.classes.index(e) for z, e in zip(t_logits, labels)]))
+print(f"teacher on test identities: {t_frame:.1%} of frames, {t_clip:.1%} of clips ({len(test)} clips; chance 12.5%)")
+assert abs(t_frame - teacher_accuracy(teacher, root)) < 1e-6
+assert t_clip > 0.8 and t_frame > 0.7
+
+# %% [markdown]
+# ## 2 · No labels on the student's path
+#
+# The stage's data class reads frames, audio and mel windows; a batch has no label field. (The
+# test suite goes further: it trains RETA with every label field of the dataset made unreadable.)
+
+# %%
+batch = RETAClips(root, "train").batch(torch.Generator().manual_seed(0), 2)
+print(sorted(batch))
+assert not {"emotion", "emotion_index", "label", "text_emotion", "intensity"} & set(batch)
+
+# %% [markdown]
+# ## 3 · Training: L_emo^{v-a} falls
+#
+# The first phase trains only E_A and S on L_emo^{v-a} (nothing is rendered); the second trains
+# everything end to end and keeps L_emo^{v-a} in the sum (λ_emo = 2).
+
+# %%
+s, v = zip(*r_state["history"]["emo_va"])
+fig, ax = plt.subplots(figsize=(5, 2.8))
+ax.plot(s, v)
+ax.axvline(tcfg["distill_steps"], color="gray", ls="--", lw=0.8)
+ax.set_xlabel("step")
+ax.set_ylabel("1 − cos(f_E, f_V)")
+ax.set_title("distillation (dashed: end to end from here)", fontsize=9)
+fig.tight_layout()
+fig.savefig(FIG / "distillation_curve.png", dpi=110)
+plt.show()
+print(f"L_emo^(v-a): {np.mean(v[:2]):.3f} -> {np.mean(v[-4:]):.3f}")
+assert np.mean(v[-4:]) < 0.6 * np.mean(v[:2])
+
+# %% [markdown]
+# ## 4 · Verify: the student's emotion, through the teacher's classifier, on unseen voices
+#
+# f_E = S(E_A(audio)) lives in the teacher's embedding space, so head_T(f_E) names an emotion
+# from the audio alone. Scored on the test identities' clips (labels read here, for scoring only).
+
+# %%
+with torch.no_grad():
+    f_e = torch.cat([reta.controls(torch.as_tensor(test.audio(c), dtype=torch.float32)[None],
+                                   test.metas[c]["num_frames"])["f_E"] for c in range(len(test))])
+acc = student_emotion_accuracy(teacher, f_e, labels)
+pred = teacher.head(f_e).mean(1).argmax(-1).numpy()
+confusion = np.zeros((8, 8), int)
+np.add.at(confusion, ([teacher.classes.index(e) for e in labels], pred), 1)
+fig, ax = plt.subplots(figsize=(4.2, 3.8))
+ax.imshow(confusion, cmap="Blues")
+ax.set_xticks(range(8), [e[:4] for e in teacher.classes], rotation=60)
+ax.set_yticks(range(8), [e[:4] for e in teacher.classes])
+ax.set_xlabel("student (through the teacher's head)")
+ax.set_ylabel("clip's emotion")
+for i in range(8):
+    for j in range(8):
+        if confusion[i, j]:
+            ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=8)
+fig.tight_layout()
+fig.savefig(FIG / "student_confusion.png", dpi=110)
+plt.show()
+display(Markdown("| | per clip | per frame |\n|---|---|---|\n"
+                 f"| teacher, from the frames | {t_clip:.1%} | {t_frame:.1%} |\n"
+                 f"| student, from the audio alone | {acc['clip']:.1%} | {acc['frame']:.1%} |\n"
+                 "| chance | 12.5% | 12.5% |"))
+print("the issue asks for >= 60 % on test identities:", "met" if acc["clip"] >= 0.6 else "not met")
+assert acc["clip"] > 2 * 0.125 and acc["frame"] > 2 * 0.125          # far above chance, without a label
+
+# %% [markdown]
+# ## 5 · Cross-synthesis: identity from one clip, emotion from another
+#
+# Î^{mn} = G(f_I^m, f_M^m, f_E^n): test identity m's image, m's own speech motion, and the
+# emotion embedding of clip n's audio. The teacher reads Î^{mn}; EDS trains it to read I^n's
+# emotion. How often the teacher's reading of Î^{mn} is n's emotion rather than m's:
+
+# %%
+rng = np.random.default_rng(0)
+neutral = {m["identity"]: c for c, m in enumerate(test.metas) if m["emotion"] == "neutral"}
+pairs = [(c, int(rng.integers(len(test)))) for c in range(len(test))]
+rows, reads = [], []
+with torch.no_grad():
+    for m, n in pairs:
+        src = to_tensor_images(test.frames(neutral[test.metas[m]["identity"]])[:1])
+        cm = reta.controls(torch.as_tensor(test.audio(m), dtype=torch.float32)[None], 75)
+        cn = reta.controls(torch.as_tensor(test.audio(n), dtype=torch.float32)[None], 75)
+        img = reta.render(reta.encode_source(src), cm["f_M"][0, 30:31], cn["f_E"][0, 30:31])
+        reads.append((teacher.classes[int(teacher(img)[1].argmax())], labels[m], labels[n]))
+        rows.append((src[0], img[0], to_tensor_images(test.frames(n)[30:31])[0]))
+follows_n = np.mean([r == en for r, _, en in reads])
+follows_m = np.mean([r == em for r, em, _ in reads])
+fig, axes = plt.subplots(3, 6, figsize=(9, 4.8))
+for k in range(6):
+    for r, title in enumerate(("identity m", "Î^mn", "emotion source n")):
+        axes[r, k].imshow(to_uint8_images(rows[k][r][None])[0])
+        axes[r, k].set_xticks([]), axes[r, k].set_yticks([])
+        if k == 0:
+            axes[r, k].set_ylabel(title, fontsize=8)
+    axes[1, k].set_title(f"T: {reads[k][0]}", fontsize=8)
+    axes[2, k].set_title(reads[k][2], fontsize=8)
+fig.tight_layout()
+fig.savefig(FIG / "cross_synthesis.png", dpi=110)
+plt.show()
+print(f"teacher reads n's emotion in {follows_n:.1%} of Î^mn, m's in {follows_m:.1%} ({len(pairs)} pairs)")
+assert len(reads) == len(test) and sum(em != en for _, em, en in reads) > len(reads) // 2   # the two readings differ
+
+# %% [markdown]
+# **Reading the results.** The student reaches the teacher's emotion space from audio alone,
+# without a label, far above chance on voices it never heard; the issue's 60 % is not met yet.
+# After the distillation phase alone a student got 59 % (with a weaker teacher); the end-to-end
+# phase pulls f_E towards what helps the rendered-frame KL terms (their gradient reaches S through
+# P_E), and the training split's accuracy drops too. Whether the *rendered* face shows the emotion
+# is bounded by the tiny generator (notebooks 02–03, issue 3): the teacher reads the emotion
+# source's emotion in almost no cross-synthesised frame.
+#
+# **Lives in.** `talkinglib/models/emotion.py` (teacher, student, `student_emotion_accuracy`),
+# `talkinglib/models/audio_encoder.py` (E_A), `talkinglib/losses/reta.py` (the losses),
+# `talkinglib/train/teacher.py`, `talkinglib/train/reta.py` (the stage, `RETAClips`).

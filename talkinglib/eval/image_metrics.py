@@ -1,0 +1,42 @@
+"""Image fidelity: PSNR and SSIM (RETA D.4.1, Eqs. 8-10).
+
+    psnr(real, fake)      # images (N, 3, H, W) in [-1, 1] -> dB per image (N,), MAX = 255 on 8-bit values
+    ssim(real, fake)      # mean SSIM per image (N,), Gaussian 11 × 11 window, σ = 1.5 (Wang et al. 2004)
+
+Both score the 8-bit images a viewer would see: [-1, 1] maps to [0, 255] (values rounded, as when
+frames are saved). SSIM is computed per channel on that scale with C1 = (0.01 · 255)²,
+C2 = (0.03 · 255)² and averaged over channels and over every full window position ("valid").
+"""
+import torch
+import torch.nn.functional as F
+
+
+def to_8bit(x):
+    """[-1, 1] -> float values on [0, 255], rounded like an 8-bit frame."""
+    return ((x.clamp(-1, 1) + 1) * 127.5).round()
+
+
+def psnr(real, fake, max_value=255.0):
+    """Eq. 9: 10 log10(MAX² / MSE) per image (N,), on 8-bit values; identical images give inf."""
+    mse = (to_8bit(real) - to_8bit(fake)).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(max_value ** 2 / mse)
+
+
+def _gaussian_window(size=11, sigma=1.5):
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-0.5 * (x / sigma) ** 2)
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).float()
+
+
+def ssim(real, fake, window=11, sigma=1.5, max_value=255.0):
+    """Eq. 10 averaged over valid window positions and channels, per image (N,)."""
+    x, y = to_8bit(real).double(), to_8bit(fake).double()
+    C = x.shape[1]
+    w = _gaussian_window(window, sigma).double().to(x.device)[None, None].repeat(C, 1, 1, 1)
+    blur = lambda t: F.conv2d(t, w, groups=C)                                  # noqa: E731  (valid)
+    mu_x, mu_y = blur(x), blur(y)
+    sxx, syy, sxy = blur(x * x) - mu_x ** 2, blur(y * y) - mu_y ** 2, blur(x * y) - mu_x * mu_y
+    c1, c2 = (0.01 * max_value) ** 2, (0.03 * max_value) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
+    return s.flatten(1).mean(1).float()

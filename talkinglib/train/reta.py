@@ -1,0 +1,374 @@
+"""Stage `reta`: RETA end to end by self-reconstruction (§3.3, Eqs. 2-6), with TVM and cross-synthesis.
+
+    talkinglib train reta --data DATA --out runs/reta --preset tiny \\
+        --init data/checkpoints/edtalk_tiny.pt --teacher data/checkpoints/teacher_tiny.pt \\
+        --syncnet data/checkpoints/syncnet_tiny.pt
+
+One explicit loop, two phases (the step decides which, so a resume lands in the right one):
+1. steps < distill_steps: distillation alone. E_A and the student S learn L_emo^{v-a} =
+   1 − cos(f_E, sg(f_V)) against the frozen teacher on every frame of the clips. Nothing is
+   rendered, so these steps are cheap; the student starts phase 2 already pointing at emotions.
+2. end to end: per clip, an identity frame I^i, the clip's audio, and K consecutive frames to
+   reconstruct (K = SyncNet's window, and TVM's sequence):
+       L_rec  = λ_L1 ‖Î − I‖₁ + λ_perc ‖φ(Î) − φ(I)‖₁ + λ_motion ‖(Î − I) ⊙ M_motion‖₁     (Eq. 3)
+       L_adv  = softplus(D(I) − D(Î))                                              (Eq. 4)
+       L_syn  = 1 − cos(v, s)   (SyncNet, the window's faces and its centre's audio)  (Eq. 5)
+       L_emo  = KL(P(sg z(I)) ‖ P(z(Î))) + 1 − cos(f_E, sg f_V)                   (Eq. 6, §3.1)
+              + KL(P(sg z(I^n)) ‖ P(z(Î^{mn}))),  Î^{mn} = G(f_I^m, f_M^m, f_E^n)   (cross-synthesis, EDS)
+       L      = L_rec + λ_adv L_adv + λ_syn L_syn + λ_emo L_emo                    (Eq. 2)
+   with λ_L1 = λ_emo = 2 and the rest 1 (D.2). M_motion is TVM (Algorithm 1) over the K real
+   frames of each clip. Partner n of clip m is the next clip of the batch.
+
+Labels: no batch carries an emotion label. `RETAClips` reads frames, audio and mel windows only,
+and tests/test_reta_training.py trains with every label field of the dataset made unreadable.
+
+Ablations (RETA Tab. 4) are settings: model.geometric/emotion/style/injection/bridge.bridge
+(models/reta.py), eds=false (no cross-synthesis), w_motion=0 (no TVM). "w/o ERL" (model.emotion=false)
+has no student to distil or to cross-synthesise with: the run skips phase 1 (it starts at step
+distill_steps, so it gets the same end-to-end steps as the others) and drops L_emo^{v-a} and the
+cross-synthesis term; L_emo^{v-v} on the rendered frames stays.
+"""
+from dataclasses import dataclass, field, replace
+
+import torch
+from tqdm.auto import tqdm
+
+from talkinglib.data.datasets import ClipMedia
+from talkinglib.losses.edtalk import r1_penalty
+from talkinglib.losses.reta import (distillation_loss, emotion_kl_loss, masked_l1_loss, relativistic_d_loss,
+                                    relativistic_g_loss, sync_cosine_loss)
+from talkinglib.models.tvm import TVMConfig, clip_masks
+from talkinglib.train import common
+from talkinglib.train.edtalk_common import average_gradients, dist_info, ensure_dir, resolve_device, step_generator
+
+STAGE = "reta"
+SAMPLES_PER_FRAME = 640          # 16 kHz / 25 fps
+
+
+@dataclass(frozen=True)
+class RETATrainConfig:
+    steps: int = 1000
+    distill_steps: int = 600        # phase 1: E_A + S on L_emo^{v-a} only
+    distill_batch: int = 16         # clips per distillation step
+    batch_size: int = 4             # clips per end-to-end step
+    window: int = 5                 # K consecutive frames rendered per clip (SyncNet's window)
+    clip_frames: int = 75           # frames of audio per clip segment (a tiny SynthTalk clip is 75)
+    lr: float = 1e-3                # D.2 (phase 2; see TRAIN_PRESETS["tiny"])
+    lr_distill: float = 1e-3        # phase 1 (E_A and S alone)
+    lr_d: float = 1e-3
+    betas: tuple = (0.5, 0.99)
+    w_l1: float = 2.0               # D.2: λ_L1 = λ_emo = 2, the rest 1
+    w_per: float = 1.0
+    w_motion: float = 1.0           # 0: "w/o TVM"
+    w_adv: float = 1.0
+    w_sync: float = 1.0
+    w_emo: float = 2.0              # λ_emo on L_emo^{v-a}
+    w_emo_vv: float = 2.0           # λ_emo on the rendered-frame terms: L_emo^{v-v} and the cross-synthesis
+                                    # (RETA uses one λ_emo = 2 for all; see TRAIN_PRESETS["tiny"])
+    eds: bool = True                # the cross-synthesis consistency term ("w/o EDS": false)
+    adv_start: int = 0              # steps before the adversarial terms switch on
+    r1: float = 1.0
+    r1_every: int = 16
+    tvm: TVMConfig = field(default_factory=TVMConfig)
+    perceptual: str = "random"      # VGG19 weights: "random" (offline) or "imagenet" (registry)
+    cache_teacher: bool = True      # keep every clip's f_V and logits (CPU, float16); False: run T per batch
+    seed: int = 0
+    log_every: int = 25
+    ckpt_every: int = 250
+
+
+TRAIN_PRESETS = {
+    # tiny: 600 cheap distillation steps, then 400 end to end (about 1 s each on 2 cores); the
+    # GAN stays off as in EDTalk's tiny stages. Phase 2 at lr 1e-4: from the tiny EDTalk at D.2's
+    # 1e-3, the L1 rose from 0.25 to 0.38 within 40 steps (the generator came apart)
+    "tiny": RETATrainConfig(lr=1e-4, adv_start=10**9),
+    # full: D.2's settings on 256² MEAD/HDTF segments of 2 s
+    "full": RETATrainConfig(steps=100_000, distill_steps=5000, distill_batch=32, batch_size=8, clip_frames=50,
+                            perceptual="imagenet", cache_teacher=False, log_every=100, ckpt_every=2000),
+}
+
+
+class RETAClips(ClipMedia):
+    """Clip segments for RETA: audio, frames and mel windows; never a label."""
+
+    def __init__(self, root, split="train", clip_frames=75, window=5):
+        super().__init__(root, split)
+        self.clip_frames, self.window = clip_frames, window
+        short = [c for c in range(len(self)) if self.num_frames(c) < clip_frames]
+        if short:
+            raise ValueError(f"{len(short)} clips of {root} are shorter than clip_frames={clip_frames} "
+                             f"(e.g. {self.store.names[short[0]]}); lower clip_frames")
+
+    def _segment(self, g, c):
+        T = self.num_frames(c)
+        s0 = int(torch.randint(T - self.clip_frames + 1, (1,), generator=g))
+        wav = torch.as_tensor(self.store.audio(c), dtype=torch.float32)
+        a = wav[s0 * SAMPLES_PER_FRAME:(s0 + self.clip_frames) * SAMPLES_PER_FRAME]
+        if len(a) < self.clip_frames * SAMPLES_PER_FRAME:
+            a = torch.nn.functional.pad(a, (0, self.clip_frames * SAMPLES_PER_FRAME - len(a)))
+        return s0, a
+
+    def audio_batch(self, g, batch_size):
+        """Distillation: {"clip" (B,), "start" (B,), "wav" (B, N)}: clip segments of clip_frames frames."""
+        clips, starts, wavs = [], [], []
+        for _ in range(batch_size):
+            c = int(torch.randint(len(self), (1,), generator=g))
+            s0, a = self._segment(g, c)
+            clips.append(c), starts.append(s0), wavs.append(a)
+        return {"clip": torch.tensor(clips), "start": torch.tensor(starts), "wav": torch.stack(wavs)}
+
+    def batch(self, g, batch_size):
+        """End to end: audio_batch's fields plus "identity" (B, 3, S, S) (a random frame of the clip),
+        "offset" (B,) the window's first frame within the segment, "real" (B, K, 3, S, S) and
+        "mel" (B, 1, 80, 16) the window centre's audio for SyncNet."""
+        out = self.audio_batch(g, batch_size)
+        ident, offs, real, mel = [], [], [], []
+        for c, s0 in zip(out["clip"].tolist(), out["start"].tolist()):
+            o = int(torch.randint(self.clip_frames - self.window + 1, (1,), generator=g))
+            t_id = int(torch.randint(self.num_frames(c), (1,), generator=g))
+            ident.append(self.frames(c, slice(t_id, t_id + 1))[0])
+            real.append(self.frames(c, slice(s0 + o, s0 + o + self.window)))
+            mel.append(self.mel(c)[s0 + o + self.window // 2])
+            offs.append(o)
+        return {**out, "identity": torch.stack(ident), "offset": torch.tensor(offs), "real": torch.stack(real),
+                "mel": torch.stack(mel)}
+
+
+class TeacherTargets:
+    """f_V and the teacher's logits of clip frames (frozen teacher). cache=True computes every frame
+    of a clip once and keeps it on the CPU in float16 (tiny data); cache=False runs the teacher on
+    the frames a batch needs (real data, where a cache of every frame would not fit)."""
+
+    def __init__(self, teacher, media: ClipMedia, device="cpu", batch=256, cache=True):
+        self.teacher, self.media, self.device, self.batch, self.cache = teacher.eval(), media, device, batch, cache
+        self._cache = {}
+
+    @torch.no_grad()
+    def _run(self, frames):
+        parts = [self.teacher(frames[i:i + self.batch].to(self.device)) for i in range(0, len(frames), self.batch)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def frames(self, c, start, length):
+        """(f_V (length, H_T), logits (length, n)) of frames start .. start + length − 1 of clip c, on the device."""
+        if not self.cache:
+            return self._run(self.media.frames(c, slice(start, start + length)))
+        if c not in self._cache:
+            f, z = self._run(self.media.frames(c))
+            self._cache[c] = (f.half().cpu(), z.half().cpu())
+        f, z = self._cache[c]
+        return f[start:start + length].to(self.device).float(), z[start:start + length].to(self.device).float()
+
+    def segments(self, clips, starts, length):
+        """f_V (B, length, H_T) of the batch's clip segments."""
+        return torch.stack([self.frames(c, s, length)[0] for c, s in zip(clips.tolist(), starts.tolist())])
+
+
+def _window_rows(x, offsets, K):
+    """x (B, T, ...) -> (B, K, ...) rows offsets[b] .. offsets[b] + K − 1 of each clip."""
+    idx = offsets[:, None].to(x.device) + torch.arange(K, device=x.device)          # (B, K)
+    return torch.gather(x, 1, idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:]))
+
+
+def load_reta_checkpoint(path):
+    """(RETA in eval mode, checkpoint state) from a `talkinglib train reta` checkpoint."""
+    from talkinglib.models.reta import RETA, RETAConfig
+    state = common.load_checkpoint(path)
+    if state["config"].get("stage") != STAGE:
+        raise common.CheckpointError(f"{path} is a {state['config'].get('stage')} checkpoint, not {STAGE}")
+    from talkinglib.models.bridge_3dmm import Morphable3DMM
+    sd = state["model"]
+    mm = None
+    if "geometry.mm.mean" in sd:                                  # the checkpoint carries its 3DMM
+        mm = Morphable3DMM(*(sd[f"geometry.mm.{k}"].float() for k in ("mean", "U_id", "U_exp")),
+                           sd["geometry.mm.triangles"].numpy(), sd["geometry.mm.lip"].numpy())
+    model = RETA(common.config_from_dict(RETAConfig, state["config"]["model"]), mm=mm)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise common.CheckpointError(f"{path} does not match RETA({state['config']['model']}): {e}") from e
+    return model.eval(), state
+
+
+def _experts(preset, teacher, syncnet, device):
+    """(teacher, SyncNet, official_colours): files at `tiny`, the registry's pretrained ones at `full`
+    (Wav2Lip's expert reads BGR faces in [0, 1]: official_colours=True)."""
+    from talkinglib.train.syncnet import load_syncnet
+    from talkinglib.train.teacher import load_teacher
+    if teacher is None and preset == "tiny":
+        raise SystemExit("RETA's tiny stage needs the tiny emotion teacher: --teacher data/checkpoints/teacher_tiny.pt "
+                         "(or train one: talkinglib train teacher)")
+    if syncnet is None and preset == "tiny":
+        raise SystemExit("RETA's tiny stage needs the tiny lip-sync expert: --syncnet data/checkpoints/syncnet_tiny.pt "
+                         "(or train one: talkinglib train syncnet)")
+    if teacher is not None:
+        T, _ = load_teacher(teacher)
+    else:
+        from talkinglib.models.emotion import PRESETS, EmotionTeacher
+        T = EmotionTeacher(PRESETS[preset])
+    if syncnet is not None:
+        S, _ = load_syncnet(syncnet)
+    else:
+        from talkinglib.official import load_wav2lip_syncnet
+        S = load_wav2lip_syncnet()
+    return T.to(device).eval().requires_grad_(False), S.to(device).eval().requires_grad_(False), syncnet is None
+
+
+def _initial_model(preset, model_cfg, init):
+    from talkinglib.models.reta import PRESETS, RETA
+    model = RETA(model_cfg or PRESETS[preset])
+    if init is None:
+        raise SystemExit("RETA starts from EDTalk's E and G (§3.2): pass --init with an EDTalk checkpoint "
+                         "(data/checkpoints/edtalk_tiny.pt at tiny, the official EDTalk.pt at full)")
+    from talkinglib.train.edtalk_common import _initial_model as edtalk_model
+    edtalk, _ = edtalk_model("edtalk.mouth_pose", preset, init, None)
+    return model.init_from_edtalk(edtalk.float())
+
+
+def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init=None, teacher=None, syncnet=None,
+               resume=True, progress=True, callback=None, stop_at=None, device=None):
+    """Train (or resume) RETA; writes out_dir/reta.pt. Returns (model in eval mode, logger)."""
+    from talkinglib.losses.perceptual import VGGPerceptual
+    from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator
+    cfg = cfg or TRAIN_PRESETS[preset]
+    rank, world = dist_info()
+    device = resolve_device(device)
+    common.seed_everything(cfg.seed)
+    out_dir = ensure_dir(out_dir)
+    ckpt_path = out_dir / "reta.pt"
+    resuming = resume and ckpt_path.is_file()
+    if resuming:                                                          # the run's own model config wins
+        model, state = load_reta_checkpoint(ckpt_path)
+    else:
+        model = _initial_model(preset, model_cfg, init)
+    mcfg = model.cfg
+    T_net, S_net, official_colours = _experts(preset, teacher, syncnet, device)
+    if T_net.hidden != mcfg.teacher_dim:
+        raise SystemExit(f"the teacher's embedding is {T_net.hidden}-d but RETA's student outputs {mcfg.teacher_dim}-d; "
+                         f"use --set model.teacher_dim={T_net.hidden}")
+    model.to(device)
+    D = Discriminator(replace(D_PRESETS[preset], size=mcfg.size)).to(device).requires_grad_(False)
+    params = model.trained_parameters()
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))                      # phase 2: everything
+    opt_audio = torch.optim.Adam(model.audio_parameters(), lr=cfg.lr_distill, betas=tuple(cfg.betas))  # phase 1
+    d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
+    step = 0
+    logger = common.Logger(out_dir / "tb" if rank == 0 else None)
+    if resuming:
+        opt.load_state_dict(state["optimizer"])
+        opt_audio.load_state_dict(state["extra"]["audio_optimizer"])
+        D.load_state_dict(state["extra"]["discriminator"])
+        d_opt.load_state_dict(state["extra"]["d_optimizer"])
+        step = state["step"]
+        logger.history = {k: [tuple(p) for p in v] for k, v in state.get("history", {}).items()}
+        for o, lr in ((opt, cfg.lr), (opt_audio, cfg.lr_distill), (d_opt, cfg.lr_d)):   # --set lr=... on resume
+            for group in o.param_groups:
+                group["lr"] = lr
+    vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual, criterion="l1").to(device)   # ‖φ(ŷ) − φ(y)‖₁
+    data = RETAClips(data_root, "train", cfg.clip_frames, cfg.window)
+    targets = TeacherTargets(T_net, data, device, cache=cfg.cache_teacher)
+    config = {"stage": STAGE, "model": common.config_to_dict(mcfg), "train": common.config_to_dict(cfg),
+              "init": str(init) if init else None}
+
+    def save():
+        if rank == 0:
+            common.save_checkpoint(ckpt_path, config=config, model=model, optimizer=opt, step=step,
+                                   extra={"audio_optimizer": opt_audio.state_dict(), "discriminator": D.state_dict(),
+                                          "d_optimizer": d_opt.state_dict()}, history=logger.history)
+
+    if not mcfg.emotion and step < cfg.distill_steps:                     # w/o ERL: nothing to distil
+        step = cfg.distill_steps
+    model.train()
+    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    bar = tqdm(total=cfg.steps, initial=step, desc=STAGE, disable=not progress or rank > 0)
+    K = cfg.window
+    while step < last:
+        g = step_generator(cfg.seed, step, rank)
+        torch.manual_seed(cfg.seed * 1_000_003 + step)                   # dropout replays on resume
+        losses = {}
+        if step < cfg.distill_steps:                                      # phase 1: distillation only
+            b = data.audio_batch(g, cfg.distill_batch)
+            f_a = model.audio(b["wav"].to(device), cfg.clip_frames)          # (B, T, C_A)
+            f_e = model.student(f_a)                                         # (B, T, H_T)
+            losses["emo_va"] = distillation_loss(f_e, targets.segments(b["clip"], b["start"], cfg.clip_frames))
+            loss = cfg.w_emo * losses["emo_va"]
+            opt_audio.zero_grad(set_to_none=True)
+            loss.backward()
+            average_gradients(model.audio_parameters(), world)
+            opt_audio.step()
+        else:                                                             # phase 2: end to end
+            b = data.batch(g, cfg.batch_size)
+            B = len(b["clip"])
+            c = model.controls(b["wav"].to(device), cfg.clip_frames)      # f_M (B, T, D), f_E (B, T, H_T)
+            f_v = targets.segments(b["clip"], b["start"], cfg.clip_frames) if mcfg.emotion else None
+            code = model.encode_source(b["identity"].to(device))          # f_STY (B, D), f_TEX
+            rep = lambda x: x.repeat_interleave(K, 0)                      # noqa: E731  (B, ...) -> (B*K, ...)
+            f_m = _window_rows(c["f_M"], b["offset"], K).flatten(0, 1)     # (B*K, D)
+            f_e = _window_rows(c["f_E"], b["offset"], K).flatten(0, 1)     # (B*K, H_T)
+            fake = model.render(type(code)(rep(code.latent), [rep(f) for f in code.feats]), f_m, f_e)   # (B*K, 3, S, S)
+            real = b["real"].to(device)                                    # (B, K, 3, S, S)
+            real_flat = real.flatten(0, 1)
+            mask = rep(clip_masks(real, cfg.tvm))                          # M_motion (B*K, 1, S, S)
+            losses["l1"] = (fake - real_flat).abs().mean()
+            losses["per"] = vgg.loss(real_flat, fake)
+            losses["motion"] = masked_l1_loss(real_flat, fake, mask)
+            fake_win = fake.view(B, K, *fake.shape[1:])
+            v = S_net.embed_face(S_net.face_input(fake_win, official_colours))
+            s = S_net.embed_audio(b["mel"].to(device))
+            losses["sync"] = sync_cosine_loss(v, s)
+            _, z_fake = T_net(fake)
+            z_real = targets_logits(targets, b, K)
+            losses["emo_vv"] = emotion_kl_loss(z_real, z_fake)
+            zero = fake.new_zeros(())
+            losses["emo_va"] = distillation_loss(c["f_E"], f_v) if mcfg.emotion else zero
+            if cfg.eds and mcfg.emotion and B > 1:                                          # Î^{mn} = G(f_I^m, f_M^m, f_E^n)
+                mid = K // 2
+                n = torch.roll(torch.arange(B), -1)
+                f_m_mid = f_m.view(B, K, -1)[:, mid]
+                f_e_n = f_e.view(B, K, -1)[n, mid]
+                cross = model.render(code, f_m_mid, f_e_n)
+                losses["emo_cross"] = emotion_kl_loss(z_real.view(B, K, -1)[n, mid], T_net(cross)[1])
+            else:
+                losses["emo_cross"] = zero
+            use_adv = cfg.w_adv > 0 and step >= cfg.adv_start
+            if use_adv:                                                    # D step (Eq. 4, symmetric)
+                D.requires_grad_(True)
+                d_loss = relativistic_d_loss(D(real_flat), D(fake.detach()))
+                if cfg.r1 > 0 and step % cfg.r1_every == 0:
+                    r = real_flat.detach().requires_grad_(True)
+                    d_loss = d_loss + cfg.r1 * cfg.r1_every * r1_penalty(D(r), r)
+                d_opt.zero_grad(set_to_none=True)
+                d_loss.backward()
+                average_gradients(list(D.parameters()), world)
+                d_opt.step()
+                D.requires_grad_(False)
+                losses["d"] = d_loss.detach()
+                losses["adv"] = relativistic_g_loss(D(real_flat), D(fake))
+            else:
+                losses["adv"] = fake.new_zeros(())
+            loss = (cfg.w_l1 * losses["l1"] + cfg.w_per * losses["per"] + cfg.w_motion * losses["motion"]
+                    + cfg.w_adv * losses["adv"] + cfg.w_sync * losses["sync"]
+                    + cfg.w_emo_vv * (losses["emo_vv"] + losses["emo_cross"]) + cfg.w_emo * losses["emo_va"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            average_gradients(params, world)
+            opt.step()
+        losses["loss"] = loss.detach()
+        step += 1
+        bar.update()
+        if step % cfg.log_every == 0 or step == last:
+            scalars = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
+            logger.log(step, **scalars)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in scalars.items() if k in ("loss", "l1", "sync", "emo_va")})
+            if callback is not None:
+                callback(step, logger)
+        if step % cfg.ckpt_every == 0 or step == last:
+            save()
+    bar.close()
+    logger.close()
+    return model.eval(), logger
+
+
+def targets_logits(targets, b, K):
+    """The teacher's logits of the batch's K real frames per clip, flattened (B*K, n)."""
+    return torch.cat([targets.frames(c, s + o, K)[1] for c, s, o in zip(b["clip"].tolist(), b["start"].tolist(),
+                                                                          b["offset"].tolist())])

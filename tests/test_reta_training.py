@@ -1,0 +1,115 @@
+"""Stage `reta` on SynthTalk: both phases train what they should, a run resumes to the same bytes,
+no training path reads an emotion label, every Tab. 4 ablation trains, and the CLI runs it."""
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from talkinglib import cli
+from talkinglib.data import datasets
+from talkinglib.train import common
+from talkinglib.train import reta as R
+
+CKPT = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+EXPERTS = dict(init=CKPT / "edtalk_tiny.pt", teacher=CKPT / "teacher_tiny.pt", syncnet=CKPT / "syncnet_tiny.pt")
+FAST = replace(R.TRAIN_PRESETS["tiny"], steps=4, distill_steps=2, distill_batch=2, batch_size=2, log_every=1,
+               ckpt_every=1000)
+
+
+def _train(root, out, cfg, **kw):
+    return R.train_reta(root, out, cfg=cfg, progress=False, **{**EXPERTS, **kw})
+
+
+def test_two_phases_train_their_parameters_and_resume_exactly(tiny_dataset, tmp_path):
+    cfg = replace(FAST, adv_start=3, r1_every=1)                 # the GAN and R1 run in the last step
+    a, log = _train(tiny_dataset, tmp_path / "a", cfg)
+    assert {"emo_va", "l1", "per", "motion", "sync", "emo_vv", "emo_cross", "adv", "d"} <= set(log.history)
+    _train(tiny_dataset, tmp_path / "b", cfg, stop_at=1)
+    one = common.load_checkpoint(tmp_path / "b" / "reta.pt")["model"]
+    _train(tiny_dataset, tmp_path / "b", cfg, stop_at=2)
+    two = common.load_checkpoint(tmp_path / "b" / "reta.pt")["model"]
+    b, _ = _train(tiny_dataset, tmp_path / "b", cfg)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+    common.seed_everything(cfg.seed)                              # as train_reta does before building
+    init = R._initial_model("tiny", None, EXPERTS["init"]).state_dict()
+    changed = lambda s, t, prefix: any(not torch.equal(s[k], t[k]) for k in s if k.startswith(prefix))  # noqa: E731
+    # phase 1 (steps 1-2) moves E_A and S only; phase 2 moves the generator side too
+    assert changed(init, two, "audio.") and changed(init, two, "student.")
+    assert not changed(init, two, "dec.") and not changed(init, two, "enc.") and not changed(init, two, "geometry.")
+    assert changed(one, two, "student.")
+    final = b.state_dict()
+    for prefix in ("dec.convs", "enc.", "geometry.encoder", "emotion_proj"):
+        assert changed(two, final, prefix), prefix
+
+
+class _NoLabels(dict):
+    LABELS = ("emotion", "emotion_index", "intensity", "text_emotion", "transcript")
+
+    def __getitem__(self, k):
+        if k in self.LABELS:
+            raise AssertionError(f"a training path read the label field {k!r}")
+        return super().__getitem__(k)
+
+    def get(self, k, default=None):
+        if k in self.LABELS:
+            raise AssertionError(f"a training path read the label field {k!r}")
+        return super().get(k, default)
+
+
+def test_training_never_reads_an_emotion_label(tiny_dataset, tmp_path, monkeypatch):
+    init = datasets.ClipStore.__init__
+
+    def unlabelled(self, *a, **kw):
+        init(self, *a, **kw)
+        self.metas = [_NoLabels(m) for m in self.metas]
+    monkeypatch.setattr(datasets.ClipStore, "__init__", unlabelled)
+    with pytest.raises(AssertionError, match="label field"):        # the guard itself works
+        datasets.ClipStore(tiny_dataset, "train").metas[0]["emotion"]
+    _, log = _train(tiny_dataset, tmp_path, replace(FAST, steps=3, distill_steps=1))
+    assert len(log.history["emo_va"]) == 3 and len(log.history["emo_cross"]) == 2
+
+
+@pytest.mark.parametrize("model_kw, train_kw", [
+    ({"geometric": False}, {}), ({"emotion": False}, {}), ({"bridge": "direct"}, {}),
+    ({"injection": "concat"}, {}), ({"style": False}, {}), ({}, {"eds": False}), ({}, {"w_motion": 0.0})])
+def test_every_table_4_ablation_trains(tiny_dataset, tmp_path, model_kw, train_kw):
+    from talkinglib.models.reta import PRESETS
+    mcfg = PRESETS["tiny"]
+    if "bridge" in model_kw:
+        mcfg = replace(mcfg, bridge=replace(mcfg.bridge, bridge=model_kw.pop("bridge")))
+    mcfg = replace(mcfg, **model_kw)
+    cfg = replace(FAST, steps=3, distill_steps=1, **train_kw)
+    common.seed_everything(cfg.seed)
+    init = R._initial_model("tiny", mcfg, EXPERTS["init"]).state_dict()
+    model, log = _train(tiny_dataset, tmp_path, cfg, model_cfg=mcfg)
+    after = model.state_dict()
+    moved = lambda prefix: any(not torch.equal(init[k], after[k]) for k in init if k.startswith(prefix))  # noqa: E731
+    assert model.cfg == mcfg and torch.isfinite(torch.tensor(log.history["loss"][-1][1]))
+    assert moved("dec.convs") and moved("enc.")
+    assert moved("geometry.") == mcfg.geometric                 # w/o GPL: the branch gets no gradient
+    assert moved("student.") == moved("emotion_proj") == mcfg.emotion
+    if not mcfg.emotion:                                        # w/o ERL: no distillation, no cross-synthesis
+        assert [s for s, _ in log.history["l1"]] == [2, 3]                  # phase 1 skipped
+        assert all(v == 0 for _, v in log.history["emo_va"]) and all(v == 0 for _, v in log.history["emo_cross"])
+    if not cfg.eds:
+        assert all(v == 0 for _, v in log.history["emo_cross"])
+    if cfg.w_motion == 0:
+        assert log.history["motion"][-1][1] > 0                 # computed, logged, not in the sum
+
+
+def test_cli_runs_the_stage_and_refuses_without_its_inputs(tiny_dataset, tmp_path):
+    base = ["train", "reta", "--data", str(tiny_dataset), "--preset", "tiny", "--no-resume"]
+    with pytest.raises(SystemExit, match="--init"):
+        cli.main(base + ["--out", str(tmp_path / "x"), "--teacher", str(EXPERTS["teacher"]),
+                         "--syncnet", str(EXPERTS["syncnet"])])
+    with pytest.raises(SystemExit, match="--teacher"):
+        cli.main(base + ["--out", str(tmp_path / "y"), "--init", str(EXPERTS["init"]),
+                         "--syncnet", str(EXPERTS["syncnet"])])
+    assert cli.main(base + ["--out", str(tmp_path / "z"), "--init", str(EXPERTS["init"]), "--teacher",
+                            str(EXPERTS["teacher"]), "--syncnet", str(EXPERTS["syncnet"]), "--steps", "2",
+                            "--set", "distill_steps=1", "--set", "batch_size=2", "--set", "distill_batch=2",
+                            "--set", "model.motion_levels=2"]) == 0
+    model, state = R.load_reta_checkpoint(tmp_path / "z" / "reta.pt")
+    assert state["step"] == 2 and model.cfg.motion_levels == 2
