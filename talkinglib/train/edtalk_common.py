@@ -107,10 +107,11 @@ def freeze_for_stage(model, stage):
 
 
 # -- the discriminator step (the same in every stage) --------------------------------------
-def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world):
-    """One D update on (real, fake.detach()), Eq. 6 with the lazy R1 penalty. Returns the loss."""
+def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world, loss_fn=d_logistic_loss):
+    """One D update on (real, fake.detach()), with the lazy R1 penalty. Returns the loss.
+    loss_fn(real_logits, fake_logits): EDTalk's Eq. 6 by default; RETA passes its Eq. 4."""
     D.requires_grad_(True)
-    loss = d_logistic_loss(D(real), D(fake.detach()))
+    loss = loss_fn(D(real), D(fake.detach()))
     if cfg.r1 > 0 and d_step % cfg.r1_every == 0:
         real = real.detach().requires_grad_(True)
         loss = loss + cfg.r1 * cfg.r1_every * r1_penalty(D(real), real)

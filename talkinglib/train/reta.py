@@ -34,12 +34,12 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.datasets import ClipMedia
-from talkinglib.losses.edtalk import r1_penalty
 from talkinglib.losses.reta import (distillation_loss, emotion_kl_loss, masked_l1_loss, relativistic_d_loss,
                                     relativistic_g_loss, sync_cosine_loss)
 from talkinglib.models.tvm import TVMConfig, clip_masks
 from talkinglib.train import common
-from talkinglib.train.edtalk_common import average_gradients, dist_info, ensure_dir, resolve_device, step_generator
+from talkinglib.train.edtalk_common import (average_gradients, discriminator_step, dist_info, ensure_dir,
+                                            resolve_device, step_generator)
 
 STAGE = "reta"
 SAMPLES_PER_FRAME = 640          # 16 kHz / 25 fps
@@ -331,17 +331,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                 losses["emo_cross"] = zero
             use_adv = cfg.w_adv > 0 and step >= cfg.adv_start
             if use_adv:                                                    # D step (Eq. 4, symmetric)
-                D.requires_grad_(True)
-                d_loss = relativistic_d_loss(D(real_flat), D(fake.detach()))
-                if cfg.r1 > 0 and step % cfg.r1_every == 0:
-                    r = real_flat.detach().requires_grad_(True)
-                    d_loss = d_loss + cfg.r1 * cfg.r1_every * r1_penalty(D(r), r)
-                d_opt.zero_grad(set_to_none=True)
-                d_loss.backward()
-                average_gradients(list(D.parameters()), world)
-                d_opt.step()
-                D.requires_grad_(False)
-                losses["d"] = d_loss.detach()
+                losses["d"] = discriminator_step(D, d_opt, real_flat, fake, cfg, step, list(D.parameters()), world,
+                                                 relativistic_d_loss)
                 losses["adv"] = relativistic_g_loss(D(real_flat), D(fake))
             else:
                 losses["adv"] = fake.new_zeros(())
