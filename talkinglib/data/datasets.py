@@ -86,7 +86,7 @@ class ClipMedia:
 
     def __init__(self, root, split="train"):
         self.store = ClipStore(root, split)                     # decoded clips stay in its LRU cache
-        self._mel = {}
+        self._mel, self._wav = {}, {}
 
     def __len__(self):
         return len(self.store)
@@ -96,6 +96,12 @@ class ClipMedia:
 
     def frames(self, c, index=slice(None)):
         return to_tensor_images(self.store.frames(c)[index])       # only the selected frames are converted
+
+    def audio(self, c):
+        """The clip's 16 kHz waveform (N,) as a float32 tensor, read once and kept."""
+        if c not in self._wav:
+            self._wav[c] = torch.as_tensor(self.store.audio(c), dtype=torch.float32)
+        return self._wav[c]
 
     def mel(self, c):
         if c not in self._mel:

@@ -21,22 +21,38 @@ import torch
 from talkinglib.eval.factors import r2_score
 
 
+def _clip_scores(probe, syncnet, frames, meta, wav):
+    """The probe's and the expert's reading of one clip's frames (T, 3, S, S) on the CPU, generated
+    or real: (true jaw (T,), the probe's jaw (T,), emotion hit (bool), Sync_conf or None)."""
+    from talkinglib.data.clips import FPS
+    from talkinglib.data.datasets import frame_factors
+    from talkinglib.eval.sync import sync_scores
+    from talkinglib import audio as tl_audio
+    from talkinglib.synth.factors import EMOTIONS
+    r = {k: v.cpu() for k, v in probe(frames.to(next(probe.parameters()).device)).items()}
+    hit = int(r["emotion"].mean(0).argmax()) == EMOTIONS.index(meta["emotion"])
+    conf = None if syncnet is None else sync_scores(syncnet, frames, tl_audio.mel_windows(wav, fps=FPS))["confidence"]
+    return frame_factors(meta)["mouth"][:, 0], r["mouth"][:, 0].numpy(), hit, conf
+
+
+def _row(jaw_true, jaw_read, hits, confs, **extra):
+    confs = [c for c in confs if c is not None]
+    return {"jaw_r2": float(r2_score(np.concatenate(jaw_true), np.concatenate(jaw_read))[0]),
+            "sync_conf": float(np.mean(confs)) if confs else float("nan"), "emotion_acc": float(np.mean(hits)),
+            "clips": len(hits), **extra}
+
+
 @torch.no_grad()
 def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", max_clips=None, batch=128):
     """One row of RETA Tab. 4 on a split: {"psnr", "ssim", "jaw_r2", "sync_conf", "emotion_acc",
     "student_acc_clip", "student_acc_frame", "lve", "clips"}."""
-    from talkinglib import audio as tl_audio
-    from talkinglib.data.clips import FPS
-    from talkinglib.data.datasets import ClipStore, frame_factors, to_tensor_images
+    from talkinglib.data.datasets import ClipStore, to_tensor_images
     from talkinglib.eval.image_metrics import psnr, ssim
-    from talkinglib.eval.sync import sync_scores
     from talkinglib.models.bridge_3dmm import lip_vertex_error
     from talkinglib.models.emotion import student_emotion_accuracy
-    from talkinglib.synth.factors import EMOTIONS
 
     model, probe = model.eval(), probe.eval()
     dev = next(model.parameters()).device
-    pdev = next(probe.parameters()).device
     store = ClipStore(root, split)
     metas = store.metas
     neutral = {}
@@ -44,8 +60,8 @@ def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", 
         if m["emotion"] == "neutral":
             neutral.setdefault(m["identity"], c)
     clips = list(range(len(store)))[:max_clips]
-    acc = {k: [] for k in ("psnr", "ssim", "sync", "lve")}
-    jaw_true, jaw_read, emo_hit, f_es, labels = [], [], [], [], []
+    acc = {k: [] for k in ("psnr", "ssim", "lve")}
+    scores, f_es, labels = [], [], []
     for c in clips:
         ident = neutral.get(metas[c]["identity"])
         if ident is None:
@@ -53,29 +69,21 @@ def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", 
         source = to_tensor_images(store.frames(ident)[:1]).to(dev)                    # (1, 3, S, S)
         real = to_tensor_images(store.frames(c))                                      # (T, 3, S, S)
         T = len(real)
-        wav = torch.as_tensor(store.audio(c), dtype=torch.float32)[None].to(dev)
-        ctrl = model.controls(wav, T)
+        wav = store.audio(c)
+        ctrl = model.controls(torch.as_tensor(wav, dtype=torch.float32)[None].to(dev), T)
         code = model.encode_source(source)
         fake = torch.cat([model.render(code, ctrl["f_M"][0, i:i + batch], ctrl["f_E"][0, i:i + batch])
                           for i in range(0, T, batch)]).clamp(-1, 1).cpu()
         acc["psnr"].append(float(psnr(real, fake).mean()))
         acc["ssim"].append(float(ssim(real, fake).mean()))
-        r = {k: v.cpu() for k, v in probe(fake.to(pdev)).items()}
-        jaw_true.append(frame_factors(metas[c])["mouth"][:, 0])
-        jaw_read.append(r["mouth"][:, 0].numpy())
-        emo_hit.append(int(r["emotion"].mean(0).argmax()) == EMOTIONS.index(metas[c]["emotion"]))
-        if syncnet is not None:
-            acc["sync"].append(sync_scores(syncnet, fake, tl_audio.mel_windows(store.audio(c), fps=FPS))["confidence"])
+        scores.append(_clip_scores(probe, syncnet, fake, metas[c], wav))
         if "p_exp" in ctrl and "tdmm" in metas[c]:
             p_true = torch.as_tensor(np.asarray(metas[c]["tdmm"]["p_exp"], np.float32))[None, :T].to(dev)
             acc["lve"].append(lip_vertex_error(model.geometry.mm, ctrl["p_exp"], p_true))
         f_es.append(ctrl["f_E"][0].cpu())
         labels.append(metas[c]["emotion"])
-    row = {"psnr": float(np.mean(acc["psnr"])), "ssim": float(np.mean(acc["ssim"])),
-           "jaw_r2": float(r2_score(np.concatenate(jaw_true), np.concatenate(jaw_read))[0]),
-           "sync_conf": float(np.mean(acc["sync"])) if acc["sync"] else float("nan"),
-           "emotion_acc": float(np.mean(emo_hit)),
-           "lve": float(np.mean(acc["lve"])) if acc["lve"] else float("nan"), "clips": len(clips)}
+    row = _row(*zip(*scores), psnr=float(np.mean(acc["psnr"])), ssim=float(np.mean(acc["ssim"])),
+               lve=float(np.mean(acc["lve"])) if acc["lve"] else float("nan"))
     if teacher is not None:
         s = student_emotion_accuracy(teacher, torch.stack(f_es).to(next(teacher.parameters()).device), labels)
         row.update(student_acc_clip=s["clip"], student_acc_frame=s["frame"])
@@ -85,26 +93,11 @@ def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", 
 @torch.no_grad()
 def real_row(probe, root, syncnet=None, split="test", max_clips=None):
     """The reference row: the real clips scored like generated ones (PSNR/SSIM are against themselves)."""
-    from talkinglib import audio as tl_audio
-    from talkinglib.data.clips import FPS
-    from talkinglib.data.datasets import ClipStore, frame_factors, to_tensor_images
-    from talkinglib.eval.sync import sync_scores
-    from talkinglib.synth.factors import EMOTIONS
+    from talkinglib.data.datasets import ClipStore, to_tensor_images
     store = ClipStore(root, split)
-    clips = list(range(len(store)))[:max_clips]
-    jt, jr, hit, conf = [], [], [], []
-    pdev = next(probe.parameters()).device
-    for c in clips:
-        real = to_tensor_images(store.frames(c))
-        r = {k: v.cpu() for k, v in probe.eval()(real.to(pdev)).items()}
-        jt.append(frame_factors(store.metas[c])["mouth"][:, 0])
-        jr.append(r["mouth"][:, 0].numpy())
-        hit.append(int(r["emotion"].mean(0).argmax()) == EMOTIONS.index(store.metas[c]["emotion"]))
-        if syncnet is not None:
-            conf.append(sync_scores(syncnet, real, tl_audio.mel_windows(store.audio(c), fps=FPS))["confidence"])
-    return {"psnr": float("inf"), "ssim": 1.0, "jaw_r2": float(r2_score(np.concatenate(jt), np.concatenate(jr))[0]),
-            "sync_conf": float(np.mean(conf)) if conf else float("nan"), "emotion_acc": float(np.mean(hit)),
-            "lve": float("nan"), "clips": len(clips)}
+    scores = [_clip_scores(probe.eval(), syncnet, to_tensor_images(store.frames(c)), store.metas[c], store.audio(c))
+              for c in list(range(len(store)))[:max_clips]]
+    return _row(*zip(*scores), psnr=float("inf"), ssim=1.0, lve=float("nan"))
 
 
 COLUMNS = ("psnr", "ssim", "jaw_r2", "sync_conf", "emotion_acc", "student_acc_clip", "lve")

@@ -102,7 +102,7 @@ class RETAClips(ClipMedia):
     def _segment(self, g, c):
         T = self.num_frames(c)
         s0 = int(torch.randint(T - self.clip_frames + 1, (1,), generator=g))
-        wav = torch.as_tensor(self.store.audio(c), dtype=torch.float32)
+        wav = self.audio(c)                                                   # read once per clip, kept
         a = wav[s0 * SAMPLES_PER_FRAME:(s0 + self.clip_frames) * SAMPLES_PER_FRAME]
         if len(a) < self.clip_frames * SAMPLES_PER_FRAME:
             a = torch.nn.functional.pad(a, (0, self.clip_frames * SAMPLES_PER_FRAME - len(a)))
