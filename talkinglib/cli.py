@@ -8,6 +8,7 @@
                reta (--init EDTalk, --teacher, --syncnet)
     talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
     talkinglib export RUN/probe.pt data/checkpoints/x.pt       weights only, for committing
+    talkinglib bench --preset full --mode edtalk-a --json F    inference speed against the official per-frame loop
     talkinglib demo                                            the README's main job
     talkinglib weights list|path|fetch|verify [NAME]           pretrained weights (fetch: the only download)
 """
@@ -186,6 +187,18 @@ def cmd_export(args):
     return 0
 
 
+def cmd_bench(args):
+    from talkinglib.eval.bench import bench, format_bench
+    r = bench(args.preset, args.mode, frames=args.frames, batch_sizes=tuple(args.batch_size), device=args.device,
+              dtype=args.dtype, form=args.form, compile=args.compile, checkpoint=args.checkpoint, seed=args.seed)
+    print(format_bench(r))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(r, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_demo(args):
     from talkinglib.demo import run_demo
     return run_demo(out=Path(args.out), seed=args.seed, probe_steps=args.probe_steps)
@@ -241,6 +254,22 @@ def build_parser():
     e.add_argument("dst")
     e.add_argument("--half", action="store_true", help="store the weights as float16 (half the bytes)")
     e.set_defaults(func=cmd_export)
+
+    b = sub.add_parser("bench", help="inference frames/s and latency against the official per-frame loop")
+    b.add_argument("--preset", choices=["tiny", "full"], default="full")
+    b.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], default="edtalk-a")
+    b.add_argument("--frames", type=int, default=50, help="frames per clip (audio of frames / 25 s)")
+    b.add_argument("--batch-size", type=int, nargs="+", default=[1, 8], help="our batch sizes to time")
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                   help="autocast dtype for ours (the per-frame baseline stays float32)")
+    b.add_argument("--form", choices=["fused", "shared"], default="fused",
+                   help="G's modulated convs: fused (official order) or shared-weight (batches, pre-packs)")
+    b.add_argument("--compile", action="store_true", help="torch.compile G with inductor freezing (edtalk-a)")
+    b.add_argument("--checkpoint", default=None, help="weights (default: random at the preset's architecture)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", default=None, help="write the result here")
+    b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="the README's main job: data, probe, figures")
     d.add_argument("--out", default="outputs/demo")

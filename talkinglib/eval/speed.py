@@ -1,61 +1,29 @@
-"""How fast EDTalk-V animates a clip: the source encoded once per clip, against the official
-demo loop, which re-encodes the source (and recomputes the QR of the banks) for every frame.
+"""Timing helpers, and RETA's inference speed beside EDTalk-A's in one run (RETA Tab. 1's FPS column).
 
-    r = animate_speed(model, source, drivers, batch_sizes=(1, 8))
-    r["per_frame"]["fps"], r["encode_once"][1]["fps"], r["encode_once"][1]["max_abs_diff"]
+    r = audio_pipeline_speed("full", seconds=2.0, batch_size=8)   # {"edtalk_a": {"fps"}, "reta": {"fps"}}
 
-Every path produces the same frames (`max_abs_diff` against the per-frame loop is reported, not
-assumed). Wall-clock times on the current device, after one warm-up call per path.
+`talkinglib bench` (eval/bench.py) measures one pipeline against the official per-frame loop.
 """
 import time
 
 import torch
 
 
-def _clock(fn, device):
+def sync(device):
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
+
+
+def clock(fn, device, repeats=1, warmup=True):
+    """(output of the last call, mean wall-clock seconds per call); one untimed warm-up call first."""
+    if warmup:
+        fn()
+    sync(device)
     t0 = time.perf_counter()
-    out = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - t0
-
-
-@torch.inference_mode()
-def animate_speed(model, source, drivers, batch_sizes=(1,)):
-    """source (1, 3, S, S); drivers (N, 3, S, S), each frame driving mouth, pose and expression.
-
-    Returns {"frames": N, "per_frame": {"fps", "seconds"}, "encode_once": {b: {"fps", "seconds",
-    "max_abs_diff"}}, "speedup": {b: per-frame seconds / encode-once seconds}}.
-    """
-    model = model.eval()
-    device = next(model.parameters()).device
-    source, drivers = source.to(device), drivers.to(device)
-    N = drivers.shape[0]
-
-    def per_frame():                    # the official loop: everything recomputed for every frame
-        return torch.cat([model.animate(source, mouth=d[None], pose=d[None], expression=d[None]) for d in drivers])
-
-    def encode_once(b):
-        def run():
-            code = model.encode(source)                       # f^{i→r}, f^{id}: once per clip
-            outs = []
-            for i in range(0, N, b):                         # animate() broadcasts the batch-1 code
-                d = drivers[i:i + b]
-                outs.append(model.animate(code, mouth=d, pose=d, expression=d))
-            return torch.cat(outs)
-        return run
-
-    model.animate(source, mouth=drivers[:1], pose=drivers[:1], expression=drivers[:1])     # warm-up
-    ref, t_ref = _clock(per_frame, device)
-    result = {"frames": N, "per_frame": {"fps": N / t_ref, "seconds": t_ref}, "encode_once": {}, "speedup": {}}
-    for b in batch_sizes:
-        encode_once(b)()                                                                    # warm-up
-        out, t = _clock(encode_once(b), device)
-        result["encode_once"][b] = {"fps": N / t, "seconds": t, "max_abs_diff": (out - ref).abs().max().item()}
-        result["speedup"][b] = t_ref / t
-    return result
+    for _ in range(repeats):
+        out = fn()
+    sync(device)
+    return out, (time.perf_counter() - t0) / repeats
 
 
 @torch.inference_mode()
@@ -86,8 +54,7 @@ def audio_pipeline_speed(preset="tiny", seconds=2.0, batch_size=32, seed=0, devi
     pipes = {"edtalk_a": lambda: edtalk_a(source, wav), "reta": lambda: reta_pipe(source, wav)}
     out = {"preset": preset, "batch_size": batch_size}
     for name, run in pipes.items():
-        run()                                                                   # warm-up
-        frames, t = _clock(run, device)
+        frames, t = clock(run, device)
         out["frames"] = len(frames)
         out[name] = {"fps": len(frames) / t, "seconds": t}
     return out

@@ -11,7 +11,8 @@
     pipe = EDTalkA(edtalk, audio2lip, pose_flow=flow, semantic=sem, presets=emotion_presets(edtalk, root))
     frames = pipe(source, wav, pose="sample", expression="happy", intensity=0.8)   # (T, 3, S, S)
 
-The source is encoded once, the bases once; frames are generated in batches of `batch_size`.
+The source is encoded once, the bases once, and a fixed expression is applied to the identity
+pyramid once (EEM, Eq. 8); frames are generated in batches of `batch_size`.
 """
 import torch
 
@@ -53,11 +54,34 @@ def preset_weights(presets, emotion, intensity=1.0):
 
 
 class EDTalkA:
-    def __init__(self, edtalk, audio2lip, pose_flow=None, semantic=None, presets=None, batch_size=32):
-        self.edtalk, self.audio2lip = edtalk.eval(), audio2lip.eval()
+    """compile=True wraps G in torch.compile with inductor's freezing (the weights become constants,
+    so a later change of the model's weights is not seen: build a new EDTalkA). form="shared" runs
+    G's modulated convs in their shared-weight form (models/layers/stylegan2.py), which batches and
+    pre-packs well. Both change float rounding only; eval/bench.py measures the effect."""
+
+    def __init__(self, edtalk, audio2lip, pose_flow=None, semantic=None, presets=None, batch_size=32,
+                 form="fused", compile=False):
+        from talkinglib.models.layers.stylegan2 import set_modconv_form
+        self.edtalk, self.audio2lip = set_modconv_form(edtalk.eval(), form), audio2lip.eval()
         self.pose_flow = pose_flow.eval() if pose_flow is not None else None
         self.semantic = semantic.eval() if semantic is not None else None
         self.presets, self.batch_size = presets, batch_size
+        self.generator = edtalk.dec
+        if compile:
+            import torch._inductor.config as inductor_config
+            with inductor_config.patch(freezing=True):
+                self.generator = torch.compile(edtalk.dec, dynamic=False)
+        self.compiled = compile
+
+    def _generate(self, latent, feats):
+        """G at the latents' batch, with a batch-1 (already expressed) pyramid broadcast."""
+        B = latent.shape[0]
+        feats = [f.expand(B, *f.shape[1:]) for f in feats]
+        if not self.compiled:
+            return self.generator(latent, feats)
+        import torch._inductor.config as inductor_config
+        with inductor_config.patch(freezing=True):                  # compiles lazily, on the first call per shape
+            return self.generator(latent, feats)
 
     @torch.no_grad()
     def pose_weights(self, mel, pose, source_code, temperature=1.0, generator=None):
@@ -108,11 +132,12 @@ class EDTalkA:
         w_m = self.audio2lip(mel)[0]                                             # (T, 20)
         w_p = self.pose_weights(mel, pose, code, temperature, generator)         # (T, 6)
         w_e = self.expression_weights(wav, expression, text, intensity)          # (K_e,) or None
+        feats = code.feats if w_e is None else self.edtalk.express(code.feats, w_e[None])   # EEM: once per clip
         out = []
         for i in range(0, len(mel), self.batch_size):
             sl = slice(i, i + self.batch_size)
             n = len(w_m[sl])
             e = None if w_e is None else w_e.expand(n, -1)
             lat = self.edtalk.compose(code.latent.expand(n, -1), mouth=w_m[sl], pose=w_p[sl], expression=e, Q=Q)
-            out.append(self.edtalk.generate(lat, code.feats, expression=e))
+            out.append(self._generate(lat, feats))
         return torch.cat(out)

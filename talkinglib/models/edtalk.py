@@ -158,6 +158,12 @@ class EDTalk(nn.Module):
         f_exp = None if expression is None else self.feature("expression", expression)   # f^{r→e} (B, D)
         return self.dec(latent, feats, f_exp)
 
+    def express(self, feats, expression):
+        """The identity pyramid with an expression applied, f^{id}_e = EEM(f^{id}, f^{r→e}) (Eq. 8), for
+        expression weights W^e (B, K_e). generate(latent, express(feats, W^e)) equals
+        generate(latent, feats, expression=W^e): a clip with one expression computes it once."""
+        return self.dec.express(feats, self.feature("expression", expression))
+
     # -- inference ----------------------------------------------------------------------------
     def expression_weights(self, frames):
         """W^e from one frame (B, 3, S, S) or the mean over a window (B, K, 3, S, S): the ELN's

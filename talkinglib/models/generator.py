@@ -88,6 +88,15 @@ class Generator(nn.Module):
         """Resolution levels that take a style: 4², 8², ..., S²."""
         return 1 + len(self.to_flows)
 
+    def express(self, feats, f_exp):
+        """f^{id}_e = EEM_r(f^{id}_r, f^{r→e}) at every level (Eq. 8). It depends on the source and the
+        expression only, not on the frame's latent: with one expression for a whole clip it can be
+        computed once and passed to forward() as feats (with f_exp=None), with the same result."""
+        if not self.fineadainresblock:
+            raise ValueError("this generator was built without EEM (eem=False, as RETA's): it takes no "
+                             "expression feature f_exp")
+        return [eem(f_id, f_exp) for eem, f_id in zip(self.fineadainresblock, feats)]
+
     def forward(self, latent, feats, f_exp=None):
         """latent: (B, D), the one style of every layer (EDTalk, LIA), or (B, L, D) with one style per
         resolution level 4², 8², ..., S² (L = num_levels; RETA's hierarchical injection, models/reta.py)."""
@@ -99,17 +108,14 @@ class Generator(nn.Module):
             raise ValueError(f"per-level styles must be (B, {self.num_levels}, D) for levels 4² ... {self.size}²; "
                              f"got {tuple(latent.shape)}")
         style = (lambda i: latent[:, i]) if latent.dim() == 3 else (lambda i: latent)   # noqa: E731
+        if f_exp is not None:
+            feats = self.express(feats, f_exp)                         # f^{id}_e (Eq. 8)
         out = self.conv1(self.input(B), style(0))                      # (B, C_4, 4, 4)
         rgb = flow = None
         for i, f_id in enumerate(feats):                               # r = 8, 16, ..., S
             w = style(i + 1)
             out = self.convs[2 * i](out, w)                            # ↑2
             out = self.convs[2 * i + 1](out, w)
-            if f_exp is not None:
-                if not self.fineadainresblock:
-                    raise ValueError("this generator was built without EEM (eem=False, as RETA's): it takes no "
-                                     "expression feature f_exp")
-                f_id = self.fineadainresblock[i](f_id, f_exp)          # f^{id}_e (Eq. 8)
             warped, out, flow = self.to_flows[i](out, w, f_id, flow)
             rgb = self.to_rgbs[i](warped, rgb)
         return rgb                                                     # (B, 3, S, S)

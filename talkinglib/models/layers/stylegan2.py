@@ -183,17 +183,22 @@ class ModulatedConv2d(nn.Module):
     """Conv whose weights are scaled per sample by a style s = A(w) and (optionally) demodulated.
 
     w'_{oik} = s_i w_{oik},   w''_{oik} = w'_{oik} / √(Σ_{ik} w'²_{oik} + ε)     (StyleGAN2 Eqs. 1-3)
-    One grouped conv over the batch (groups = B), each sample with its own weights: StyleGAN2's
-    fused form. It is kept (rather than conv(x ⊙ s) ⊙ d, equal in exact arithmetic) because it
-    performs the official operations in the official order; see tests/test_edtalk_models.py for
-    how close that gets to the reference outputs.
+    Two forms, equal in exact arithmetic (`form`, set per model with `set_modconv_form`):
+    - "fused" (default): one grouped conv over the batch (groups = B), each sample with its own
+      weights, StyleGAN2's fused form. It performs the official operations in the official order;
+      see tests/test_edtalk_models.py for how close that gets to the reference outputs.
+    - "shared": conv(x ⊙ s, w) ⊙ d with d_o = (Σ_i s_i² Σ_k w²_{oik} + ε)^{-1/2}: one ordinary conv
+      whose weight is the same for every sample, so a batch is one conv and a compiler can pre-pack
+      the weight (eval/bench.py measures what that buys). Rounding differs from "fused" (~1e-6).
     """
+    FORMS = ("fused", "shared")
 
     def __init__(self, in_channels, out_channels, kernel_size, style_dim, demodulate=True, upsample=False,
                  blur_kernel=(1, 3, 3, 1)):
         super().__init__()
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.upsample, self.demodulate = upsample, demodulate
+        self.form = "fused"
         if upsample:                                            # transposed conv, then the FIR filter
             p = (len(blur_kernel) - 2) - (kernel_size - 1)
             self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + 1, p // 2 + 1), upsample_factor=2)
@@ -203,6 +208,8 @@ class ModulatedConv2d(nn.Module):
         self.modulation = EqualLinear(style_dim, in_channels, bias_init=1)
 
     def forward(self, x, style):
+        if self.form == "shared":
+            return self._forward_shared(x, style)
         B, C, H, W = x.shape
         O, k = self.out_channels, self.kernel_size
         s = self.modulation(style).view(B, 1, C, 1, 1)          # style scales s_i
@@ -217,9 +224,32 @@ class ModulatedConv2d(nn.Module):
         out = F.conv2d(x, w.reshape(B * O, C, k, k), padding=self.padding, groups=B)
         return out.view(B, O, *out.shape[2:])
 
+    def _forward_shared(self, x, style):
+        s = self.modulation(style)                              # (B, C) style scales s_i
+        w = self.scale * self.weight[0]                         # (O, C, k, k), the same for every sample
+        x = x * s[:, :, None, None]                             # conv(x ⊙ s, w) = conv(x, w ⊙ s)
+        if self.upsample:
+            out = self.blur(F.conv_transpose2d(x, w.transpose(0, 1), stride=2))
+        else:
+            out = F.conv2d(x, w, padding=self.padding)          # (B, O, H, W)
+        if self.demodulate:                                     # d_o = (Σ_i s_i² Σ_k w²_{oik} + ε)^{-1/2}
+            d = torch.rsqrt(s.pow(2) @ w.pow(2).sum([2, 3]).T + 1e-8)          # (B, O)
+            out = out * d[:, :, None, None]                     # the blur is linear: demodulating after it is exact
+        return out
+
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, {self.kernel_size}, upsample={self.upsample}, "
-                f"demodulate={self.demodulate}")
+                f"demodulate={self.demodulate}, form={self.form}")
+
+
+def set_modconv_form(model, form):
+    """Switch every ModulatedConv2d of `model` to "fused" or "shared" (see ModulatedConv2d); returns model."""
+    if form not in ModulatedConv2d.FORMS:
+        raise ValueError(f"form must be one of {ModulatedConv2d.FORMS}, got {form!r}")
+    for mod in model.modules():
+        if isinstance(mod, ModulatedConv2d):
+            mod.form = form
+    return model
 
 
 class NoiseInjection(nn.Module):
