@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from talkinglib.eval.disentangle import (DisentangleConfig, crosstalk, expression_transfer, mouth_swap,
                                          self_reconstruction)

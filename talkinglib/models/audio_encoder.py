@@ -15,7 +15,6 @@ extractor does per utterance: training normalises clip segments, inference the w
 """
 from dataclasses import dataclass
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
