@@ -17,7 +17,11 @@ pyramid once (EEM, Eq. 8); frames are generated in batches of `batch_size`.
 import torch
 
 from talkinglib import audio as tl_audio
+from talkinglib.inference.chunks import stream_spans
 from talkinglib.synth.factors import EMOTIONS
+
+SAMPLES_PER_FRAME = tl_audio.SAMPLE_RATE // 25                                   # 640 at 16 kHz, 25 fps
+SEMANTIC_SECONDS = 30                    # the semantic branch reads long audio in pieces of this length
 
 
 @torch.no_grad()
@@ -87,17 +91,32 @@ class EDTalkA:
     def pose_weights(self, mel, pose, source_code, temperature=1.0, generator=None):
         """(T, K_p) pose weights: "sample" (the flow), "still" (the source's own), or a pose video (T, 3, S, S)."""
         T = len(mel)
+        z = self._pose_noise(pose, T, generator)
+        return self._pose_span(pose, mel, 0, T, source_code, temperature, z)
+
+    def _pose_noise(self, pose, T, generator):
+        """The flow's ẑ for all T frames, drawn once (as PoseFlow.sample draws it), so that the frames
+        two spans share get the same noise. None unless pose == "sample"."""
+        if not (isinstance(pose, str) and pose == "sample"):
+            return None
+        if self.pose_flow is None:
+            raise ValueError("pose='sample' needs a pose flow (EDTalkA(..., pose_flow=...))")
+        return torch.randn(1, T, self.pose_flow.cfg.pose_dim, generator=generator)
+
+    def _pose_span(self, pose, mel, lo, hi, source_code, temperature, z):
+        """Pose weights of frames lo .. hi-1, from `mel`, their mel windows."""
+        n = hi - lo
         if isinstance(pose, str) and pose == "sample":
-            if self.pose_flow is None:
-                raise ValueError("pose='sample' needs a pose flow (EDTalkA(..., pose_flow=...))")
-            return self.pose_flow.sample(mel, batch=1, frames=T, temperature=temperature, generator=generator)[0]
+            fa = self.pose_flow.audio_features(mel, 1, n)
+            return self.pose_flow.from_latent(temperature * z[:, lo:hi].to(fa.device, fa.dtype), fa)[0]
         if isinstance(pose, str) and pose == "still":
-            return self.edtalk.navigate(source_code.latent, ("pose",))["pose"].expand(T, -1)
+            return self.edtalk.navigate(source_code.latent, ("pose",))["pose"].expand(n, -1)
         if torch.is_tensor(pose) and pose.dim() == 4:
-            if len(pose) < T:
-                raise ValueError(f"the pose video has {len(pose)} frames, the audio {T}: give at least as many")
-            return torch.cat([self.edtalk.navigate(self.edtalk.encode(pose[i:i + self.batch_size]).latent,
-                                                   ("pose",))["pose"] for i in range(0, T, self.batch_size)])[:T]
+            if len(pose) < hi:
+                raise ValueError(f"the pose video has {len(pose)} frames, the audio more: give at least as many")
+            dev = source_code.latent.device
+            return torch.cat([self.edtalk.navigate(self.edtalk.encode(pose[i:min(hi, i + self.batch_size)].to(dev)).latent,
+                                                   ("pose",))["pose"] for i in range(lo, hi, self.batch_size)])
         raise ValueError("pose must be 'sample', 'still' or a pose video (T, 3, S, S)")
 
     @torch.no_grad()
@@ -113,31 +132,47 @@ class EDTalkA:
                 raise ValueError(f"expression={expression!r} needs the semantic branch (EDTalkA(..., semantic=...))")
             if "text" in expression and not text:
                 raise ValueError(f"expression={expression!r} needs text=")
-            a = torch.as_tensor(wav, dtype=torch.float32)[None] if "audio" in expression else None
-            return self.semantic(a, [text] if "text" in expression else None)[0]
+            t = [text] if "text" in expression else None
+            if "audio" not in expression:
+                return self.semantic(None, t)[0]
+            wav = torch.as_tensor(wav, dtype=torch.float32)
+            piece = SEMANTIC_SECONDS * tl_audio.SAMPLE_RATE          # long audio: the mean over 30 s pieces
+            return torch.stack([self.semantic(wav[None, i:i + piece], t)[0]
+                                for i in range(0, max(1, len(wav) - piece // 2), piece)]).mean(0)
         if self.presets is None:
             raise ValueError(f"expression={expression!r} is a preset name, but no presets were given")
         return preset_weights(self.presets, expression, intensity)
 
     @torch.no_grad()
-    def __call__(self, source, wav, *, pose="still", expression=None, text=None, intensity=1.0, temperature=1.0,
-                 generator=None):
-        """Frames (T, 3, S, S) for 16 kHz audio wav (N,) and a source image (1, 3, S, S)."""
+    def stream(self, source, wav, *, pose="still", expression=None, text=None, intensity=1.0, temperature=1.0,
+               generator=None, span=None, overlap=12, pad=25):
+        """Yield frames (b, 3, S, S) in order, for 16 kHz audio wav (N,) and a source image (1, 3, S, S).
+        span: frames of audio turned into motion at a time (None: the whole clip); see inference/chunks.py."""
         if source.dim() != 4 or source.shape[0] != 1:
             raise ValueError(f"source must be one image (1, 3, S, S); got {tuple(source.shape)}")
         dev = next(self.edtalk.parameters()).device
-        mel = tl_audio.mel_windows(wav).to(dev)                                  # (T, 1, 80, 16)
+        wav = torch.as_tensor(wav, dtype=torch.float32)
+        T = tl_audio.frame_count(len(wav))
         code = self.edtalk.encode(source.to(dev))                                # once per clip
         Q = self.edtalk.bases()                                                  # once per clip
-        w_m = self.audio2lip(mel)[0]                                             # (T, 20)
-        w_p = self.pose_weights(mel, pose, code, temperature, generator)         # (T, 6)
         w_e = self.expression_weights(wav, expression, text, intensity)          # (K_e,) or None
         feats = code.feats if w_e is None else self.edtalk.express(code.feats, w_e[None])   # EEM: once per clip
-        out = []
-        for i in range(0, len(mel), self.batch_size):
-            sl = slice(i, i + self.batch_size)
-            n = len(w_m[sl])
-            e = None if w_e is None else w_e.expand(n, -1)
-            lat = self.edtalk.compose(code.latent.expand(n, -1), mouth=w_m[sl], pose=w_p[sl], expression=e, Q=Q)
-            out.append(self._generate(lat, feats))
-        return torch.cat(out)
+        z = self._pose_noise(pose, T, generator)
+        K_m = self.edtalk.cfg.mouth_dim
+
+        def motion(lo, hi):                                                      # [Ŵ^m | Ŵ^p] (hi - lo, 26)
+            end = hi * SAMPLES_PER_FRAME if hi < T else len(wav)          # the last span keeps the audio's tail
+            mel = tl_audio.mel_windows(wav[lo * SAMPLES_PER_FRAME:end]).to(dev)
+            return torch.cat([self.audio2lip(mel)[0], self._pose_span(pose, mel, lo, hi, code, temperature, z)], 1)
+
+        for _, w in stream_spans(motion, T, span, overlap, pad):
+            for i in range(0, len(w), self.batch_size):
+                wb = w[i:i + self.batch_size]
+                e = None if w_e is None else w_e.expand(len(wb), -1)
+                lat = self.edtalk.compose(code.latent.expand(len(wb), -1), mouth=wb[:, :K_m], pose=wb[:, K_m:],
+                                          expression=e, Q=Q)
+                yield self._generate(lat, feats)
+
+    def __call__(self, source, wav, **kw):
+        """All frames (T, 3, S, S) at once (stream() for long audio)."""
+        return torch.cat(list(self.stream(source, wav, **kw)))

@@ -6,11 +6,16 @@
 The source is encoded once (f_STY, f_TEX), the audio once for the whole clip (E_A, the geometric
 prior and the student run over all T frames, so the TCNs see their full context), and G renders
 the frames in batches with the batch-1 source broadcast: the frames equal `model(image, wav)`,
-without holding T copies of the identity pyramid.
+without holding T copies of the identity pyramid. `stream(..., span=250)` turns long audio into
+controls 10 s at a time (inference/chunks.py: context and a cross-fade, so no seam) and yields
+frame batches, so memory stays bounded.
 """
 import torch
 
-from talkinglib.audio import SAMPLE_RATE
+from talkinglib.audio import SAMPLE_RATE, frame_count
+from talkinglib.inference.chunks import stream_spans
+
+SAMPLES_PER_FRAME = SAMPLE_RATE // 25                                       # 640: one video frame of audio
 
 
 class RETAPipeline:
@@ -18,7 +23,9 @@ class RETAPipeline:
         self.model, self.batch_size = model.eval(), batch_size
 
     @torch.inference_mode()
-    def __call__(self, image, wav, num_frames=None, sample_rate=SAMPLE_RATE):
+    def stream(self, image, wav, sample_rate=SAMPLE_RATE, span=None, overlap=12, pad=25):
+        """Yield frames (b, 3, S, S) in order. span: frames of audio turned into controls at a time
+        (None: the whole clip, so the TCNs and wav2vec 2.0 see all of it); see inference/chunks.py."""
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"RETA's audio encoder reads 16 kHz audio; got {sample_rate} Hz. Resample it first "
                              "(talkinglib.audio.load_audio(path, resample=True) does)")
@@ -26,12 +33,24 @@ class RETAPipeline:
         if image.shape[0] != 1:
             raise ValueError(f"one identity image (3, S, S) or (1, 3, S, S); got {tuple(image.shape)}")
         wav = torch.as_tensor(wav, dtype=torch.float32)
-        wav = wav[None] if wav.dim() == 1 else wav
-        if wav.dim() != 2 or wav.shape[0] != 1:
+        if wav.dim() == 2 and wav.shape[0] == 1:
+            wav = wav[0]
+        if wav.dim() != 1:
             raise ValueError(f"mono audio (N,) or (1, N); got {tuple(wav.shape)}")
         dev = next(self.model.parameters()).device
         code = self.model.encode_source(image.to(dev))                   # f_STY, f_TEX: once
-        c = self.model.controls(wav.to(dev), num_frames)                 # f_M, f_E for every frame
-        f_m, f_e = c["f_M"][0], c["f_E"][0]
-        return torch.cat([self.model.render(code, f_m[i:i + self.batch_size], f_e[i:i + self.batch_size])
-                          for i in range(0, len(f_m), self.batch_size)])   # (T, 3, S, S)
+        T = frame_count(len(wav))
+
+        def controls(lo, hi):                                            # [f_M | f_E] (hi - lo, D + H_T)
+            end = hi * SAMPLES_PER_FRAME if hi < T else len(wav)          # the last span keeps the audio's tail
+            c = self.model.controls(wav[None, lo * SAMPLES_PER_FRAME:end].to(dev), hi - lo)
+            return torch.cat([c["f_M"][0], c["f_E"][0]], 1)
+
+        for _, c in stream_spans(controls, T, span, overlap, pad):
+            split = c.shape[1] - self.model.cfg.teacher_dim                 # f_E is in the teacher's space
+            for i in range(0, len(c), self.batch_size):
+                yield self.model.render(code, c[i:i + self.batch_size, :split], c[i:i + self.batch_size, split:])
+
+    def __call__(self, image, wav, num_frames=None, sample_rate=SAMPLE_RATE):
+        """All frames (T, 3, S, S) at once (stream() for long audio)."""
+        return torch.cat(list(self.stream(image, wav, sample_rate)))

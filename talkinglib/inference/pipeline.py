@@ -1,0 +1,186 @@
+"""One identity image + audio in any format -> an mp4 with sound: the Python side of `talkinglib generate`.
+
+    pipe = TalkingHeadPipeline.from_checkpoints("edtalk-a", "data/checkpoints/edtalk_tiny.pt",
+                                               audio2lip="data/checkpoints/audio2lip_tiny.pt",
+                                               pose_flow="data/checkpoints/audio2pose_tiny.pt")
+    pipe.to_video("me.jpg", "speech.mp3", "out.mp4", pose="sample", emotion="happy")
+    pipe = TalkingHeadPipeline.from_checkpoints("reta", "data/checkpoints/reta_tiny.pt")
+    pipe = TalkingHeadPipeline.official()        # EDTalk.pt + Audio2Lip.pt from the weights registry (local files)
+
+The image is cropped around its face (mediapipe; crop="none" takes it as it is) and resized to the
+model's size; paste_back=True puts the generated face back into the photo. Audio is read with
+soundfile, librosa or PyAV, mixed to mono and resampled to 16 kHz. Frames are generated span by
+span (inference/chunks.py) and written as they come, so a 10-minute clip needs no more memory
+than a short one.
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from talkinglib import audio as tl_audio
+from talkinglib.data.face import crop_face, cut, paste_back, Region
+from talkinglib.inference.video import VideoError, VideoWriter, read_audio_track, read_video, to_uint8_frames
+
+MODES = ("edtalk-a", "reta")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+SPAN = 250                                   # frames of audio turned into motion at a time (10 s)
+
+
+def load_image(path):
+    """An RGB photo uint8 (H, W, 3), with errors that say what is wrong."""
+    from PIL import Image, UnidentifiedImageError
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"identity image not found: {str(path)!r}")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"{str(path)!r} is not an image file ({', '.join(IMAGE_SUFFIXES)}); for a video, "
+                         "take one frame of it as the identity image")
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError) as e:
+        raise ValueError(f"cannot read {str(path)!r} as an image ({e}); the file is corrupt") from e
+
+
+def load_audio_any(path):
+    """Mono float32 at 16 kHz from any file soundfile, librosa or PyAV reads (a video's audio track too).
+    Silent audio is an error: it would animate nothing."""
+    path = os.fspath(path)
+    try:
+        wav = tl_audio.load_audio(path, resample=True)
+    except tl_audio.AudioError as first:
+        if not os.path.isfile(path):
+            raise
+        try:
+            data, sr = read_audio_track(path)
+        except VideoError as e:
+            raise tl_audio.AudioError(f"{first}\nPyAV could not read it either: {e}") from e
+        wav = tl_audio.resample(data, sr, tl_audio.SAMPLE_RATE)
+    if tl_audio.frame_count(len(wav)) < 1:
+        raise tl_audio.AudioError(f"{path!r} is shorter than one video frame (40 ms)")
+    if np.abs(wav).max() < 1e-4:
+        raise tl_audio.AudioError(f"{path!r} is silent (peak amplitude below 1e-4): there is no speech to animate")
+    return wav
+
+
+class TalkingHeadPipeline:
+    def __init__(self, mode, generator, size, batch_size=32):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode, self.generator, self.size, self.batch_size = mode, generator, size, batch_size
+
+    # -- construction ------------------------------------------------------------------------------
+    @classmethod
+    def from_checkpoints(cls, mode, checkpoint, audio2lip=None, pose_flow=None, semantic=None, presets_data=None,
+                         batch_size=32, device="cpu"):
+        """Our checkpoints (talkinglib train ...): edtalk-a needs the EDTalk checkpoint and audio2lip
+        (pose_flow for pose="sample", semantic for emotion from speech/text, presets_data (a dataset
+        root) for emotion presets); reta needs its one checkpoint."""
+        if mode == "reta":
+            from talkinglib.inference.reta import RETAPipeline
+            from talkinglib.train.reta import load_reta_checkpoint
+            model = load_reta_checkpoint(checkpoint)[0].float().to(device).eval()
+            return cls(mode, RETAPipeline(model, batch_size), model.cfg.size, batch_size)
+        if mode != "edtalk-a":
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if audio2lip is None:
+            raise ValueError("edtalk-a needs an Audio2Lip checkpoint (audio2lip=..., --audio2lip)")
+        from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
+        from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+        edtalk = load_edtalk_checkpoint(checkpoint)[0].float().to(device)
+        a2l = load_audio2lip_checkpoint(audio2lip)[0].float().to(device)
+        return cls._edtalk_a(edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device)
+
+    @classmethod
+    def official(cls, batch_size=32, device="cpu", pose_flow=None, semantic=None, presets_data=None):
+        """The official EDTalk.pt and Audio2Lip.pt, located through the weights registry (never downloaded
+        here: `talkinglib weights fetch edtalk audio2lip`)."""
+        from talkinglib import official
+        from talkinglib import weights as registry
+        edtalk = official.load_edtalk(registry.resolve("edtalk")).to(device)
+        a2l = official.load_audio2lip(registry.resolve("audio2lip")).to(device)
+        return cls._edtalk_a(edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device)
+
+    @classmethod
+    def _edtalk_a(cls, edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device):
+        from talkinglib.inference.edtalk_a import EDTalkA, emotion_presets
+        flow = sem = presets = None
+        if pose_flow is not None:
+            from talkinglib.train.edtalk_audio2pose import load_audio2pose
+            flow = load_audio2pose(pose_flow)[0].float().to(device)
+        if semantic is not None:
+            from talkinglib.train.edtalk_audio2exp import load_audio2exp
+            sem = load_audio2exp(semantic)[0].float().to(device)
+        if presets_data is not None:
+            presets = emotion_presets(edtalk.eval(), presets_data)
+        pipe = EDTalkA(edtalk, a2l, pose_flow=flow, semantic=sem, presets=presets, batch_size=batch_size)
+        return cls("edtalk-a", pipe, edtalk.cfg.size, batch_size)
+
+    # -- running -----------------------------------------------------------------------------------
+    def source(self, image, crop="auto"):
+        """uint8 photo (H, W, 3) -> (source tensor (1, 3, S, S) in [-1, 1], Region of the crop)."""
+        if crop == "auto":
+            face, region = crop_face(image, self.size, what="the identity image")
+        elif crop == "none":
+            H, W = image.shape[:2]
+            side = min(H, W)
+            region = Region((W - side) // 2, (H - side) // 2, side)
+            face = cut(image, region, self.size)
+        else:
+            raise ValueError(f"crop must be 'auto' or 'none', got {crop!r}")
+        x = torch.from_numpy(np.array(face)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        return x, region
+
+    def stream(self, source, wav, span=SPAN, **options):
+        """Frame batches (b, 3, S, S) for a source tensor and 16 kHz audio."""
+        if self.mode == "reta":
+            if options:
+                raise ValueError(f"mode 'reta' takes no options (its emotion comes from the audio); got {sorted(options)}")
+            return self.generator.stream(source, wav, span=span)
+        return self.generator.stream(source, wav, span=span, **options)
+
+    def __call__(self, image, wav, crop="auto", span=SPAN, **options):
+        """All frames (T, 3, S, S) for a photo uint8 (H, W, 3) and 16 kHz audio (short clips)."""
+        return torch.cat(list(self.stream(self.source(image, crop)[0], wav, span, **options)))
+
+    def to_video(self, image, audio, out, crop="auto", paste=False, span=SPAN, progress=True, **options):
+        """Write `out` (.mp4, H.264 + AAC) for an image (path or uint8 array) and audio (path or 16 kHz array).
+        options go to the generator: edtalk-a takes pose=, expression= (an emotion name, "audio", "text",
+        "audio+text"), text=, intensity=, temperature=, generator=. Returns the path."""
+        if Path(str(out)).suffix.lower() != ".mp4":
+            raise ValueError(f"the output must end in .mp4; got {str(out)!r}")
+        photo = load_image(image) if isinstance(image, (str, Path)) else np.asarray(image)
+        wav = load_audio_any(audio) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
+        src, region = self.source(photo, crop)
+        T = tl_audio.frame_count(len(wav))
+        size = self.size
+        if paste:
+            if photo.shape[0] % 2 or photo.shape[1] % 2 or photo.shape[0] != photo.shape[1]:
+                raise ValueError(f"paste-back writes the whole photo, which must be square with an even side for "
+                                 f"H.264; got {photo.shape[1]}x{photo.shape[0]}. Crop or pad it first")
+            size = photo.shape[0]
+        bar = tqdm(total=T, unit="frame", desc="generate", disable=not progress)
+        with VideoWriter(out, size=size) as w:
+            w.write_audio(wav[:T * tl_audio.SAMPLE_RATE // 25])
+            for batch in self.stream(src, wav, span, **options):
+                if not torch.isfinite(batch).all():                         # never write garbage frames
+                    raise FloatingPointError(
+                        f"the model produced NaN/inf frames after frame {w.frames_written}; nothing was written. With "
+                        "pose='sample' the pose flow can diverge on audio unlike its training speech: try a "
+                        "lower --temperature, or --pose still")
+                frames = to_uint8_frames(batch)
+                w.write(paste_back(photo, frames, region) if paste else frames)
+                bar.update(len(frames))
+        bar.close()
+        return Path(out)
+
+
+def read_driving_video(path, size):
+    """A 25 fps driving/pose video resized to (T, 3, size, size) in [-1, 1] (it must already be a face crop)."""
+    from PIL import Image
+    frames, _ = read_video(path)
+    frames = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BICUBIC)) for f in frames])
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1

@@ -1,0 +1,167 @@
+"""`talkinglib generate` / TalkingHeadPipeline: image + audio -> mp4 with sound; long audio in spans."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from talkinglib import audio as tl_audio
+from talkinglib.inference.chunks import stream_spans
+from talkinglib.inference.video import VideoError, read_audio_track, read_video
+
+ROOT = Path(__file__).resolve().parents[1]
+CKPT = ROOT / "data" / "checkpoints"
+
+
+@pytest.fixture(scope="module")
+def face_and_audio(tiny_dataset, tmp_path_factory):
+    """A test identity's first frame (upscaled to 256², as a photo would be) and its clip's audio."""
+    from PIL import Image
+    from talkinglib.data.clips import read_frames
+    d = tmp_path_factory.mktemp("gen")
+    clip = json.loads((Path(tiny_dataset) / "splits.json").read_text())["test"][0]
+    frame = read_frames(Path(tiny_dataset) / clip)[0]
+    Image.fromarray(frame).resize((256, 256), Image.BICUBIC).save(d / "face.png")
+    wav = tl_audio.read_wav(Path(tiny_dataset) / clip / "audio.wav")
+    tl_audio.write_wav(d / "talk.wav", wav)
+    return d / "face.png", d / "talk.wav", wav
+
+
+def test_spans_are_exact_for_local_controls_and_cross_fade_global_ones():
+    N = 100
+    local = torch.randn(N, 3)
+    out = torch.cat([v for _, v in stream_spans(lambda lo, hi: local[lo:hi], N, span=30, overlap=6, pad=4)])
+    assert torch.allclose(out, local, rtol=0, atol=1e-6)                 # the same values (blend of equals), in order
+    # a control that depends on its whole span (here: its span's mean is added) jumps at span borders
+    # without the cross-fade; with it the jump is spread over the overlap's 10 frames
+    base = torch.linspace(0, 1, N)[:, None]
+    glob = lambda lo, hi: base[lo:hi] + base[lo:hi].mean()              # noqa: E731
+    hard = torch.cat([v for _, v in stream_spans(glob, N, span=30, overlap=0, pad=0)])
+    soft = torch.cat([v for _, v in stream_spans(glob, N, span=30, overlap=10, pad=0)])
+    step = lambda x: (x[1:] - x[:-1]).abs().squeeze(1)                  # noqa: E731
+    assert step(hard)[29] > 10 * step(hard)[:29].max()                   # the seam at frame 30
+    jump = step(hard)[29] - step(base).max()
+    assert step(soft).max() < jump / 11 + 1.5 * step(base).max()
+    with pytest.raises(ValueError, match="longer than the overlap"):
+        list(stream_spans(glob, N, span=5, overlap=6))
+
+
+def test_generate_writes_an_mp4_with_sound_for_edtalk_a_and_reta(face_and_audio, tmp_path):
+    from talkinglib.cli import main
+    face, talk, wav = face_and_audio
+    T = tl_audio.frame_count(len(wav))
+    assert main(["generate", "--image", str(face), "--audio", str(talk), "--out", str(tmp_path / "a.mp4"),
+                 "--checkpoint", str(CKPT / "edtalk_tiny.pt"), "--audio2lip", str(CKPT / "audio2lip_tiny.pt"),
+                 "--pose-flow", str(CKPT / "audio2pose_tiny.pt"), "--pose", "sample"]) == 0
+    assert main(["generate", "--mode", "reta", "--image", str(face), "--audio", str(talk), "--out",
+                 str(tmp_path / "r.mp4"), "--checkpoint", str(CKPT / "reta_tiny.pt"), "--paste-back"]) == 0
+    for name, size in (("a.mp4", 64), ("r.mp4", 256)):                  # paste-back: the photo's size
+        frames, fps = read_video(tmp_path / name)
+        sound, sr = read_audio_track(tmp_path / name)
+        assert frames.shape == (T, size, size, 3) and fps == 25 and sr == 16000
+        assert abs(len(sound) - len(wav)) < 2048                         # AAC pads to whole 1024-sample frames
+        lag = int(np.argmax(np.correlate(sound[:24000], wav[:16000], "valid")))
+        assert lag == 0                                                  # the soundtrack is in sync
+
+
+def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
+    from PIL import Image
+    from talkinglib.inference.pipeline import TalkingHeadPipeline, load_audio_any, load_image
+    from talkinglib.data.face import NoFaceError
+    face, talk, wav = face_and_audio
+    pipe = TalkingHeadPipeline.from_checkpoints("reta", CKPT / "reta_tiny.pt")
+    Image.fromarray(np.full((128, 128, 3), 90, np.uint8)).save(tmp_path / "wall.png")
+    with pytest.raises(NoFaceError, match="no face found"):
+        pipe.to_video(tmp_path / "wall.png", talk, tmp_path / "x.mp4")
+    tl_audio.write_wav(tmp_path / "silent.wav", np.zeros(16000, np.float32))
+    with pytest.raises(tl_audio.AudioError, match="silent"):
+        load_audio_any(tmp_path / "silent.wav")
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x00\x00garbage" * 10)
+    with pytest.raises(tl_audio.AudioError, match="corrupt"):
+        load_audio_any(tmp_path / "corrupt.wav")
+    (tmp_path / "face.txt").write_text("not an image")
+    with pytest.raises(ValueError, match="not an image file"):
+        load_image(tmp_path / "face.txt")
+    with pytest.raises(ValueError, match="must end in .mp4"):
+        pipe.to_video(face, talk, tmp_path / "x.avi")
+    # 8 kHz stereo is converted explicitly (mixed to mono, resampled), never misread
+    import soundfile as sf
+    sf.write(tmp_path / "st8k.wav", np.stack([wav[::2], wav[::2]], 1), 8000)
+    assert abs(len(load_audio_any(tmp_path / "st8k.wav")) - len(wav)) <= 2
+    # a video without an audio track, given as the audio
+    from talkinglib.inference.video import VideoWriter
+    with VideoWriter(tmp_path / "mute.mp4", size=64) as w:
+        w.write(np.zeros((10, 64, 64, 3), np.uint8))
+    with pytest.raises(tl_audio.AudioError, match="no audio track"):
+        load_audio_any(tmp_path / "mute.mp4")
+    with pytest.raises(VideoError, match="no audio track"):
+        read_audio_track(tmp_path / "mute.mp4")
+    assert not (tmp_path / "x.mp4").exists()                             # no half-written output
+
+
+LONG = r'''
+import resource, sys, numpy as np, torch
+from talkinglib.inference import video
+from talkinglib.inference.pipeline import TalkingHeadPipeline
+from talkinglib import audio as tl_audio
+seconds, out = float(sys.argv[1]), sys.argv[2]
+speech = np.concatenate([tl_audio.read_wav(p) for p in sys.argv[5:]])     # test clips' speech, repeated
+wav = np.tile(speech, int(seconds * 16000) // len(speech) + 1)[:int(seconds * 16000)]
+tl_audio.write_wav(out + ".wav", wav)
+del wav, speech
+steps, last = [], [None]
+write = video.VideoWriter.write
+def recording_write(self, frames):              # the frame-to-frame change of what is written, before H.264
+    x = frames.astype(np.float32)
+    seq = x if last[0] is None else np.concatenate([last[0][None], x])
+    steps.extend(np.abs(seq[1:] - seq[:-1]).mean(axis=(1, 2, 3)).tolist())
+    last[0] = x[-1]
+    return write(self, frames)
+video.VideoWriter.write = recording_write
+pipe = TalkingHeadPipeline.from_checkpoints("edtalk-a", sys.argv[3] + "/edtalk_tiny.pt",
+                                           audio2lip=sys.argv[3] + "/audio2lip_tiny.pt",
+                                           pose_flow=sys.argv[3] + "/audio2pose_tiny.pt", batch_size=64)
+pipe.to_video(sys.argv[4], out + ".wav", out, crop="none", progress=False, pose="sample", temperature=0.7,
+              generator=torch.Generator().manual_seed(0))
+np.save(out + ".steps.npy", np.array(steps, np.float32))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)     # peak MiB
+'''
+
+
+@pytest.mark.timeout(900)
+def test_ten_minutes_of_audio_stream_in_bounded_memory_without_seams(face_and_audio, tiny_dataset, tmp_path):
+    """10 minutes at tiny (15,000 frames, 250-frame spans, pose sampled at τ = 0.7): peak memory stays within
+    300 MiB of a 20-second clip's (all frames as float would be 737 MiB), and the frame-to-frame
+    change at the 59 span borders is no larger than inside the spans (measured on the frames as
+    written, before H.264, whose keyframes would add steps of their own)."""
+    face = face_and_audio[0]
+    clips = json.loads((Path(tiny_dataset) / "splits.json").read_text())["test"]
+    wavs = [str(Path(tiny_dataset) / c / "audio.wav") for c in clips]
+    run = lambda s, name: int(subprocess.run(                           # noqa: E731
+        [sys.executable, "-c", LONG, str(s), str(tmp_path / name), str(CKPT), str(face), *wavs],
+        check=True, capture_output=True, text=True).stdout.split()[-1])
+    short, long = run(20, "short.mp4"), run(600, "long.mp4")
+    print(f"peak memory: 20 s {short} MiB, 600 s {long} MiB")
+    assert long - short < 300
+    frames, fps = read_video(tmp_path / "short.mp4")
+    assert frames.shape == (500, 64, 64, 3)
+    steps = np.load(tmp_path / "long.mp4.steps.npy")
+    assert len(steps) == 15000 - 1
+    border = steps[249::250][:59]                                        # the step from frame 250k-1 to 250k
+    inside = np.delete(steps, np.arange(249, len(steps), 250))
+    print(f"mean step: borders {border.mean():.3f}, inside {inside.mean():.3f}; max border {border.max():.3f}, "
+          f"99th pct inside {np.percentile(inside, 99):.3f}")
+    assert border.max() <= np.percentile(inside, 99.9) and border.mean() < 1.5 * inside.mean()
+
+
+def test_the_demo_ends_with_a_talking_head_mp4(tiny_dataset, tmp_path):
+    """The README's main command finishes with this video (talkinglib/demo.py, step 5)."""
+    from talkinglib.demo import talking_head_video
+    path = talking_head_video(tiny_dataset, tmp_path / "reta_tiny.mp4")
+    frames, fps = read_video(path)
+    sound, sr = read_audio_track(path)
+    assert frames.shape == (75, 64, 64, 3) and fps == 25 and sr == 16000 and len(sound) >= 48000
+    assert frames.std(axis=0).mean() > 0.5                               # the face moves
