@@ -1,0 +1,103 @@
+"""Training that survives: SIGKILL and resume, and torchrun with 2 CPU processes (gloo)."""
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from talkinglib.train import common
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _probe_cmd(data, out, steps=200):
+    return [sys.executable, "-m", "talkinglib", "train", "probe", "--data", str(data), "--out", str(out),
+            "--steps", str(steps), "--set", "ckpt_every=20", "--set", "extra_identities=0", "--set", "log_every=10"]
+
+
+@pytest.mark.timeout(600)
+def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tiny_dataset, tmp_path):
+    """kill -9 in the middle of training (possibly mid-save): the last checkpoint loads, a stale
+    temporary file is ignored, the resumed run continues the step count and ends with the same
+    weights as a run that was never interrupted."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ckpt = tmp_path / "killed" / "probe.pt"
+    proc = subprocess.Popen(_probe_cmd(tiny_dataset, tmp_path / "killed"), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and common.load_checkpoint(ckpt)["step"] >= 60:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = common.load_checkpoint(ckpt)["step"]                     # atomic: always a whole file
+    assert 60 <= killed_at < 200
+    (ckpt.parent / "probe.pt.tmp").write_bytes(b"half a checkpoint")    # what a kill mid-save leaves
+    subprocess.run(_probe_cmd(tiny_dataset, tmp_path / "killed"), env=env, check=True, capture_output=True)
+    subprocess.run(_probe_cmd(tiny_dataset, tmp_path / "straight"), env=env, check=True, capture_output=True)
+    resumed, straight = common.load_checkpoint(ckpt), common.load_checkpoint(tmp_path / "straight" / "probe.pt")
+    assert resumed["step"] == straight["step"] == 200
+    assert all(torch.equal(resumed["model"][k], straight["model"][k]) for k in straight["model"])
+
+
+def test_corrupt_and_foreign_checkpoints_get_clear_errors(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(common.CheckpointError, match="not a readable talkinglib checkpoint"):
+        common.load_checkpoint(bad)
+    torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
+    with pytest.raises(common.CheckpointError, match="not written by talkinglib"):
+        common.load_checkpoint(tmp_path / "foreign.pt")
+    with pytest.raises(common.CheckpointError, match="does not exist"):
+        common.load_checkpoint(tmp_path / "none.pt")
+    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+    from talkinglib.train.probe import load_probe
+    with pytest.raises(common.CheckpointError):                          # a probe is not an EDTalk
+        load_edtalk_checkpoint(os.path.join(os.path.dirname(__file__), "..", "data", "checkpoints", "probe_tiny.pt"))
+    assert load_probe(os.path.join(os.path.dirname(__file__), "..", "data", "checkpoints", "probe_tiny.pt"))
+
+
+DDP = r'''
+import hashlib, sys, torch, torch.distributed as dist
+from dataclasses import replace
+from talkinglib.train.edtalk_autoencoder import train_autoencoder
+from talkinglib.train.edtalk_common import TRAIN_PRESETS
+data, out, steps, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cfg = replace(TRAIN_PRESETS["edtalk.autoencoder"]["tiny"], steps=steps, batch_size=2, extra_identities=0,
+              ckpt_every=1)
+run = train_autoencoder(data, out, cfg=cfg, progress=False, stop_at=stop)
+h = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in run.model.parameters())).hexdigest()
+print("RANK", dist.get_rank(), dist.get_world_size(), h, flush=True)
+'''
+
+
+@pytest.mark.timeout(600)
+def test_torchrun_with_two_cpu_processes_keeps_ranks_identical_and_resumes(tiny_dataset, tmp_path):
+    """EDTalk stage 1 under torchrun (2 processes, gloo): after each leg both ranks hold the same
+    parameters (their batches differ: each rank draws its own), rank 0 writes the checkpoint, and
+    the second leg resumes at step 2 and ends at step 4."""
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    hashes = []
+    for stop in (2, 4):
+        r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                            "--master_port", str(_free_port()), str(script), str(tiny_dataset), str(tmp_path / "run"),
+                            "4", str(stop)], env=env, capture_output=True, text=True, timeout=500)
+        assert r.returncode == 0, r.stderr[-3000:]
+        ranks = dict(line.split()[1:4:2] for line in r.stdout.splitlines() if line.startswith("RANK"))
+        assert set(ranks) == {"0", "1"} and ranks["0"] == ranks["1"]     # identical parameters on both ranks
+        assert common.load_checkpoint(tmp_path / "run" / "edtalk.pt")["step"] == stop
+        hashes.append(ranks["0"])
+    assert hashes[0] != hashes[1]                                        # the second leg trained on
