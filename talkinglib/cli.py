@@ -9,6 +9,7 @@
     talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
     talkinglib export RUN/probe.pt data/checkpoints/x.pt       weights only, for committing
     talkinglib generate --image me.jpg --audio talk.mp3 --out out.mp4 --checkpoint CKPT ...  an mp4 with sound
+    talkinglib evaluate --mode reta --checkpoint CKPT --data DIR --out DIR   paper metrics on a split
     talkinglib bench --preset full --mode edtalk-a --json F    inference speed against the official per-frame loop
     talkinglib demo                                            the README's main job
     talkinglib weights list|path|fetch|verify [NAME]           pretrained weights (fetch: the only download)
@@ -215,6 +216,34 @@ def cmd_generate(args):
     return 0
 
 
+def cmd_evaluate(args):
+    from talkinglib.eval.evaluate import default_scorers, evaluate_clips, make_generator, write_report
+    from talkinglib.train.probe import load_probe
+    ckpt = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+    if args.mode == "reta":
+        from talkinglib.train.reta import load_reta_checkpoint
+        model = load_reta_checkpoint(args.checkpoint)[0]
+    else:
+        from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+        model = load_edtalk_checkpoint(args.checkpoint)[0]
+    a2l = None
+    if args.audio2lip:
+        from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
+        a2l = load_audio2lip_checkpoint(args.audio2lip)[0].float().to(args.device)
+    syncnet = None
+    if args.syncnet != "none":
+        from talkinglib.train.syncnet import load_syncnet
+        syncnet = load_syncnet(args.syncnet or ckpt / "syncnet_tiny.pt")[0]
+    probe = load_probe(args.probe or ckpt / "probe_tiny.pt").to(args.device)
+    scorers = default_scorers(probe, syncnet, args.device)
+    generate = make_generator(args.mode, model.float().to(args.device).eval(), a2l, args.batch_size)
+    summary, clips = evaluate_clips(generate, args.data, scorers, args.split, args.max_clips, args.device)
+    table = write_report(args.out, args.name or args.mode, summary, clips)
+    print(table.read_text())
+    print(f"wrote {table}, {Path(args.out) / 'table.csv'} and per-clip JSON in {args.out}")
+    return 0
+
+
 def cmd_bench(args):
     from talkinglib.eval.bench import bench, format_bench
     r = bench(args.preset, args.mode, frames=args.frames, batch_sizes=tuple(args.batch_size), device=args.device,
@@ -306,6 +335,21 @@ def build_parser():
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--device", default="cpu")
     g.set_defaults(func=cmd_generate)
+
+    v = sub.add_parser("evaluate", help="a model on a dataset split with the papers' metrics (table, CSV, JSON, plots)")
+    v.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], required=True)
+    v.add_argument("--checkpoint", required=True, help="EDTalk (edtalk-a/-v) or RETA checkpoint")
+    v.add_argument("--audio2lip", help="edtalk-a: the Audio2Lip checkpoint")
+    v.add_argument("--data", required=True, help="dataset root (SynthTalk or prepared)")
+    v.add_argument("--split", default="test")
+    v.add_argument("--probe", help="SynthTalk factor probe (default data/checkpoints/probe_tiny.pt)")
+    v.add_argument("--syncnet", help="SyncNet checkpoint (default data/checkpoints/syncnet_tiny.pt; 'none' to skip)")
+    v.add_argument("--out", required=True, help="report folder (rows of several models accumulate in its table)")
+    v.add_argument("--name", help="the model's row name (default: the mode)")
+    v.add_argument("--max-clips", type=int, default=None)
+    v.add_argument("--batch-size", type=int, default=32)
+    v.add_argument("--device", default="cpu")
+    v.set_defaults(func=cmd_evaluate)
 
     b = sub.add_parser("bench", help="inference frames/s and latency against the official per-frame loop")
     b.add_argument("--preset", choices=["tiny", "full"], default="full")

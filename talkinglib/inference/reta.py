@@ -51,6 +51,6 @@ class RETAPipeline:
             for i in range(0, len(c), self.batch_size):
                 yield self.model.render(code, c[i:i + self.batch_size, :split], c[i:i + self.batch_size, split:])
 
-    def __call__(self, image, wav, num_frames=None, sample_rate=SAMPLE_RATE):
-        """All frames (T, 3, S, S) at once (stream() for long audio)."""
+    def __call__(self, image, wav, sample_rate=SAMPLE_RATE):
+        """All frames (T, 3, S, S), T = frame_count(len(wav)), at once (stream() for long audio)."""
         return torch.cat(list(self.stream(image, wav, sample_rate)))
