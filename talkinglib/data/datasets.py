@@ -74,6 +74,15 @@ class ClipStore:
     def identities(self):
         return [m["identity"] for m in self.metas]
 
+    def identity_image(self, i):
+        """The evaluation protocol's identity image for clip i: the first frame of that identity's
+        first neutral clip (so emotion in an output must come from the driver). uint8 (H, W, 3)."""
+        ident = self.metas[i]["identity"]
+        c = next((c for c, m in enumerate(self.metas) if m["identity"] == ident and m["emotion"] == "neutral"), None)
+        if c is None:
+            raise ValueError(f"identity {ident} has no neutral clip to take the identity image from")
+        return self.frames(c)[0]
+
 
 class ClipMedia:
     """Frames and mel windows of one split's clips, decoded when first asked for and kept (the

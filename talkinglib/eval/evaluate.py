@@ -112,17 +112,11 @@ def evaluate_clips(generate, root, scorers, split="test", max_clips=None, device
 
     store = ClipStore(root, split)
     metas = store.metas
-    neutral = {}
-    for c, m in enumerate(metas):
-        if m["emotion"] == "neutral":
-            neutral.setdefault(m["identity"], c)
     clips, jaw_true, jaw_read, f_real, f_fake = [], [], [], [], []
     probe = scorers.probe.eval()
     for c in tqdm(list(range(len(store)))[:max_clips], desc="evaluate", disable=not progress):
         m = metas[c]
-        if m["identity"] not in neutral:
-            raise ValueError(f"identity {m['identity']} has no neutral clip to take the identity image from")
-        source = to_tensor_images(store.frames(neutral[m["identity"]])[:1]).to(device)
+        source = to_tensor_images(store.identity_image(c)[None]).to(device)      # (1, 3, S, S)
         real = to_tensor_images(store.frames(c)).to(device)                       # (T, 3, S, S)
         wav = store.audio(c)
         fake = generate(source, real, wav).float().clamp(-1, 1)

@@ -55,18 +55,11 @@ def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", 
     dev = next(model.parameters()).device
     store = ClipStore(root, split)
     metas = store.metas
-    neutral = {}
-    for c, m in enumerate(metas):
-        if m["emotion"] == "neutral":
-            neutral.setdefault(m["identity"], c)
     clips = list(range(len(store)))[:max_clips]
     acc = {k: [] for k in ("psnr", "ssim", "lve")}
     scores, f_es, labels = [], [], []
     for c in clips:
-        ident = neutral.get(metas[c]["identity"])
-        if ident is None:
-            raise ValueError(f"identity {metas[c]['identity']} has no neutral clip to take the identity image from")
-        source = to_tensor_images(store.frames(ident)[:1]).to(dev)                    # (1, 3, S, S)
+        source = to_tensor_images(store.identity_image(c)[None]).to(dev)             # (1, 3, S, S)
         real = to_tensor_images(store.frames(c))                                      # (T, 3, S, S)
         T = len(real)
         wav = store.audio(c)
