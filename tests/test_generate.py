@@ -165,3 +165,24 @@ def test_the_demo_ends_with_a_talking_head_mp4(tiny_dataset, tmp_path):
     sound, sr = read_audio_track(path)
     assert frames.shape == (75, 64, 64, 3) and fps == 25 and sr == 16000 and len(sound) >= 48000
     assert frames.std(axis=0).mean() > 0.5                               # the face moves
+
+
+def test_edtalk_v_drives_the_photo_with_a_video_and_keeps_its_sound(face_and_audio, tiny_dataset, tmp_path):
+    from talkinglib.cli import main
+    from talkinglib.data.datasets import ClipStore
+    from talkinglib.inference.video import VideoWriter
+    store = ClipStore(tiny_dataset, "test")
+    frames, wav = store.frames(3)[:40], store.audio(3)[:40 * 640]
+    with VideoWriter(tmp_path / "drive.mp4", size=64) as w:              # a driving video with sound
+        w.write_audio(wav)
+        w.write(frames)
+    assert main(["generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--driving",
+                 str(tmp_path / "drive.mp4"), "--components", "mouth,pose", "--out", str(tmp_path / "v.mp4"),
+                 "--checkpoint", str(CKPT / "edtalk_tiny.pt")]) == 0
+    out, fps = read_video(tmp_path / "v.mp4")
+    sound, sr = read_audio_track(tmp_path / "v.mp4")
+    assert out.shape == (40, 64, 64, 3) and sr == 16000
+    assert int(np.argmax(np.correlate(sound[:20000], wav[:12000], "valid"))) == 0
+    with pytest.raises(SystemExit, match="needs --driving"):
+        main(["generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--out", str(tmp_path / "w.mp4"),
+              "--checkpoint", str(CKPT / "edtalk_tiny.pt")])

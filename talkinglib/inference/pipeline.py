@@ -24,7 +24,8 @@ from talkinglib import audio as tl_audio
 from talkinglib.data.face import crop_face, cut, paste_back, Region
 from talkinglib.inference.video import VideoError, VideoWriter, read_audio_track, read_video, to_uint8_frames
 
-MODES = ("edtalk-a", "reta")
+MODES = ("edtalk-a", "edtalk-v", "reta")
+COMPONENTS = ("mouth", "pose", "expression")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 SPAN = 250                                   # frames of audio turned into motion at a time (10 s)
 
@@ -84,6 +85,10 @@ class TalkingHeadPipeline:
             from talkinglib.train.reta import load_reta_checkpoint
             model = load_reta_checkpoint(checkpoint)[0].float().to(device).eval()
             return cls(mode, RETAPipeline(model, batch_size), model.cfg.size, batch_size)
+        if mode == "edtalk-v":
+            from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+            model = load_edtalk_checkpoint(checkpoint)[0].float().to(device).eval()
+            return cls(mode, model, model.cfg.size, batch_size)
         if mode != "edtalk-a":
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if audio2lip is None:
@@ -135,12 +140,27 @@ class TalkingHeadPipeline:
         return x, region
 
     def stream(self, source, wav, span=SPAN, **options):
-        """Frame batches (b, 3, S, S) for a source tensor and 16 kHz audio."""
+        """Frame batches (b, 3, S, S) for a source tensor and 16 kHz audio (edtalk-v: driving=(T, 3, S, S)
+        frames and components=, the motions they drive; the audio is only the soundtrack)."""
+        if self.mode == "edtalk-v":
+            return self._drive(source, **options)
         if self.mode == "reta":
             if options:
                 raise ValueError(f"mode 'reta' takes no options (its emotion comes from the audio); got {sorted(options)}")
             return self.generator.stream(source, wav, span=span)
         return self.generator.stream(source, wav, span=span, **options)
+
+    @torch.no_grad()
+    def _drive(self, source, driving, components=COMPONENTS):
+        """EDTalk-V: every frame of the driving video drives the chosen components (others keep the source's)."""
+        bad = set(components) - set(COMPONENTS)
+        if bad or not components:
+            raise ValueError(f"components must be a non-empty subset of {COMPONENTS}; got {components}")
+        model = self.generator
+        code = model.encode(source)                                              # once per clip
+        for i in range(0, len(driving), self.batch_size):
+            d = driving[i:i + self.batch_size]
+            yield model.animate(code, **{c: d for c in components})
 
     def __call__(self, image, wav, crop="auto", span=SPAN, **options):
         """All frames (T, 3, S, S) for a photo uint8 (H, W, 3) and 16 kHz audio (short clips)."""
@@ -153,9 +173,17 @@ class TalkingHeadPipeline:
         if Path(str(out)).suffix.lower() != ".mp4":
             raise ValueError(f"the output must end in .mp4; got {str(out)!r}")
         photo = load_image(image) if isinstance(image, (str, Path)) else np.asarray(image)
-        wav = load_audio_any(audio) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
+        if audio is None and self.mode == "edtalk-v":                            # the driving video's own sound
+            data, sr = read_audio_track(options["driving_path"])
+            wav = tl_audio.resample(data, sr, tl_audio.SAMPLE_RATE)
+        else:
+            wav = load_audio_any(audio) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
+        options.pop("driving_path", None)
         src, region = self.source(photo, crop)
         T = tl_audio.frame_count(len(wav))
+        if self.mode == "edtalk-v":                                              # the video sets the length
+            T = len(options["driving"])
+            wav = np.pad(wav, (0, max(0, T * tl_audio.SAMPLE_RATE // 25 - len(wav))))
         size = self.size
         if paste:
             if photo.shape[0] % 2 or photo.shape[1] % 2 or photo.shape[0] != photo.shape[1]:
