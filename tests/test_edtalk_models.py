@@ -359,3 +359,29 @@ def test_eem_can_start_as_the_identity(tiny):
     m.generate(code.latent, code.feats, expression=w_e).square().mean().backward()
     eem = m.dec.fineadainresblock[-1]
     assert eem.norm2.mlp_gamma.weight.grad.abs().sum() > 0 and eem.norm2.mlp_beta.weight.grad.abs().sum() > 0
+
+
+def test_identity_flow_init_starts_with_zero_offsets_and_an_open_mask():
+    """EDTalkConfig.flow_init="identity": every level's offset is exactly 0 and its mask open at the
+    start, whatever the input; LIA's default start warps by random offsets. The parameters (and so
+    official checkpoints) are the same either way."""
+    from dataclasses import replace
+    raws = []
+    for init in ("lia", "identity"):
+        torch.manual_seed(0)
+        m = EDTalk(replace(PRESETS["tiny"], flow_init=init)).eval()
+        out = []
+        hooks = [f.register_forward_hook(lambda mod, i, o: out.append(o[2])) for f in m.dec.to_flows]
+        with torch.no_grad():
+            m.animate(torch.rand(2, 3, 64, 64) * 2 - 1)
+        for h in hooks:
+            h.remove()
+        raws.append(out)
+    lia, ident = raws
+    assert all(torch.tanh(r[:, :2]).abs().max() == 0 for r in ident)
+    assert all(torch.sigmoid(r[:, 2]).mean() > 0.8 for r in ident)        # open (LIA's starts near 0.5)
+    assert all(torch.tanh(r[:, :2]).abs().max() > 1e-3 for r in lia)
+    assert sum(p.numel() for p in EDTalk(replace(PRESETS["tiny"], flow_init="identity")).parameters()) == \
+        sum(p.numel() for p in EDTalk(PRESETS["tiny"]).parameters())
+    with pytest.raises(ValueError, match="flow_init must be one of"):
+        replace(PRESETS["tiny"], flow_init="zero")

@@ -25,7 +25,7 @@ import torch.nn as nn
 from talkinglib.models.banks import METHODS, Bank, NavigationMLP, orthonormal_bases
 from talkinglib.models.eem import BLOCKS
 from talkinglib.models.encoder import Encoder
-from talkinglib.models.generator import Generator
+from talkinglib.models.generator import FLOW_INITS, Generator
 from talkinglib.models.layers.stylegan2 import EqualLinear
 from talkinglib.models.layers.warp import GRIDS
 
@@ -48,10 +48,15 @@ class EDTalkConfig:
     bank: str = "bases"             # "bases" | "direct" (w/o Bank ablation: MLPs output f^{r→*} directly)
     orthogonalize: str = "qr"       # "qr" | "gram_schmidt" | "none" (w/o Orthogonal ablation)
     warp_grid: str = "lia"          # "lia" | "aligned"   (layers/warp.py)
+    flow_init: str = "lia"          # "lia" | "identity": G's flow heads start at zero offset, mask open
+                                    # (generator.py). Not in LIA/EDTalk. Measured on a tiny stage 1 from
+                                    # scratch, 400 steps, with warp_grid="aligned" and 30 % source = driver
+                                    # pairs: at 64² the mask stayed at 0.29 (LIA init: 0.07) and offsets 2.6 px
+                                    # (11), L1 0.054 (0.075); the images stayed blurred (issue 3's notes)
 
     def __post_init__(self):
         for name, allowed in (("eem_block", BLOCKS), ("bank", BANK_MODES), ("orthogonalize", METHODS),
-                              ("warp_grid", GRIDS)):
+                              ("warp_grid", GRIDS), ("flow_init", FLOW_INITS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"EDTalkConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.size < 8 or self.size & (self.size - 1):
@@ -85,7 +90,7 @@ class EDTalk(nn.Module):
         D, n = cfg.latent_dim, cfg.bank_sizes
         self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max)
         self.dec = Generator(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.eem_hidden, cfg.eem_block,
-                             cfg.warp_grid)
+                             cfg.warp_grid, flow_init=cfg.flow_init)
         if cfg.bank == "bases":
             self.direction_lipnonlip = Bank(D, n["mouth"] + n["pose"])     # [B^m | B^p]   (D, 26)
             self.direction_exp = Bank(D, n["expression"])                  # B^e           (D, 10)

@@ -27,16 +27,30 @@ from talkinglib.models.layers.stylegan2 import (ConstantInput, ModulatedConv2d, 
 from talkinglib.models.layers.warp import warp
 
 
-class ToFlow(nn.Module):
-    """LIA's flow head: features (B, C, r, r) -> (warped f^{id}, blended features, raw 3-channel output)."""
+FLOW_INITS = ("lia", "identity")
+IDENTITY_MASK_BIAS = 3.0            # flow_init="identity": +3 on the mask logit (plus the coarser level's, via the skip)
 
-    def __init__(self, in_channels, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), grid="lia"):
+
+class ToFlow(nn.Module):
+    """LIA's flow head: features (B, C, r, r) -> (warped f^{id}, blended features, raw 3-channel output).
+
+    init="lia" is LIA's random start. init="identity" (not in LIA or EDTalk) zeroes the offset rows
+    of the head and opens the mask, so G starts by copying the warped identity features unmoved:
+    see EDTalkConfig.flow_init for what that changed in a tiny stage 1."""
+
+    def __init__(self, in_channels, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), grid="lia", init="lia"):
         super().__init__()
         if upsample:
             self.upsample = Upsample(blur_kernel)
         self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
         self.grid = grid
+        if init not in FLOW_INITS:
+            raise ValueError(f"flow init must be one of {FLOW_INITS}, got {init!r}")
+        if init == "identity":
+            with torch.no_grad():
+                self.conv.weight[:, :2] = 0                            # offset = tanh(0 + 0 + skip 0) = 0
+                self.bias[0, 2] = IDENTITY_MASK_BIAS
 
     def forward(self, x, style, f_id, skip=None):
         out = self.conv(x, style) + self.bias                         # (B, 3, r, r)
@@ -52,7 +66,7 @@ class Generator(nn.Module):
     """G(latent (B, D), f^{id} list coarse-to-fine, f^{r→e} (B, D) or None) -> image (B, 3, S, S)."""
 
     def __init__(self, size, latent_dim, channel_base, channel_max, eem_hidden=128, eem_block="official",
-                 grid="lia", blur_kernel=(1, 3, 3, 1), eem=True):
+                 grid="lia", blur_kernel=(1, 3, 3, 1), eem=True, flow_init="lia"):
         super().__init__()
         ch = lambda r: channels_at(r, channel_base, channel_max)      # noqa: E731
         self.size = size
@@ -69,7 +83,7 @@ class Generator(nn.Module):
             self.convs.append(StyledConv(c_in, c, 3, latent_dim, upsample=True, blur_kernel=blur_kernel))
             self.convs.append(StyledConv(c, c, 3, latent_dim, blur_kernel=blur_kernel))
             self.to_rgbs.append(ToRGB(c, blur_kernel=blur_kernel))
-            self.to_flows.append(ToFlow(c, latent_dim, blur_kernel=blur_kernel, grid=grid))
+            self.to_flows.append(ToFlow(c, latent_dim, blur_kernel=blur_kernel, grid=grid, init=flow_init))
             if eem:                                                   # RETA's G has none (eem=False)
                 self.fineadainresblock.append(EEM(c, latent_dim, eem_hidden, eem_block))
             c_in = c
