@@ -14,7 +14,7 @@ Per clip (clips.json): psnr, ssim (eval/image_metrics.py), lpips (AlexNet LPIPS 
 lse_d (SyncNet offset search, eval/sync.py), the probe's emotion hit and jaw readings. Over the
 split (table.md, table.csv): their means, the jaw R² against SynthTalk's true jaw, emotion accuracy,
 and FID over all frames (eval/fid.py). A metric whose network is missing (LPIPS's AlexNet, FID's
-Inception: `talkinglib weights fetch alexnet inception_fid`) is reported as missing, never faked.
+Inception: `talkinglib weights fetch alexnet`, `... fetch inception_fid`) is reported as missing, never faked.
 Landmark distances (M-LMD/F-LMD) and AKD/AED are not computed yet.
 """
 import csv

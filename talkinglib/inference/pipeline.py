@@ -102,7 +102,7 @@ class TalkingHeadPipeline:
     @classmethod
     def official(cls, batch_size=32, device="cpu", pose_flow=None, semantic=None, presets_data=None):
         """The official EDTalk.pt and Audio2Lip.pt, located through the weights registry (never downloaded
-        here: `talkinglib weights fetch edtalk audio2lip`)."""
+        here: `talkinglib weights fetch edtalk`, then `... fetch audio2lip`)."""
         from talkinglib import official
         from talkinglib import weights as registry
         edtalk = official.load_edtalk(registry.resolve("edtalk")).to(device)
@@ -173,8 +173,11 @@ class TalkingHeadPipeline:
         if Path(str(out)).suffix.lower() != ".mp4":
             raise ValueError(f"the output must end in .mp4; got {str(out)!r}")
         photo = load_image(image) if isinstance(image, (str, Path)) else np.asarray(image)
-        if audio is None and self.mode == "edtalk-v":                            # the driving video's own sound
-            data, sr = read_audio_track(options["driving_path"])
+        if audio is None:
+            if self.mode != "edtalk-v" or "driving_path" not in options:
+                raise ValueError("no audio given: pass audio= (a file or 16 kHz samples); edtalk-v can take the "
+                                 "driving video's sound instead, with driving_path= that video")
+            data, sr = read_audio_track(options["driving_path"])                # the driving video's own sound
             wav = tl_audio.resample(data, sr, tl_audio.SAMPLE_RATE)
         else:
             wav = load_audio_any(audio) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
