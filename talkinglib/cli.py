@@ -189,80 +189,6 @@ def cmd_export(args):
     return 0
 
 
-def cmd_generate(args):
-    import torch
-    from talkinglib.inference.pipeline import TalkingHeadPipeline, read_driving_video
-    if args.official == bool(args.checkpoint):
-        raise SystemExit("give exactly one of --checkpoint CKPT (ours) or --official (EDTalk.pt + Audio2Lip.pt)")
-    if args.official:
-        if args.mode != "edtalk-a":
-            raise SystemExit("--official is wired for --mode edtalk-a (EDTalk.pt + Audio2Lip.pt)")
-        pipe = TalkingHeadPipeline.official(args.batch_size, args.device, args.pose_flow, args.semantic, args.presets_data)
-    else:
-        pipe = TalkingHeadPipeline.from_checkpoints(args.mode, args.checkpoint, args.audio2lip, args.pose_flow,
-                                                    args.semantic, args.presets_data, args.batch_size, args.device)
-    options = {}
-    if args.mode == "edtalk-v":
-        if not args.driving:
-            raise SystemExit("--mode edtalk-v needs --driving VIDEO (a 25 fps face video)")
-        options = dict(driving=read_driving_video(args.driving, pipe.size), driving_path=args.driving,
-                       components=tuple(args.components.split(",")))
-    elif args.mode == "edtalk-a":
-        pose = args.pose
-        if pose not in ("sample", "still"):
-            pose = read_driving_video(pose, pipe.size)
-        expression = args.emotion or args.expression
-        if args.emotion and args.expression:
-            raise SystemExit("give --emotion (a preset) or --expression (audio/text), not both")
-        options = dict(pose=pose, expression=expression, text=args.text, intensity=args.intensity,
-                       temperature=args.temperature, generator=torch.Generator().manual_seed(args.seed))
-    if args.audio is None and args.mode != "edtalk-v":
-        raise SystemExit(f"--mode {args.mode} needs --audio")
-    out = pipe.to_video(args.image, args.audio, args.out, crop=args.crop, paste=args.paste_back, **options)
-    print(f"wrote {out}")
-    return 0
-
-
-def cmd_evaluate(args):
-    from talkinglib.eval.evaluate import default_scorers, evaluate_clips, make_generator, write_report
-    from talkinglib.train.probe import load_probe
-    ckpt = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
-    if args.mode == "reta":
-        from talkinglib.train.reta import load_reta_checkpoint
-        model = load_reta_checkpoint(args.checkpoint)[0]
-    else:
-        from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-        model = load_edtalk_checkpoint(args.checkpoint)[0]
-    a2l = None
-    if args.audio2lip:
-        from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
-        a2l = load_audio2lip_checkpoint(args.audio2lip)[0].float().to(args.device)
-    syncnet = None
-    if args.syncnet != "none":
-        from talkinglib.train.syncnet import load_syncnet
-        syncnet = load_syncnet(args.syncnet or ckpt / "syncnet_tiny.pt")[0]
-    probe = load_probe(args.probe or ckpt / "probe_tiny.pt").to(args.device)
-    scorers = default_scorers(probe, syncnet, args.device)
-    generate = make_generator(args.mode, model.float().to(args.device).eval(), a2l, args.batch_size)
-    summary, clips = evaluate_clips(generate, args.data, scorers, args.split, args.max_clips, args.device)
-    table = write_report(args.out, args.name or args.mode, summary, clips)
-    print(table.read_text())
-    print(f"wrote {table}, {Path(args.out) / 'table.csv'} and per-clip JSON in {args.out}")
-    return 0
-
-
-def cmd_bench(args):
-    from talkinglib.eval.bench import bench, format_bench
-    r = bench(args.preset, args.mode, frames=args.frames, batch_sizes=tuple(args.batch_size), device=args.device,
-              dtype=args.dtype, form=args.form, compile=args.compile, checkpoint=args.checkpoint, seed=args.seed)
-    print(format_bench(r))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(r, indent=1) + "\n")
-        print(f"wrote {args.json}")
-    return 0
-
-
 def cmd_demo(args):
     from talkinglib.demo import run_demo
     return run_demo(out=Path(args.out), seed=args.seed, probe_steps=args.probe_steps)
@@ -319,65 +245,6 @@ def build_parser():
     e.add_argument("--half", action="store_true", help="store the weights as float16 (half the bytes)")
     e.set_defaults(func=cmd_export)
 
-    g = sub.add_parser("generate", help="one identity image + audio -> an mp4 with sound")
-    g.add_argument("--image", required=True, help="identity photo (png/jpg); its face is found and cropped")
-    g.add_argument("--audio", help="speech in any format soundfile, librosa or PyAV reads (edtalk-v: default "
-                                    "the driving video's sound)")
-    g.add_argument("--out", required=True, help="output .mp4")
-    g.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], default="edtalk-a")
-    g.add_argument("--driving", help="edtalk-v: a 25 fps face video whose frames drive the photo")
-    g.add_argument("--components", default="mouth,pose,expression",
-                   help="edtalk-v: what the driving video drives (comma-separated subset)")
-    g.add_argument("--checkpoint", help="EDTalk (edtalk-a) or RETA (reta) checkpoint of ours")
-    g.add_argument("--official", action="store_true", help="the official EDTalk.pt + Audio2Lip.pt (weights registry)")
-    g.add_argument("--audio2lip", help="edtalk-a: Audio2Lip checkpoint (talkinglib train edtalk.audio2lip)")
-    g.add_argument("--pose-flow", help="edtalk-a: pose flow checkpoint (talkinglib train edtalk.audio2pose)")
-    g.add_argument("--semantic", help="edtalk-a: expression-from-speech/text checkpoint (edtalk.audio2exp)")
-    g.add_argument("--presets-data", help="edtalk-a: dataset root whose clips give the 8 emotion presets")
-    g.add_argument("--pose", default="still", help="edtalk-a: sample (the flow), still, or a 25 fps pose video")
-    g.add_argument("--emotion", help="edtalk-a: an emotion preset name (needs --presets-data)")
-    g.add_argument("--intensity", type=float, default=1.0, help="edtalk-a: preset intensity (0 neutral, 1 the preset)")
-    g.add_argument("--expression", choices=["audio", "text", "audio+text"], help="edtalk-a: emotion from speech/text")
-    g.add_argument("--text", help="edtalk-a: the transcript, for --expression text or audio+text")
-    g.add_argument("--temperature", type=float, default=1.0, help="edtalk-a: pose sampling temperature")
-    g.add_argument("--seed", type=int, default=0, help="pose sampling seed")
-    g.add_argument("--crop", choices=["auto", "none"], default="auto", help="auto: crop around the detected face")
-    g.add_argument("--paste-back", action="store_true", help="put the face back into the (square) photo")
-    g.add_argument("--batch-size", type=int, default=32)
-    g.add_argument("--device", default="cpu")
-    g.set_defaults(func=cmd_generate)
-
-    v = sub.add_parser("evaluate", help="a model on a dataset split with the papers' metrics (table, CSV, JSON, plots)")
-    v.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], required=True)
-    v.add_argument("--checkpoint", required=True, help="EDTalk (edtalk-a/-v) or RETA checkpoint")
-    v.add_argument("--audio2lip", help="edtalk-a: the Audio2Lip checkpoint")
-    v.add_argument("--data", required=True, help="dataset root (SynthTalk or prepared)")
-    v.add_argument("--split", default="test")
-    v.add_argument("--probe", help="SynthTalk factor probe (default data/checkpoints/probe_tiny.pt)")
-    v.add_argument("--syncnet", help="SyncNet checkpoint (default data/checkpoints/syncnet_tiny.pt; 'none' to skip)")
-    v.add_argument("--out", required=True, help="report folder (rows of several models accumulate in its table)")
-    v.add_argument("--name", help="the model's row name (default: the mode)")
-    v.add_argument("--max-clips", type=int, default=None)
-    v.add_argument("--batch-size", type=int, default=32)
-    v.add_argument("--device", default="cpu")
-    v.set_defaults(func=cmd_evaluate)
-
-    b = sub.add_parser("bench", help="inference frames/s and latency against the official per-frame loop")
-    b.add_argument("--preset", choices=["tiny", "full"], default="full")
-    b.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], default="edtalk-a")
-    b.add_argument("--frames", type=int, default=50, help="frames per clip (audio of frames / 25 s)")
-    b.add_argument("--batch-size", type=int, nargs="+", default=[1, 8], help="our batch sizes to time")
-    b.add_argument("--device", default="cpu")
-    b.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
-                   help="autocast dtype for ours (the per-frame baseline stays float32)")
-    b.add_argument("--form", choices=["fused", "shared"], default="fused",
-                   help="G's modulated convs: fused (official order) or shared-weight (batches, pre-packs)")
-    b.add_argument("--compile", action="store_true", help="torch.compile G with inductor freezing (edtalk-a)")
-    b.add_argument("--checkpoint", default=None, help="weights (default: random at the preset's architecture)")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--json", default=None, help="write the result here")
-    b.set_defaults(func=cmd_bench)
-
     d = sub.add_parser("demo", help="the README's main job: data, probe, figures")
     d.add_argument("--out", default="outputs/demo")
     d.add_argument("--seed", type=int, default=0)
@@ -385,6 +252,10 @@ def build_parser():
     d.set_defaults(func=cmd_demo)
 
     from talkinglib import weights
+    from talkinglib.eval import cli as eval_cli
+    from talkinglib.inference import cli as inference_cli
+    inference_cli.add_cli(sub)
+    eval_cli.add_cli(sub)
     weights.add_cli(sub)
     return p
 

@@ -1,0 +1,77 @@
+"""`talkinglib evaluate` and `talkinglib bench`: the command lines of eval/evaluate.py and eval/bench.py
+(registered by talkinglib/cli.py)."""
+import json
+from pathlib import Path
+
+
+def cmd_evaluate(args):
+    from talkinglib.eval.evaluate import default_scorers, evaluate_clips, make_generator, write_report
+    from talkinglib.train.probe import load_probe
+    ckpt = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
+    if args.mode == "reta":
+        from talkinglib.train.reta import load_reta_checkpoint
+        model = load_reta_checkpoint(args.checkpoint)[0]
+    else:
+        from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+        model = load_edtalk_checkpoint(args.checkpoint)[0]
+    a2l = None
+    if args.audio2lip:
+        from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
+        a2l = load_audio2lip_checkpoint(args.audio2lip)[0].float().to(args.device)
+    syncnet = None
+    if args.syncnet != "none":
+        from talkinglib.train.syncnet import load_syncnet
+        syncnet = load_syncnet(args.syncnet or ckpt / "syncnet_tiny.pt")[0]
+    probe = load_probe(args.probe or ckpt / "probe_tiny.pt").to(args.device)
+    scorers = default_scorers(probe, syncnet, args.device)
+    generate = make_generator(args.mode, model.float().to(args.device).eval(), a2l, args.batch_size)
+    summary, clips = evaluate_clips(generate, args.data, scorers, args.split, args.max_clips, args.device)
+    table = write_report(args.out, args.name or args.mode, summary, clips)
+    print(table.read_text())
+    print(f"wrote {table}, {Path(args.out) / 'table.csv'} and per-clip JSON in {args.out}")
+    return 0
+
+
+def cmd_bench(args):
+    from talkinglib.eval.bench import bench, format_bench
+    r = bench(args.preset, args.mode, frames=args.frames, batch_sizes=tuple(args.batch_size), device=args.device,
+              dtype=args.dtype, form=args.form, compile=args.compile, checkpoint=args.checkpoint, seed=args.seed)
+    print(format_bench(r))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(r, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def add_cli(sub):
+    v = sub.add_parser("evaluate", help="a model on a dataset split with the papers' metrics (table, CSV, JSON, plots)")
+    v.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], required=True)
+    v.add_argument("--checkpoint", required=True, help="EDTalk (edtalk-a/-v) or RETA checkpoint")
+    v.add_argument("--audio2lip", help="edtalk-a: the Audio2Lip checkpoint")
+    v.add_argument("--data", required=True, help="dataset root (SynthTalk or prepared)")
+    v.add_argument("--split", default="test")
+    v.add_argument("--probe", help="SynthTalk factor probe (default data/checkpoints/probe_tiny.pt)")
+    v.add_argument("--syncnet", help="SyncNet checkpoint (default data/checkpoints/syncnet_tiny.pt; 'none' to skip)")
+    v.add_argument("--out", required=True, help="report folder (rows of several models accumulate in its table)")
+    v.add_argument("--name", help="the model's row name (default: the mode)")
+    v.add_argument("--max-clips", type=int, default=None)
+    v.add_argument("--batch-size", type=int, default=32)
+    v.add_argument("--device", default="cpu")
+    v.set_defaults(func=cmd_evaluate)
+
+    b = sub.add_parser("bench", help="inference frames/s and latency against the official per-frame loop")
+    b.add_argument("--preset", choices=["tiny", "full"], default="full")
+    b.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], default="edtalk-a")
+    b.add_argument("--frames", type=int, default=50, help="frames per clip (audio of frames / 25 s)")
+    b.add_argument("--batch-size", type=int, nargs="+", default=[1, 8], help="our batch sizes to time")
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                   help="autocast dtype for ours (the per-frame baseline stays float32)")
+    b.add_argument("--form", choices=["fused", "shared"], default="fused",
+                   help="G's modulated convs: fused (official order) or shared-weight (batches, pre-packs)")
+    b.add_argument("--compile", action="store_true", help="torch.compile G with inductor freezing (edtalk-a)")
+    b.add_argument("--checkpoint", default=None, help="weights (default: random at the preset's architecture)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", default=None, help="write the result here")
+    b.set_defaults(func=cmd_bench)

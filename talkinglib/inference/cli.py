@@ -1,0 +1,65 @@
+"""`talkinglib generate`: the command line of inference/pipeline.py (registered by talkinglib/cli.py)."""
+
+
+def cmd_generate(args):
+    import torch
+    from talkinglib.inference.pipeline import TalkingHeadPipeline, read_driving_video
+    if args.official == bool(args.checkpoint):
+        raise SystemExit("give exactly one of --checkpoint CKPT (ours) or --official (EDTalk.pt + Audio2Lip.pt)")
+    if args.official:
+        if args.mode != "edtalk-a":
+            raise SystemExit("--official is wired for --mode edtalk-a (EDTalk.pt + Audio2Lip.pt)")
+        pipe = TalkingHeadPipeline.official(args.batch_size, args.device, args.pose_flow, args.semantic, args.presets_data)
+    else:
+        pipe = TalkingHeadPipeline.from_checkpoints(args.mode, args.checkpoint, args.audio2lip, args.pose_flow,
+                                                    args.semantic, args.presets_data, args.batch_size, args.device)
+    options = {}
+    if args.mode == "edtalk-v":
+        if not args.driving:
+            raise SystemExit("--mode edtalk-v needs --driving VIDEO (a 25 fps face video)")
+        options = dict(driving=read_driving_video(args.driving, pipe.size), driving_path=args.driving,
+                       components=tuple(args.components.split(",")))
+    elif args.mode == "edtalk-a":
+        pose = args.pose
+        if pose not in ("sample", "still"):
+            pose = read_driving_video(pose, pipe.size)
+        expression = args.emotion or args.expression
+        if args.emotion and args.expression:
+            raise SystemExit("give --emotion (a preset) or --expression (audio/text), not both")
+        options = dict(pose=pose, expression=expression, text=args.text, intensity=args.intensity,
+                       temperature=args.temperature, generator=torch.Generator().manual_seed(args.seed))
+    if args.audio is None and args.mode != "edtalk-v":
+        raise SystemExit(f"--mode {args.mode} needs --audio")
+    out = pipe.to_video(args.image, args.audio, args.out, crop=args.crop, paste=args.paste_back, **options)
+    print(f"wrote {out}")
+    return 0
+
+
+def add_cli(sub):
+    g = sub.add_parser("generate", help="one identity image + audio -> an mp4 with sound")
+    g.add_argument("--image", required=True, help="identity photo (png/jpg); its face is found and cropped")
+    g.add_argument("--audio", help="speech in any format soundfile, librosa or PyAV reads (edtalk-v: default "
+                                    "the driving video's sound)")
+    g.add_argument("--out", required=True, help="output .mp4")
+    g.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], default="edtalk-a")
+    g.add_argument("--driving", help="edtalk-v: a 25 fps face video whose frames drive the photo")
+    g.add_argument("--components", default="mouth,pose,expression",
+                   help="edtalk-v: what the driving video drives (comma-separated subset)")
+    g.add_argument("--checkpoint", help="EDTalk (edtalk-a) or RETA (reta) checkpoint of ours")
+    g.add_argument("--official", action="store_true", help="the official EDTalk.pt + Audio2Lip.pt (weights registry)")
+    g.add_argument("--audio2lip", help="edtalk-a: Audio2Lip checkpoint (talkinglib train edtalk.audio2lip)")
+    g.add_argument("--pose-flow", help="edtalk-a: pose flow checkpoint (talkinglib train edtalk.audio2pose)")
+    g.add_argument("--semantic", help="edtalk-a: expression-from-speech/text checkpoint (edtalk.audio2exp)")
+    g.add_argument("--presets-data", help="edtalk-a: dataset root whose clips give the 8 emotion presets")
+    g.add_argument("--pose", default="still", help="edtalk-a: sample (the flow), still, or a 25 fps pose video")
+    g.add_argument("--emotion", help="edtalk-a: an emotion preset name (needs --presets-data)")
+    g.add_argument("--intensity", type=float, default=1.0, help="edtalk-a: preset intensity (0 neutral, 1 the preset)")
+    g.add_argument("--expression", choices=["audio", "text", "audio+text"], help="edtalk-a: emotion from speech/text")
+    g.add_argument("--text", help="edtalk-a: the transcript, for --expression text or audio+text")
+    g.add_argument("--temperature", type=float, default=1.0, help="edtalk-a: pose sampling temperature")
+    g.add_argument("--seed", type=int, default=0, help="pose sampling seed")
+    g.add_argument("--crop", choices=["auto", "none"], default="auto", help="auto: crop around the detected face")
+    g.add_argument("--paste-back", action="store_true", help="put the face back into the (square) photo")
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--device", default="cpu")
+    g.set_defaults(func=cmd_generate)
