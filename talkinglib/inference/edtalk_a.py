@@ -87,13 +87,6 @@ class EDTalkA:
         with inductor_config.patch(freezing=True):                  # compiles lazily, on the first call per shape
             return self.generator(latent, feats)
 
-    @torch.no_grad()
-    def pose_weights(self, mel, pose, source_code, temperature=1.0, generator=None):
-        """(T, K_p) pose weights: "sample" (the flow), "still" (the source's own), or a pose video (T, 3, S, S)."""
-        T = len(mel)
-        z = self._pose_noise(pose, T, generator)
-        return self._pose_span(pose, mel, 0, T, source_code, temperature, z)
-
     def _pose_noise(self, pose, T, generator):
         """The flow's ẑ for all T frames, drawn once (as PoseFlow.sample draws it), so that the frames
         two spans share get the same noise. None unless pose == "sample"."""

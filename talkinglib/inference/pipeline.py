@@ -21,8 +21,9 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib import audio as tl_audio
+from talkinglib.data.datasets import to_uint8_images
 from talkinglib.data.face import crop_face, cut, paste_back, Region
-from talkinglib.inference.video import VideoError, VideoWriter, read_audio_track, read_video, to_uint8_frames
+from talkinglib.inference.video import VideoError, VideoWriter, read_audio_track, read_video
 
 MODES = ("edtalk-a", "edtalk-v", "reta")
 COMPONENTS = ("mouth", "pose", "expression")
@@ -202,7 +203,7 @@ class TalkingHeadPipeline:
                         f"the model produced NaN/inf frames after frame {w.frames_written}; nothing was written. With "
                         "pose='sample' the pose flow can diverge on audio unlike its training speech: try a "
                         "lower --temperature, or --pose still")
-                frames = to_uint8_frames(batch)
+                frames = to_uint8_images(batch)
                 w.write(paste_back(photo, frames, region) if paste else frames)
                 bar.update(len(frames))
         bar.close()

@@ -15,7 +15,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 
 FPS = 25
 
@@ -67,7 +66,7 @@ class VideoWriter:
         frames = np.asarray(frames)
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (self.size, self.size, 3):
             raise VideoError(f"frames must be uint8 (B, {self.size}, {self.size}, 3); got {frames.dtype} "
-                             f"{frames.shape} (to_uint8_frames converts model output)")
+                             f"{frames.shape} (talkinglib.data.datasets.to_uint8_images converts model output)")
         for f in frames:
             vf = av.VideoFrame.from_ndarray(f, format="rgb24")
             vf.pts = self.frames_written
@@ -89,11 +88,6 @@ class VideoWriter:
 
     def __exit__(self, exc_type, exc, tb):
         self.close(keep=exc_type is None)                                # no half-written file on errors
-
-
-def to_uint8_frames(images):
-    """Model output (B, 3, H, W) in [-1, 1] -> uint8 (B, H, W, 3), as a viewer sees it."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _open(path):
