@@ -1,6 +1,7 @@
 """The `talkinglib` command (also `python -m talkinglib`).
 
     talkinglib synth --out DIR --seed N --preset tiny|full     generate a SynthTalk dataset
+    talkinglib prepare mead|hdtf|video INPUT --out DIR         real videos -> the same format (25 fps, crops, landmarks)
     talkinglib train STAGE --data DIR --out DIR --preset tiny  train a stage (resumes by default);
         STAGE: probe, expert, edtalk.autoencoder, edtalk.mouth_pose (--init), edtalk.expression (--init),
                edtalk.audio2pose (--init: the EDTalk that reads W^p), syncnet (the lip-sync expert),
@@ -252,8 +253,10 @@ def build_parser():
     d.set_defaults(func=cmd_demo)
 
     from talkinglib import weights
+    from talkinglib.data import sources
     from talkinglib.eval import cli as eval_cli
     from talkinglib.inference import cli as inference_cli
+    sources.add_cli(sub)
     inference_cli.add_cli(sub)
     eval_cli.add_cli(sub)
     weights.add_cli(sub)

@@ -1,5 +1,4 @@
 """Training that survives: SIGKILL and resume, and torchrun with 2 CPU processes (gloo)."""
-import hashlib
 import os
 import signal
 import socket

@@ -31,6 +31,10 @@ def to_uint8_images(x):
 
 def frame_factors(meta):
     """Per-frame targets as float32 arrays: mouth (T, 4), pose (T, 5), expression (T, 10), emotion (T,)."""
+    if "factors" not in meta or meta.get("emotion_index") is None:
+        raise clipio.ClipFormatError(
+            f"clip of {meta.get('identity')!r} has no ground-truth factors or emotion label: it is real data "
+            "(talkinglib prepare). Factor targets exist only for SynthTalk; use a SynthTalk dataset for this")
     f = meta["factors"]
     T = meta["num_frames"]
     return {

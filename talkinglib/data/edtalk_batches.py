@@ -31,11 +31,12 @@ class EDTalkBatches:
         ids = sorted(set(m["identity"] for m in metas))
         self.identities = ids
         self.clips_of = {i: [c for c, m in enumerate(metas) if m["identity"] == i] for i in ids}
-        self.neutral_of = {i: [c for c in cs if self.emotion[c] == "neutral"] for i, cs in self.clips_of.items()}
+        # emotion-agnostic clips: labelled neutral, or unlabelled (HDTF-style real data has no emotion)
+        self.neutral_of = {i: [c for c in cs if self.emotion[c] in ("neutral", None)] for i, cs in self.clips_of.items()}
         missing = [i for i, cs in self.neutral_of.items() if not cs]
         if missing:
-            raise ValueError(f"identities {missing[:5]} of {root} have no neutral clip; the mouth-pose stage "
-                             "trains on neutral clips only (EDTalk A.3)")
+            raise ValueError(f"identities {missing[:5]} of {root} have no neutral (or unlabelled) clip; the "
+                             "mouth-pose stage trains on emotion-agnostic clips only (EDTalk A.3)")
         self.extra, self.extra_block = extra, extra_block
         if extra is not None and (extra_block is None or len(extra) % extra_block):
             raise ValueError(f"extra frames ({len(extra)}) must come in whole blocks of extra_block={extra_block}")

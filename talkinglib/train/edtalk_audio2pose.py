@@ -53,10 +53,14 @@ class PoseSequences(ClipMedia):
     """Random N-frame windows of (W^p (N, 6), mel (N, 1, 80, 16)) from one split."""
 
     def __init__(self, data_root, edtalk, split="train", device="cpu"):
-        from talkinglib.data.datasets import frame_factors
         super().__init__(data_root, split)
         self.targets = BankTargets(edtalk, self.store, device=device)                 # computed per clip on demand
-        self.angles = [torch.from_numpy(frame_factors(m)["pose"][:, :3]) for m in self.store.metas]   # yaw, pitch, roll
+
+    @property
+    def angles(self):
+        """True yaw, pitch, roll of every clip, a list of (T, 3): SynthTalk only (evaluation)."""
+        from talkinglib.data.datasets import frame_factors
+        return [torch.from_numpy(frame_factors(m)["pose"][:, :3]) for m in self.store.metas]
 
     @property
     def pose(self):

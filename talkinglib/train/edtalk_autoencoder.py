@@ -29,7 +29,11 @@ def _extra_frames(data_root, cfg, size, progress):
     if cfg.extra_identities <= 0:
         return None
     from talkinglib.synth.probe_frames import cached_probe_frames
-    seed = json.loads((Path(data_root) / "dataset.json").read_text())["seed"]
+    info = json.loads((Path(data_root) / "dataset.json").read_text())
+    if "seed" not in info:
+        raise ValueError(f"{data_root} is not a SynthTalk dataset, and extra_identities={cfg.extra_identities} adds "
+                         "SynthTalk faces to it; on real data pass --set extra_identities=0")
+    seed = info["seed"]
     name = f"probe_frames_{cfg.extra_identities}x{cfg.frames_per_identity}.npz"
     return cached_probe_frames(Path(data_root) / name, seed=seed, size=size, n_identities=cfg.extra_identities,
                                frames_per_identity=cfg.frames_per_identity, progress=progress)["images"]
