@@ -61,6 +61,11 @@ def test_crosstalk_is_zero_for_a_still_output_and_large_for_a_copy(tiny_dataset,
     copy = crosstalk(Oracle("mouth"), probe, tiny_dataset, "test", CFG)
     assert copy["mouth->pose"] > 0.3                  # a new mouth frame brings its own head pose
     assert copy["pose->mouth"] < 1e-6 and copy["expression->pose"] < 1e-6
+    assert copy["mouth->mouth"] > 0.3 and still["mouth->mouth"] < 1e-6  # the diagonal: the driver's own factor
+    from talkinglib.eval.disentangle import crosstalk_matrix
+    M = crosstalk_matrix(copy)                        # rows: varied driver; columns: mouth, pose, expression
+    assert M.shape == (3, 3) and M[0, 1] == copy["mouth->pose"]
+    assert copy["mean"] == np.mean([M[i, j] for i in range(3) for j in range(3) if i != j])
 
 
 def test_ridge_readout_recovers_a_linear_factor_and_not_noise():

@@ -23,11 +23,24 @@ def cmd_evaluate(args):
         from talkinglib.train.syncnet import load_syncnet
         syncnet = load_syncnet(args.syncnet or ckpt / "syncnet_tiny.pt")[0]
     probe = load_probe(args.probe or ckpt / "probe_tiny.pt").to(args.device)
-    scorers = default_scorers(probe, syncnet, args.device)
-    generate = make_generator(args.mode, model.float().to(args.device).eval(), a2l, args.batch_size)
+    emotion = None
+    if args.emotion_classifier != "probe":
+        from talkinglib.eval.evaluate import teacher_classifier
+        emotion = teacher_classifier(args.emotion_classifier)
+    scorers = default_scorers(probe, syncnet, args.device, emotion=emotion)
+    model = model.float().to(args.device).eval()
+    generate = make_generator(args.mode, model, a2l, args.batch_size)
     summary, clips = evaluate_clips(generate, args.data, scorers, args.split, args.max_clips, args.device)
-    table = write_report(args.out, args.name or args.mode, summary, clips)
+    name = args.name or args.mode
+    table = write_report(args.out, name, summary, clips)
     print(table.read_text())
+    if args.disentangle:
+        if args.mode == "reta":
+            raise SystemExit("--disentangle scores EDTalk's mouth, pose and expression drivers; RETA has none")
+        from talkinglib.eval.disentangle import DisentangleConfig, disentanglement_scores
+        from talkinglib.eval.evaluate import write_disentanglement
+        scores = disentanglement_scores(model, probe, args.data, args.split, DisentangleConfig(n=args.disentangle_n))
+        print(write_disentanglement(args.out, name, scores).read_text())
     print(f"wrote {table}, {Path(args.out) / 'table.csv'} and per-clip JSON in {args.out}")
     return 0
 
@@ -56,6 +69,12 @@ def add_cli(sub):
     v.add_argument("--out", required=True, help="report folder (rows of several models accumulate in its table)")
     v.add_argument("--name", help="the model's row name (default: the mode)")
     v.add_argument("--max-clips", type=int, default=None)
+    v.add_argument("--emotion-classifier", default="probe",
+                   help="Acc_emo's classifier: 'probe' (SynthTalk's factor probe) or a teacher checkpoint "
+                        "(talkinglib train teacher, e.g. data/checkpoints/teacher_tiny.pt)")
+    v.add_argument("--disentangle", action="store_true",
+                   help="EDTalk modes on SynthTalk: transfer R², expression accuracy and the cross-talk matrix")
+    v.add_argument("--disentangle-n", type=int, default=192, help="samples per disentanglement measurement")
     v.add_argument("--batch-size", type=int, default=32)
     v.add_argument("--device", default="cpu")
     v.set_defaults(func=cmd_evaluate)
