@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from talkinglib.inference.edtalk_a import EDTalkA, emotion_presets, preset_weights, presets_from_clips
+from talkinglib.inference.edtalk_a import EDTalkA, blend_weights, emotion_presets, preset_weights, presets_from_clips
 from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
 from talkinglib.train.edtalk_audio2pose import load_audio2pose
 from talkinglib.train.edtalk_common import load_edtalk_checkpoint
@@ -43,6 +43,7 @@ def test_motion_sources(parts, tiny_dataset):
     assert (happy - still).abs().mean() > 1e-4 and ref.shape == still.shape
     assert torch.allclose(pipe(source, wav, expression="angry", intensity=0.0),
                           pipe(source, wav, expression="neutral"), atol=1e-5)
+    assert torch.allclose(pipe(source, wav, expression=("happy", "sad", 1.0)), happy, atol=1e-5)   # a blend (Eq. A3)
     # the batched path equals one call with every frame at once
     assert torch.allclose(EDTalkA(edtalk, a2l, batch_size=25)(source, wav), still, atol=1e-5)
 
@@ -55,6 +56,9 @@ def test_presets_and_intensity_on_hand_values():
         preset_weights(presets, "sad")
     with pytest.raises(ValueError, match="neutral"):
         preset_weights({"happy": torch.zeros(3)}, "happy")
+    presets["sad"] = torch.tensor([0.0, 0.0, 4.0])
+    assert torch.equal(blend_weights(presets, "happy", "sad", 0.25), torch.tensor([0.25, 0.5, 3.0]))   # Eq. A3
+    assert torch.equal(blend_weights(presets, "happy", "sad", 1.0), presets["happy"])
 
 
 def test_presets_from_a_users_reference_clips(parts):

@@ -100,3 +100,30 @@ def test_torchrun_with_two_cpu_processes_keeps_ranks_identical_and_resumes(tiny_
         assert common.load_checkpoint(tmp_path / "run" / "edtalk.pt")["step"] == stop
         hashes.append(ranks["0"])
     assert hashes[0] != hashes[1]                                        # the second leg trained on
+
+
+DDP_PROBE = r'''
+import hashlib, sys, torch.distributed as dist
+from dataclasses import replace
+from talkinglib.train.probe import TRAIN_PRESETS, train_probe
+data, out = sys.argv[1], sys.argv[2]
+model, _ = train_probe(data, out, cfg=replace(TRAIN_PRESETS["tiny"], steps=3, batch_size=4, extra_identities=0),
+                       progress=False)
+h = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()
+print("RANK", dist.get_rank(), dist.get_world_size(), h, flush=True)
+'''
+
+
+@pytest.mark.timeout(300)
+def test_the_probe_trains_under_torchrun_with_identical_ranks(tiny_dataset, tmp_path):
+    """`talkinglib train probe` (and expert, the same loop) under torchrun: gradients averaged over
+    2 gloo processes that draw different batches, one checkpoint written by rank 0."""
+    script = tmp_path / "ddp_probe.py"
+    script.write_text(DDP_PROBE)
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                        str(_free_port()), str(script), str(tiny_dataset), str(tmp_path / "run")],
+                       env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=280)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = dict(line.split()[1:4:2] for line in r.stdout.splitlines() if line.startswith("RANK"))
+    assert set(ranks) == {"0", "1"} and ranks["0"] == ranks["1"]
+    assert common.load_checkpoint(tmp_path / "run" / "probe.pt")["step"] == 3

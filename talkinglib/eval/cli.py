@@ -30,7 +30,8 @@ def cmd_evaluate(args):
     scorers = default_scorers(probe, syncnet, args.device, emotion=emotion)
     model = model.float().to(args.device).eval()
     generate = make_generator(args.mode, model, a2l, args.batch_size)
-    summary, clips = evaluate_clips(generate, args.data, scorers, args.split, args.max_clips, args.device)
+    summary, clips = evaluate_clips(generate, args.data, scorers, args.split, args.max_clips, args.device,
+                                    stride=args.clip_stride)
     name = args.name or args.mode
     table = write_report(args.out, name, summary, clips)
     print(table.read_text())
@@ -69,6 +70,7 @@ def add_cli(sub):
     v.add_argument("--out", required=True, help="report folder (rows of several models accumulate in its table)")
     v.add_argument("--name", help="the model's row name (default: the mode)")
     v.add_argument("--max-clips", type=int, default=None)
+    v.add_argument("--clip-stride", type=int, default=1, help="every k-th clip of the split (3: all 8 emotions in 8 clips)")
     v.add_argument("--emotion-classifier", default="probe",
                    help="Acc_emo's classifier: 'probe' (SynthTalk's factor probe) or a teacher checkpoint "
                         "(talkinglib train teacher, e.g. data/checkpoints/teacher_tiny.pt)")

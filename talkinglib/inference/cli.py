@@ -26,6 +26,10 @@ def cmd_generate(args):
         expression = args.emotion or args.expression
         if args.emotion and args.expression:
             raise SystemExit("give --emotion (a preset) or --expression (audio/text), not both")
+        if args.blend_with:
+            if not args.emotion:
+                raise SystemExit("--blend-with mixes two presets: give the first with --emotion")
+            expression = (args.emotion, args.blend_with, args.blend)       # α W^e_1 + (1 − α) W^e_2 (Eq. A3)
         options = dict(pose=pose, expression=expression, text=args.text, intensity=args.intensity,
                        temperature=args.temperature, generator=torch.Generator().manual_seed(args.seed))
     if args.audio is None and args.mode != "edtalk-v":
@@ -54,6 +58,8 @@ def add_cli(sub):
     g.add_argument("--pose", default="still", help="edtalk-a: sample (the flow), still, or a 25 fps pose video")
     g.add_argument("--emotion", help="edtalk-a: an emotion preset name (needs --presets-data)")
     g.add_argument("--intensity", type=float, default=1.0, help="edtalk-a: preset intensity (0 neutral, 1 the preset)")
+    g.add_argument("--blend-with", help="edtalk-a: a second emotion preset to interpolate with --emotion (EDTalk Eq. A3)")
+    g.add_argument("--blend", type=float, default=0.5, help="edtalk-a: α of --emotion in the blend (1: --emotion only)")
     g.add_argument("--expression", choices=["audio", "text", "audio+text"], help="edtalk-a: emotion from speech/text")
     g.add_argument("--text", help="edtalk-a: the transcript, for --expression text or audio+text")
     g.add_argument("--temperature", type=float, default=1.0, help="edtalk-a: pose sampling temperature")

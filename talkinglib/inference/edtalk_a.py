@@ -57,6 +57,13 @@ def preset_weights(presets, emotion, intensity=1.0):
     return presets["neutral"] + intensity * (presets[emotion] - presets["neutral"])
 
 
+def blend_weights(presets, emotion_1, emotion_2, alpha, intensity=1.0):
+    """W^e = α W^e_1 + (1 − α) W^e_2 (EDTalk Eq. A3), each at the given intensity: interpolation
+    between two emotions (α = 1: emotion_1, α = 0: emotion_2)."""
+    return (alpha * preset_weights(presets, emotion_1, intensity)
+            + (1 - alpha) * preset_weights(presets, emotion_2, intensity))
+
+
 class EDTalkA:
     """compile=True wraps G in torch.compile with inductor's freezing (the weights become constants,
     so a later change of the model's weights is not seen: build a new EDTalkA). form="shared" runs
@@ -115,9 +122,14 @@ class EDTalkA:
     @torch.no_grad()
     def expression_weights(self, wav, expression, text=None, intensity=1.0):
         """(K_e,) or None: "audio" / "text" / "audio+text" (semantic branch), an emotion name (a preset),
-        a reference clip (T, 3, S, S), or None (the source's own expression: EEM off)."""
+        a blend (emotion_1, emotion_2, α) of two presets (Eq. A3), a reference clip (T, 3, S, S), or
+        None (the source's own expression: EEM off)."""
         if expression is None:
             return None
+        if isinstance(expression, tuple):
+            if self.presets is None:
+                raise ValueError(f"the blend {expression!r} needs emotion presets, but none were given")
+            return blend_weights(self.presets, *expression, intensity=intensity)
         if torch.is_tensor(expression):
             return self.edtalk.expression_weights(expression[None])[0]            # mean over the clip
         if expression in ("audio", "text", "audio+text"):

@@ -96,14 +96,16 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
     stop_at: leave the loop (with a checkpoint) at this step, as if interrupted; the schedule
     still runs over cfg.steps, so a later call resumes exactly where this one stopped.
     """
+    from talkinglib.train.edtalk_common import average_gradients, dist_info
     model_cfg = model_cfg or PRESETS[preset]
     cfg = cfg or TRAIN_PRESETS[preset]
+    rank, world = dist_info()                  # under torchrun: one process per GPU (or CPU, gloo)
     out_dir = Path(out_dir)
     ckpt_path = out_dir / ckpt_name
     common.seed_everything(cfg.seed)
 
     size = json.loads((Path(data_root) / "dataset.json").read_text())["config"]["size"]
-    data = training_frames(data_root, cfg, size, progress)
+    data = training_frames(data_root, cfg, size, progress and rank == 0)
     N = len(data["images"])
     model = FactorProbe(model_cfg)
     model.set_target_stats({k: (data[k].mean(0), data[k].std(0)) for k in REGRESSED})
@@ -116,16 +118,17 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
         step = state["step"]
     config = {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg),
               "data": str(data_root)}
-    logger = common.Logger(out_dir / "tb")
+    logger = common.Logger(out_dir / "tb" if rank == 0 else None)
     images = torch.from_numpy(data["images"])                              # (N, H, W, 3) uint8
     targets = {k: torch.from_numpy(data[k]) for k in ("mouth", "pose", "expression", "emotion")}
 
     model.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc="probe", disable=not progress)
+    bar = tqdm(total=cfg.steps, initial=step, desc="probe", disable=not progress or rank > 0)
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     while step < last:
-        # the batch and the dropout masks depend only on (seed, step): a resumed run replays them
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        # the batch and the dropout masks depend only on (seed, step, rank): a resumed run replays
+        # them; rank 0's stream is the single-process one, the other ranks draw their own batches
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step + rank * 7_919_000_003)
         torch.manual_seed(cfg.seed * 1_000_003 + step)
         idx = torch.randint(N, (cfg.batch_size,), generator=g)
         x = color_jitter(to_tensor_images(images[idx].numpy()), cfg.color_jitter, g)   # (B, 3, H, W)
@@ -137,6 +140,7 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
         loss, parts = probe_loss(model.standardised(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(list(model.parameters()), world)
         opt.step()
         step += 1
         bar.update()
@@ -145,7 +149,7 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if callback is not None:
                 callback(step, logger)
-        if step % cfg.ckpt_every == 0 or step == last:
+        if (step % cfg.ckpt_every == 0 or step == last) and rank == 0:
             common.save_checkpoint(ckpt_path, config=config, model=model, optimizer=opt, step=step)
     bar.close()
     logger.close()
