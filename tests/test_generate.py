@@ -90,7 +90,9 @@ def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
     # 8 kHz stereo is converted explicitly (mixed to mono, resampled), never misread
     import soundfile as sf
     sf.write(tmp_path / "st8k.wav", np.stack([wav[::2], wav[::2]], 1), 8000)
-    assert abs(len(load_audio_any(tmp_path / "st8k.wav")) - len(wav)) <= 2
+    from talkinglib.inference.pipeline import AudioConversionWarning
+    with pytest.warns(AudioConversionWarning, match="8000 Hz, 2 channel"):
+        assert abs(len(load_audio_any(tmp_path / "st8k.wav")) - len(wav)) <= 2
     # a video without an audio track, given as the audio
     from talkinglib.inference.video import VideoWriter
     with VideoWriter(tmp_path / "mute.mp4", size=64) as w:

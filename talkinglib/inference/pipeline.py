@@ -47,12 +47,29 @@ def load_image(path):
         raise ValueError(f"cannot read {str(path)!r} as an image ({e}); the file is corrupt") from e
 
 
+class AudioConversionWarning(UserWarning):
+    """The audio was not 16 kHz mono: it was mixed to mono and resampled (said, never done silently)."""
+
+
+def _audio_format(path):
+    """(sample rate, channels) as soundfile reads the header, or None when it cannot."""
+    import soundfile as sf
+    try:
+        info = sf.info(path)
+        return info.samplerate, info.channels
+    except Exception:                                   # mp3 and others: librosa or PyAV reads them
+        return None
+
+
 def load_audio_any(path):
     """Mono float32 at 16 kHz from any file soundfile, librosa or PyAV reads (a video's audio track too).
+    A conversion (channels mixed, rate resampled) is announced with an AudioConversionWarning.
     Silent audio is an error: it would animate nothing."""
+    import warnings
     path = os.fspath(path)
     try:
         wav = tl_audio.load_audio(path, resample=True)
+        fmt = _audio_format(path)
     except tl_audio.AudioError as first:
         if not os.path.isfile(path):
             raise
@@ -61,6 +78,11 @@ def load_audio_any(path):
         except VideoError as e:
             raise tl_audio.AudioError(f"{first}\nPyAV could not read it either: {e}") from e
         wav = tl_audio.resample(data, sr, tl_audio.SAMPLE_RATE)
+        fmt = (sr, "its")
+    if fmt is None or fmt != (tl_audio.SAMPLE_RATE, 1):
+        what = "an unread header" if fmt is None else f"{fmt[0]} Hz, {fmt[1]} channel(s)"
+        warnings.warn(f"{path}: {what} -> mixed to mono and resampled to {tl_audio.SAMPLE_RATE} Hz",
+                      AudioConversionWarning, stacklevel=2)
     if tl_audio.frame_count(len(wav)) < 1:
         raise tl_audio.AudioError(f"{path!r} is shorter than one video frame (40 ms)")
     if np.abs(wav).max() < 1e-4:
