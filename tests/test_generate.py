@@ -188,3 +188,18 @@ def test_edtalk_v_drives_the_photo_with_a_video_and_keeps_its_sound(face_and_aud
     with pytest.raises(SystemExit, match="needs --driving"):
         main(["generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--out", str(tmp_path / "w.mp4"),
               "--checkpoint", str(CKPT / "edtalk_tiny.pt")])
+    # one video per component (EDTalk Fig. 4): the mouth of one clip, the pose of another
+    with VideoWriter(tmp_path / "pose.mp4", size=64) as w:
+        w.write(store.frames(9)[:40])
+    assert main(["generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--mouth-video",
+                 str(tmp_path / "drive.mp4"), "--pose-video", str(tmp_path / "pose.mp4"), "--out", str(tmp_path / "s.mp4"),
+                 "--checkpoint", str(CKPT / "edtalk_tiny.pt")]) == 0
+    sep = read_video(tmp_path / "s.mp4")[0]
+    assert sep.shape == out.shape and np.abs(sep.astype(int) - out.astype(int)).mean() > 0.5   # another pose
+    with VideoWriter(tmp_path / "short.mp4", size=64) as w:
+        w.write(store.frames(9)[:30])
+    with pytest.raises(ValueError, match="differ in length"):
+        main(["generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--mouth-video",
+              str(tmp_path / "drive.mp4"), "--pose-video", str(tmp_path / "short.mp4"), "--out", str(tmp_path / "t.mp4"),
+              "--checkpoint", str(CKPT / "edtalk_tiny.pt")])
+    assert not (tmp_path / "t.mp4").exists()

@@ -15,10 +15,17 @@ def cmd_generate(args):
                                                     args.semantic, args.presets_data, args.batch_size, args.device)
     options = {}
     if args.mode == "edtalk-v":
-        if not args.driving:
-            raise SystemExit("--mode edtalk-v needs --driving VIDEO (a 25 fps face video)")
-        options = dict(driving=read_driving_video(args.driving, pipe.size), driving_path=args.driving,
-                       components=tuple(args.components.split(",")))
+        separate = {c: p for c, p in (("mouth", args.mouth_video), ("pose", args.pose_video),
+                                      ("expression", args.expression_video)) if p}
+        if bool(args.driving) == bool(separate):
+            raise SystemExit("--mode edtalk-v needs --driving VIDEO (a 25 fps face video for --components), or one "
+                             "video per component: --mouth-video, --pose-video, --expression-video")
+        if separate:
+            options = dict(driving={c: read_driving_video(p, pipe.size) for c, p in separate.items()},
+                           driving_path=next(iter(separate.values())))            # its sound, unless --audio
+        else:
+            options = dict(driving=read_driving_video(args.driving, pipe.size), driving_path=args.driving,
+                           components=tuple(args.components.split(",")))
     elif args.mode == "edtalk-a":
         pose = args.pose
         if pose not in ("sample", "still"):
@@ -49,6 +56,9 @@ def add_cli(sub):
     g.add_argument("--driving", help="edtalk-v: a 25 fps face video whose frames drive the photo")
     g.add_argument("--components", default="mouth,pose,expression",
                    help="edtalk-v: what the driving video drives (comma-separated subset)")
+    for c in ("mouth", "pose", "expression"):
+        g.add_argument(f"--{c}-video", help=f"edtalk-v: a 25 fps face video for the {c} alone (instead of --driving; "
+                                            "the videos must have one length)")
     g.add_argument("--checkpoint", help="EDTalk (edtalk-a) or RETA (reta) checkpoint of ours")
     g.add_argument("--official", action="store_true", help="the official EDTalk.pt + Audio2Lip.pt (weights registry)")
     g.add_argument("--audio2lip", help="edtalk-a: Audio2Lip checkpoint (talkinglib train edtalk.audio2lip)")

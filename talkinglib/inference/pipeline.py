@@ -175,15 +175,18 @@ class TalkingHeadPipeline:
 
     @torch.no_grad()
     def _drive(self, source, driving, components=COMPONENTS):
-        """EDTalk-V: every frame of the driving video drives the chosen components (others keep the source's)."""
-        bad = set(components) - set(COMPONENTS)
-        if bad or not components:
-            raise ValueError(f"components must be a non-empty subset of {COMPONENTS}; got {components}")
+        """EDTalk-V: every frame of the driving video drives the chosen components (others keep the
+        source's). driving may also be {component: video (T, 3, S, S)}, one video per component
+        (EDTalk Fig. 4: mouth from one clip, pose from another, expression from a third)."""
+        videos = driving if isinstance(driving, dict) else {c: driving for c in components}
+        bad = set(videos) - set(COMPONENTS)
+        if bad or not videos:
+            raise ValueError(f"components must be a non-empty subset of {COMPONENTS}; got {tuple(videos)}")
+        T = driving_length(videos)
         model = self.generator
         code = model.encode(source)                                              # once per clip
-        for i in range(0, len(driving), self.batch_size):
-            d = driving[i:i + self.batch_size]
-            yield model.animate(code, **{c: d for c in components})
+        for i in range(0, T, self.batch_size):
+            yield model.animate(code, **{c: v[i:i + self.batch_size] for c, v in videos.items()})
 
     def __call__(self, image, wav, crop="auto", span=SPAN, **options):
         """All frames (T, 3, S, S) for a photo uint8 (H, W, 3) and 16 kHz audio (short clips)."""
@@ -208,7 +211,7 @@ class TalkingHeadPipeline:
         src, region = self.source(photo, crop)
         T = tl_audio.frame_count(len(wav))
         if self.mode == "edtalk-v":                                              # the video sets the length
-            T = len(options["driving"])
+            T = driving_length(options["driving"])
             wav = np.pad(wav, (0, max(0, T * tl_audio.SAMPLE_RATE // 25 - len(wav))))
         size = self.size
         if paste:
@@ -230,6 +233,17 @@ class TalkingHeadPipeline:
                 bar.update(len(frames))
         bar.close()
         return Path(out)
+
+
+def driving_length(driving):
+    """Frames of a driving video, or of a {component: video} dict whose videos must agree."""
+    if not isinstance(driving, dict):
+        return len(driving)
+    lengths = {c: len(v) for c, v in driving.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"the driving videos differ in length ({lengths} frames); cut them to one length first, "
+                         "e.g. `ffmpeg -i in.mp4 -frames:v N out.mp4`")
+    return next(iter(lengths.values()))
 
 
 def read_driving_video(path, size):
