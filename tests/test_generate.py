@@ -58,6 +58,18 @@ def test_generate_writes_an_mp4_with_sound_for_edtalk_a_and_reta(face_and_audio,
                  "--pose-flow", str(CKPT / "audio2pose_tiny.pt"), "--pose", "sample"]) == 0
     assert main(["generate", "--mode", "reta", "--image", str(face), "--audio", str(talk), "--out",
                  str(tmp_path / "r.mp4"), "--checkpoint", str(CKPT / "reta_tiny.pt"), "--paste-back"]) == 0
+    from talkinglib.inference.video import VideoWriter
+    from talkinglib.data.datasets import ClipStore
+    with VideoWriter(tmp_path / "ref.mp4", size=64) as w:                # an expression reference clip
+        w.write(ClipStore(ROOT / "data" / "synthtalk" / "tiny-seed0", "test").frames(4)[:10])
+    assert main(["generate", "--image", str(face), "--audio", str(talk), "--out", str(tmp_path / "e.mp4"),
+                 "--checkpoint", str(CKPT / "edtalk_tiny.pt"), "--audio2lip", str(CKPT / "audio2lip_tiny.pt"),
+                 "--expression-video", str(tmp_path / "ref.mp4")]) == 0
+    assert read_video(tmp_path / "e.mp4")[0].shape == (T, 64, 64, 3)
+    with pytest.raises(SystemExit, match="one expression source"):
+        main(["generate", "--image", str(face), "--audio", str(talk), "--out", str(tmp_path / "x.mp4"),
+              "--checkpoint", str(CKPT / "edtalk_tiny.pt"), "--audio2lip", str(CKPT / "audio2lip_tiny.pt"),
+              "--expression-video", str(tmp_path / "ref.mp4"), "--expression", "audio"])
     for name, size in (("a.mp4", 64), ("r.mp4", 256)):                  # paste-back: the photo's size
         frames, fps = read_video(tmp_path / name)
         sound, sr = read_audio_track(tmp_path / name)

@@ -30,9 +30,13 @@ def cmd_generate(args):
         pose = args.pose
         if pose not in ("sample", "still"):
             pose = read_driving_video(pose, pipe.size)
+        given = [o for o, v in (("--emotion", args.emotion), ("--expression", args.expression),
+                                ("--expression-video", args.expression_video)) if v]
+        if len(given) > 1:
+            raise SystemExit(f"give one expression source, not {' and '.join(given)}")
         expression = args.emotion or args.expression
-        if args.emotion and args.expression:
-            raise SystemExit("give --emotion (a preset) or --expression (audio/text), not both")
+        if args.expression_video:                                          # a reference clip: ELN over its frames
+            expression = read_driving_video(args.expression_video, pipe.size)
         if args.blend_with:
             if not args.emotion:
                 raise SystemExit("--blend-with mixes two presets: give the first with --emotion")
@@ -58,7 +62,8 @@ def add_cli(sub):
                    help="edtalk-v: what the driving video drives (comma-separated subset)")
     for c in ("mouth", "pose", "expression"):
         g.add_argument(f"--{c}-video", help=f"edtalk-v: a 25 fps face video for the {c} alone (instead of --driving; "
-                                            "the videos must have one length)")
+                                            "the videos must have one length)"
+                                            + ("; edtalk-a: a reference clip for the expression" if c == "expression" else ""))
     g.add_argument("--checkpoint", help="EDTalk (edtalk-a) or RETA (reta) checkpoint of ours")
     g.add_argument("--official", action="store_true", help="the official EDTalk.pt + Audio2Lip.pt (weights registry)")
     g.add_argument("--audio2lip", help="edtalk-a: Audio2Lip checkpoint (talkinglib train edtalk.audio2lip)")
