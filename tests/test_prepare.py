@@ -236,3 +236,11 @@ def test_prepare_cli_resumes_and_the_result_loads_for_training(astro, tmp_path):
     ran = subprocess.run(train + ["--set", "extra_identities=0"], capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert (tmp_path / "run" / "edtalk.pt").is_file()
+    # and the metrics run on it: landmarks from the face mesh on both sides, no SynthTalk-only scores
+    ev = subprocess.run([sys.executable, "-m", "talkinglib", "evaluate", "--mode", "edtalk-v", "--checkpoint",
+                         str(tmp_path / "run" / "edtalk.pt"), "--data", str(tmp_path / "out"), "--split", "train",
+                         "--syncnet", "none", "--out", str(tmp_path / "eval")], capture_output=True, text=True)
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    summary = json.loads((tmp_path / "eval" / "edtalk-v.clips.json").read_text())["summary"]
+    assert summary["clips"] == 2 and "jaw_r2" not in summary and "emotion_acc" not in summary
+    assert summary["psnr"] > 0 and "akd_face_found" in summary

@@ -80,11 +80,14 @@ class ClipStore:
 
     def identity_image(self, i):
         """The evaluation protocol's identity image for clip i: the first frame of that identity's
-        first neutral clip (so emotion in an output must come from the driver). uint8 (H, W, 3)."""
+        first neutral clip (so emotion in an output must come from the driver); for real data
+        without emotion labels (HDTF), its first unlabelled clip. uint8 (H, W, 3)."""
         ident = self.metas[i]["identity"]
-        c = next((c for c, m in enumerate(self.metas) if m["identity"] == ident and m["emotion"] == "neutral"), None)
+        mine = [c for c, m in enumerate(self.metas) if m["identity"] == ident]
+        c = next((c for c in mine if self.metas[c]["emotion"] == "neutral"),
+                 next((c for c in mine if self.metas[c]["emotion"] is None), None))
         if c is None:
-            raise ValueError(f"identity {ident} has no neutral clip to take the identity image from")
+            raise ValueError(f"identity {ident} has no neutral (or unlabelled) clip to take the identity image from")
         return self.frames(c)[0]
 
 
