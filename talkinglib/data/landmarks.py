@@ -94,13 +94,19 @@ class FaceMesh:
         self.close()
 
 
-def landmarks_68(frames):
-    """uint8 (T, H, W, 3) -> float32 (T, 68, 2) in pixels; a frame without a face gives NaN rows."""
+def landmarks_68(frames, mesh=None):
+    """uint8 (T, H, W, 3) -> float32 (T, 68, 2) in pixels; a frame without a face gives NaN rows.
+    mesh: a FaceMesh to reuse (default: one made and closed for this call)."""
     frames = np.asarray(frames)
     out = np.full((len(frames), 68, 2), np.nan, np.float32)
-    with FaceMesh() as mesh:
+    own = mesh is None
+    mesh = FaceMesh() if own else mesh
+    try:
         for t, f in enumerate(frames):
             pts = mesh(f)
             if pts is not None:
                 out[t] = mesh_to_68(pts)
+    finally:
+        if own:
+            mesh.close()
     return out

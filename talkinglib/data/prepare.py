@@ -61,14 +61,6 @@ class PrepareError(ValueError):
 
 
 # -- 1. decoding, by timestamps -------------------------------------------------------------
-def _frame_times(frames_and_times):
-    times = np.array([t for _, t in frames_and_times], np.float64)
-    if np.any(np.diff(times) <= 0):
-        raise PrepareError("video frame timestamps are not increasing; remux the file "
-                           "(`ffmpeg -i in -c copy out.mp4`) and try again")
-    return times
-
-
 def decode_video(path, detect):
     """Every frame of the first video stream: (times (N,) seconds, boxes [FaceBox | None] (N,), fps).
     `detect(frame)` returns the best FaceBox or None. Frames are not kept."""
@@ -95,22 +87,12 @@ def decode_video(path, detect):
 
 def decode_audio(path):
     """The first audio track -> (mono float32 at 16 kHz, start time in seconds), or None if there is none."""
-    import av
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return None
-        stream = container.streams.audio[0]
-        rate = stream.codec_context.sample_rate
-        to_mono = av.AudioResampler(format="fltp", layout="mono", rate=rate)
-        chunks, start = [], None
-        for fr in container.decode(stream):
-            if start is None and fr.time is not None:
-                start = fr.time
-            chunks += [m.to_ndarray()[0] for m in to_mono.resample(fr)]
-        chunks += [m.to_ndarray()[0] for m in to_mono.resample(None)]
-    if not chunks:
+    from talkinglib.inference.video import VideoError, read_audio_track_timed
+    try:
+        wav, rate, start = read_audio_track_timed(path)
+    except VideoError:                                   # no track, or one without samples
         return None
-    return tl_audio.resample(np.concatenate(chunks), rate, tl_audio.SAMPLE_RATE), float(start or 0.0)
+    return tl_audio.resample(wav, rate, tl_audio.SAMPLE_RATE), start
 
 
 def frame_map(times, n_out, fps=clipio.FPS):

@@ -187,7 +187,8 @@ def evaluate_clips(generate, root, scorers, split="test", max_clips=None, device
             raise RuntimeError(f"{store.names[c]}: generated {len(fake)} frames for {len(real)}")
         S = real.shape[-1]
         r = {k: v.cpu() for k, v in probe(fake).items()}
-        row = {"clip": store.names[c], "emotion": m["emotion"], "fps": len(fake) / seconds, "seconds": seconds,
+        row = {"clip": store.names[c], "emotion": m["emotion"], "frames": len(fake), "seconds": seconds,
+               "fps": len(fake) / seconds,
                "psnr": float(psnr(real, fake).mean()), "ssim": float(ssim(real, fake).mean())}
         if m["emotion"] is not None:                                              # Acc_emo: labelled clips
             pred = scorers.emotion.predict(fake) if scorers.emotion else EMOTIONS[int(r["emotion"].mean(0).argmax())]
@@ -226,7 +227,7 @@ def evaluate_clips(generate, root, scorers, split="test", max_clips=None, device
                if (v := [r[k] for r in clips if k in r and not np.isnan(r[k])])}      # NaN: no face found
     missing = dict(scorers.missing)
     if "akd_frames" in clips[0]:
-        used, total = sum(r["akd_frames"] for r in clips), sum(r["seconds"] * r["fps"] for r in clips)
+        used, total = sum(r["akd_frames"] for r in clips), sum(r["frames"] for r in clips)
         summary["akd_face_found"] = used / total            # frames where the mesh found both faces
         if not used:
             missing["akd"] = f"the face mesh found a face in none of the {round(total)} generated frames"
@@ -237,7 +238,7 @@ def evaluate_clips(generate, root, scorers, split="test", max_clips=None, device
         summary["emotion_acc"] = float(np.mean(hits))
     if f_real:
         summary["fid"] = frechet_distance(*feature_stats(np.concatenate(f_real)), *feature_stats(np.concatenate(f_fake)))
-    summary["fps"] = sum(r["fps"] * r["seconds"] for r in clips) / sum(r["seconds"] for r in clips)   # frames / seconds
+    summary["fps"] = sum(r["frames"] for r in clips) / sum(r["seconds"] for r in clips)
     first = to_tensor_images(store.identity_image(0)[None]).to(device)
     one = to_tensor_images(store.frames(0)[:1]).to(device)
     summary["latency_ms"] = 1000 * _time_generate(generate, first, one, store.audio(0)[:tl_audio.SAMPLE_RATE // 25], device)[1]

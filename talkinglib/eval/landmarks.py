@@ -61,18 +61,14 @@ class MeshLandmarks:
     def __call__(self, frames):
         from PIL import Image
         from talkinglib.data.datasets import to_uint8_images
-        from talkinglib.data.landmarks import mesh_to_68
+        from talkinglib.data.landmarks import landmarks_68
         images = to_uint8_images(frames)                                        # (T, H, W, 3)
         size = images.shape[1]
         up = max(1, -(-self.min_size // size))
-        out = np.full((len(images), 68, 2), np.nan, np.float32)
-        for t, img in enumerate(images):
-            if up > 1:
-                img = np.asarray(Image.fromarray(img).resize((size * up, size * up), Image.BICUBIC))
-            pts = self.mesh(img)
-            if pts is not None:
-                out[t] = mesh_to_68(pts) / up
-        return out
+        if up > 1:
+            images = np.stack([np.asarray(Image.fromarray(img).resize((size * up, size * up), Image.BICUBIC))
+                               for img in images])
+        return landmarks_68(images, self.mesh) / up
 
 
 @torch.no_grad()

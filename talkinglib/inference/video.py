@@ -121,6 +121,13 @@ def read_video(path, fps=FPS):
 def read_audio_track(path):
     """The first audio track of any container PyAV reads -> (mono float32 (N,), sample rate).
     Channels are averaged (by FFmpeg's resampler, rate unchanged); resample with talkinglib.audio.resample."""
+    wav, rate, _ = read_audio_track_timed(path)
+    return wav, rate
+
+
+def read_audio_track_timed(path):
+    """read_audio_track, plus the presentation time (seconds) of its first sample: what a video's
+    frames are aligned against (talkinglib prepare)."""
     import av
     with _open(path) as f:
         if not f.streams.audio:
@@ -128,8 +135,12 @@ def read_audio_track(path):
         stream = f.streams.audio[0]
         rate = stream.codec_context.sample_rate
         to_mono = av.AudioResampler(format="fltp", layout="mono", rate=rate)
-        chunks = [m.to_ndarray()[0] for fr in f.decode(stream) for m in to_mono.resample(fr)]
+        chunks, start = [], None
+        for fr in f.decode(stream):
+            if start is None and fr.time is not None:
+                start = fr.time
+            chunks += [m.to_ndarray()[0] for m in to_mono.resample(fr)]
         chunks += [m.to_ndarray()[0] for m in to_mono.resample(None)]              # flush
     if not chunks or not sum(len(c) for c in chunks):
         raise VideoError(f"{path!r} has an audio track without samples")
-    return np.concatenate(chunks).astype(np.float32), int(rate)
+    return np.concatenate(chunks).astype(np.float32), int(rate), float(start or 0.0)
