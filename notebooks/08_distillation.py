@@ -27,7 +27,9 @@
 # **Checkpoints.** `data/checkpoints/teacher_tiny.pt` (the tiny ViT teacher, trained with labels
 # on other identities, like RETA's teacher trained on a facial-expression dataset) and
 # `data/checkpoints/reta_tiny.pt` (RETA end to end), both made by the commands in
-# `data/checkpoints/README.md` (a test runs each for a few steps).
+# `data/checkpoints/README.md` (a test runs each for a few steps). The distillation phase of
+# `reta_tiny.pt` also read 64 further voices: a SynthTalk folder of another seed (so no test
+# speaker), used without its labels, like the unlabelled hours of video RETA distils on.
 
 # %%
 from pathlib import Path
@@ -87,8 +89,9 @@ assert not {"emotion", "emotion_index", "label", "text_emotion", "intensity"} & 
 # %% [markdown]
 # ## 3 · Training: L_emo^{v-a} falls
 #
-# The first phase trains only E_A and S on L_emo^{v-a} (nothing is rendered); the second trains
-# everything end to end and keeps L_emo^{v-a} in the sum (λ_emo = 2).
+# The first phase trains only E_A and S on L_emo^{v-a} (nothing is rendered), on the training
+# clips and the 64 further voices (`distill_data`); the second trains everything end to end on the
+# training clips and keeps L_emo^{v-a} in the sum (λ_emo = 2).
 
 # %%
 s, v = zip(*r_state["history"]["emo_va"])
@@ -136,7 +139,8 @@ display(Markdown("| | per clip | per frame |\n|---|---|---|\n"
                  f"| student, from the audio alone | {acc['clip']:.1%} | {acc['frame']:.1%} |\n"
                  "| chance | 12.5% | 12.5% |"))
 print("the issue asks for >= 60 % on test identities:", "met" if acc["clip"] >= 0.6 else "not met")
-assert acc["clip"] > 2 * 0.125 and acc["frame"] > 2 * 0.125          # far above chance, without a label
+assert acc["frame"] > 2 * 0.125                                      # far above chance, without a label
+assert acc["clip"] >= 0.6                                            # issue 5's bar, on voices it never heard
 
 # %% [markdown]
 # ## 5 · Cross-synthesis: identity from one clip, emotion from another
@@ -177,12 +181,17 @@ assert len(reads) == len(test) and sum(em != en for _, em, en in reads) > len(re
 
 # %% [markdown]
 # **Reading the results.** The student reaches the teacher's emotion space from audio alone,
-# without a label, far above chance on voices it never heard; the issue's 60 % is not met yet.
-# After the distillation phase alone a student got 59 % (with a weaker teacher); the end-to-end
-# phase pulls f_E towards what helps the rendered-frame KL terms (their gradient reaches S through
-# P_E), and the training split's accuracy drops too. Whether the *rendered* face shows the emotion
-# is bounded by the tiny generator (notebooks 02–03, issue 3): the teacher reads the emotion
-# source's emotion in almost no cross-synthesised frame.
+# without a label, on voices it never heard, above issue 5's 60 %. What got it there was more
+# voices, not a bigger student: distilled on the 12 training voices alone for 2400 steps, a
+# student named 100 % of the training clips' emotions and 56 % of the test voices'. It had learned
+# the voices. With the 64 further voices it reached 81 % after the 600 distillation steps, and the
+# end-to-end phase kept it there (the numbers of those runs are in `data/checkpoints/README.md`).
+# Per clip the student even names more emotions than its teacher does from the frames (the
+# table above). A likely reason, not measured: the teacher's errors differ from frame to frame and
+# face to face, while a clip's prosody is the same all through, and the student averages the
+# teacher's targets over many voices. Whether the *rendered* face shows the emotion is bounded by the
+# tiny generator (notebooks 02–03, issue 3): the teacher reads the emotion source's emotion in
+# few cross-synthesised frames.
 #
 # **Lives in.** `talkinglib/models/emotion.py` (teacher, student, `student_emotion_accuracy`),
 # `talkinglib/models/audio_encoder.py` (E_A), `talkinglib/losses/reta.py` (the losses),

@@ -176,7 +176,8 @@ display(Markdown("| ablation | " + " | ".join(f"{k} lower than full?" for k in C
                      f"| {n} | " + " | ".join("yes" if a[k] else "no" for k in CHECKED) + f" | {sum(a.values())}/5 |"
                      for n, a in agree.items())))
 assert all(r["clips"] == len(range(0, len(test), STRIDE)) for r in rows.values())
-assert all(rows[n]["student_acc_clip"] > 0.25 for n in models if models[n].cfg.emotion)   # students above chance
+assert rows["full model"]["student_acc_clip"] >= 0.6                                    # issue 5's bar (notebook 08: all clips)
+assert all(rows[n]["student_acc_clip"] > 0.125 for n in models if models[n].cfg.emotion)  # every student above chance
 assert np.isnan(rows["w/o ERL (A.2)"].get("student_acc_clip", float("nan")))            # no student at all
 assert rows["real clips"]["sync_conf"] > max(r["sync_conf"] for n, r in rows.items() if n != "real clips")
 
@@ -190,7 +191,14 @@ assert rows["real clips"]["sync_conf"] > max(r["sync_conf"] for n, r in rows.ite
 # small, one training run each, and not evidence either way; where an ablation "agrees" or not in
 # those columns, the margin is within what a second seed could flip. What the designs do change
 # measurably is upstream of G: without ERL there is no student (and no f_E), and the students of
-# the other rows reach their clip accuracy through the teacher's head without a label.
+# the other rows reach their clip accuracy through the teacher's head without a label. The
+# student column is where the designs differ most. Every run distils the same way first (600
+# steps on the training clips and 64 further voices), then trains end to end. The full model's
+# student keeps its accuracy through that second phase. With every control concatenated into
+# one style (w/o HI), or without the geometric branch (w/o GPL), the image losses pull f_E away
+# from the teacher's space. On all 32 test clips: full 90.6 %, w/o HI 21.9 %, w/o GPL 50.0 %
+# (`data/checkpoints/README.md`). RETA reports its emotion accuracy falling without HI (62.35 % to
+# 52.64 % ACC_e); here a fall shows in the student, since the rendered frames carry no emotion.
 #
 # **Lives in.** `talkinglib/models/reta.py` (`control_styles`, the injection), `talkinglib/models/
 # generator.py` (per-level styles), `talkinglib/models/tvm.py` (Algorithm 1), `talkinglib/eval/reta.py`.

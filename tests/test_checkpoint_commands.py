@@ -22,7 +22,8 @@ def readme_commands():
 
 
 def is_reta(line):
-    return any(s in line for s in ("train teacher", "train reta", "teacher_tiny", "reta_tiny"))
+    """RETA's lines, with the SynthTalk folder of further voices ($V) its distillation reads."""
+    return any(s in line for s in ("train teacher", "train reta", "teacher_tiny", "reta_tiny", "synth --out $V"))
 
 
 def is_audio(line):
@@ -45,11 +46,13 @@ def reta_commands():
 
 
 def _run(line, tmp_path, data, fast):
-    line = line.replace("$D", str(data))
+    line = line.replace("$D", str(data)).replace("$V", str(tmp_path / "voices"))
     line = line.replace("runs/", f"{tmp_path}/runs/").replace("data/checkpoints/", f"{tmp_path}/ckpt/")
     argv = shlex.split(line)[1:]
     if argv[0] == "train":
         argv += fast
+    if argv[0] == "synth":                                       # the same folder, 2 identities instead of 64
+        argv += ["--set", "identities=2", "--workers", "1"]
     assert cli.main(argv) in (0, None), line
 
 

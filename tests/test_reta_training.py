@@ -1,5 +1,6 @@
 """Stage `reta` on SynthTalk: both phases train what they should, a run resumes to the same bytes,
-no training path reads an emotion label, every Tab. 4 ablation trains, and the CLI runs it."""
+no training path reads an emotion label (further distillation voices included), every Tab. 4
+ablation trains, and the CLI runs it."""
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,7 +59,15 @@ class _NoLabels(dict):
         return super().get(k, default)
 
 
-def test_training_never_reads_an_emotion_label(tiny_dataset, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    """Further voices for the distillation phase: SynthTalk of another seed, 2 identities x 8 clips."""
+    from talkinglib.synth.generate import generate_dataset, preset
+    return generate_dataset(tmp_path_factory.mktemp("voices"), seed=1, workers=1, progress=False,
+                            cfg=preset("tiny", identities=2, test_identities=0))
+
+
+def test_training_never_reads_an_emotion_label(tiny_dataset, voices, tmp_path, monkeypatch):
     init = datasets.ClipStore.__init__
 
     def unlabelled(self, *a, **kw):
@@ -69,6 +78,34 @@ def test_training_never_reads_an_emotion_label(tiny_dataset, tmp_path, monkeypat
         datasets.ClipStore(tiny_dataset, "train").metas[0]["emotion"]
     _, log = _train(tiny_dataset, tmp_path, replace(FAST, steps=3, distill_steps=1))
     assert len(log.history["emo_va"]) == 3 and len(log.history["emo_cross"]) == 2
+    _, log = _train(tiny_dataset, tmp_path / "v", replace(FAST, steps=2, distill_steps=2, distill_data=str(voices)))
+    assert len(log.history["emo_va"]) == 2
+
+
+def test_further_voices_join_the_distillation_phase_only(tiny_dataset, voices, tmp_path):
+    train = R.RETAClips(tiny_dataset, "train")
+    extra = R.RETAClips(voices, "train")
+    both = R.distillation_clips(train, tiny_dataset, str(voices))
+    assert len(both) == len(train) + len(extra) == 96 + 16
+    assert torch.equal(both.audio(0), train.audio(0)) and torch.equal(both.audio(96 + 5), extra.audio(5))
+    assert torch.equal(both.frames(97, slice(3, 5)), extra.frames(1, slice(3, 5)))
+    drawn = torch.cat([both.audio_batch(torch.Generator().manual_seed(s), 16)["clip"] for s in range(4)])
+    assert (drawn < 96).any() and (drawn >= 96).any()             # both folders feed phase 1
+    assert R.distillation_clips(train, tiny_dataset, None) is train
+    cfg = replace(FAST, steps=2, distill_steps=2, distill_batch=8)
+    a, _ = _train(tiny_dataset, tmp_path / "a", cfg)
+    b, _ = _train(tiny_dataset, tmp_path / "b", replace(cfg, distill_data=str(voices)))
+    sa, sb = a.state_dict(), b.state_dict()
+    assert not torch.equal(sa["student.tcn.out.weight"], sb["student.tcn.out.weight"])   # other audio, other student
+    assert all(torch.equal(sa[k], sb[k]) for k in sa if k.startswith(("dec.", "enc.")))  # nothing else moved yet
+
+
+def test_distillation_voices_must_be_other_people(tiny_dataset, tmp_path):
+    train = R.RETAClips(tiny_dataset, "train")
+    with pytest.raises(SystemExit, match="another --seed"):           # the same seed: the same people, test speakers too
+        R.distillation_clips(train, tiny_dataset, str(tiny_dataset))
+    with pytest.raises(SystemExit, match="not a clip folder"):
+        R.distillation_clips(train, tiny_dataset, str(tmp_path))
 
 
 @pytest.mark.parametrize("model_kw, train_kw", [

@@ -6,8 +6,10 @@
 
 One explicit loop, two phases (the step decides which, so a resume lands in the right one):
 1. steps < distill_steps: distillation alone. E_A and the student S learn L_emo^{v-a} =
-   1 − cos(f_E, sg(f_V)) against the frozen teacher on every frame of the clips. Nothing is
-   rendered, so these steps are cheap; the student starts phase 2 already pointing at emotions.
+   1 − cos(f_E, sg(f_V)) against the frozen teacher on every frame of the clips: the training
+   split's, plus those of cfg.distill_data (further voices, e.g. SynthTalk of another seed; no
+   label read there either). Nothing is rendered, so these steps are cheap; the student starts
+   phase 2 already pointing at emotions.
 2. end to end: per clip, an identity frame I^i, the clip's audio, and K consecutive frames to
    reconstruct (K = SyncNet's window, and TVM's sequence):
        L_rec  = λ_L1 ‖Î − I‖₁ + λ_perc ‖φ(Î) − φ(I)‖₁ + λ_motion ‖(Î − I) ⊙ M_motion‖₁     (Eq. 3)
@@ -50,6 +52,8 @@ class RETATrainConfig:
     steps: int = 1000
     distill_steps: int = 600        # phase 1: E_A + S on L_emo^{v-a} only
     distill_batch: int = 16         # clips per distillation step
+    distill_data: str | None = None # further clips for phase 1 (a dataset folder, its "train" split), no labels
+                                    # read: more voices for the student (see TRAIN_PRESETS["tiny"])
     batch_size: int = 4             # clips per end-to-end step
     window: int = 5                 # K consecutive frames rendered per clip (SyncNet's window)
     clip_frames: int = 75           # frames of audio per clip segment (a tiny SynthTalk clip is 75)
@@ -79,7 +83,10 @@ class RETATrainConfig:
 
 TRAIN_PRESETS = {
     # tiny: 600 cheap distillation steps, then 400 end to end (about 1 s each on 2 cores); the
-    # GAN stays off as in EDTalk's tiny stages. Phase 2 at lr 1e-4: from the tiny EDTalk at D.2's
+    # GAN stays off as in EDTalk's tiny stages. Phase 1 on the 12 training voices alone overfits
+    # them: after 2400 steps the student named 100 % of training clips but 56 % of the 4 test
+    # voices'. With 64 further voices (distill_data, data/checkpoints/README.md), 1200 steps gave 84 %.
+    # Phase 2 at lr 1e-4: from the tiny EDTalk at D.2's
     # 1e-3, the L1 rose from 0.25 to 0.38 within 40 steps (the generator came apart)
     "tiny": RETATrainConfig(lr=1e-4, adv_start=10**9),
     # full: D.2's settings on 256² MEAD/HDTF segments of 2 s
@@ -132,6 +139,51 @@ class RETAClips(ClipMedia):
             offs.append(o)
         return {**out, "identity": torch.stack(ident), "offset": torch.tensor(offs), "real": torch.stack(real),
                 "mel": torch.stack(mel)}
+
+
+class DistillClips(RETAClips):
+    """Phase 1's clips: the training split's, then every clip of a further folder's "train" split.
+    Clip indices 0 .. len(train) − 1 are the training split's own; like RETAClips, no label is read."""
+
+    def __init__(self, train: RETAClips, extra: RETAClips):
+        self.parts, self.clip_frames, self.window = (train, extra), train.clip_frames, train.window
+        self._index = [(p, c) for p in self.parts for c in range(len(p))]
+
+    def __len__(self):
+        return len(self._index)
+
+    def num_frames(self, c):
+        p, k = self._index[c]
+        return p.num_frames(k)
+
+    def audio(self, c):
+        p, k = self._index[c]
+        return p.audio(k)
+
+    def frames(self, c, index=slice(None)):
+        p, k = self._index[c]
+        return p.frames(k, index)
+
+
+def distillation_clips(data: RETAClips, data_root, extra_root):
+    """`data`, or DistillClips(data, the clips of extra_root) when extra_root is given. A SynthTalk
+    folder made with the training data's own seed is refused: its identities are the same people,
+    test speakers included (SynthTalk draws identity k from the seed alone)."""
+    if not extra_root:
+        return data
+    import json
+    from pathlib import Path
+    if not (Path(extra_root) / "splits.json").is_file():
+        raise SystemExit(f"distill_data={extra_root} is not a clip folder (no splits.json): make one with "
+                         "`talkinglib synth --seed S ...` (another seed than the training data's) or `talkinglib prepare`")
+    seeds = []
+    for r in (data_root, extra_root):
+        f = Path(r) / "dataset.json"
+        seeds.append(json.loads(f.read_text()).get("seed") if f.is_file() else None)
+    if seeds[0] is not None and seeds[0] == seeds[1]:
+        raise SystemExit(f"distill_data={extra_root} is SynthTalk with the training data's seed ({seeds[0]}): its "
+                         "identities are the training data's, test speakers included; generate it with another --seed")
+    return DistillClips(data, RETAClips(extra_root, "train", data.clip_frames, data.window))
 
 
 class TeacherTargets:
@@ -266,6 +318,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual, criterion="l1").to(device)   # ‖φ(ŷ) − φ(y)‖₁
     data = RETAClips(data_root, "train", cfg.clip_frames, cfg.window)
     targets = TeacherTargets(T_net, data, device, cache=cfg.cache_teacher)
+    distill = distillation_clips(data, data_root, cfg.distill_data) if mcfg.emotion else data
+    distill_targets = targets if distill is data else TeacherTargets(T_net, distill, device, cache=cfg.cache_teacher)
     config = {"stage": STAGE, "model": common.config_to_dict(mcfg), "train": common.config_to_dict(cfg),
               "init": str(init) if init else None}
 
@@ -286,10 +340,10 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
         torch.manual_seed(cfg.seed * 1_000_003 + step)                   # dropout replays on resume
         losses = {}
         if step < cfg.distill_steps:                                      # phase 1: distillation only
-            b = data.audio_batch(g, cfg.distill_batch)
+            b = distill.audio_batch(g, cfg.distill_batch)
             f_a = model.audio(b["wav"].to(device), cfg.clip_frames)          # (B, T, C_A)
             f_e = model.student(f_a)                                         # (B, T, H_T)
-            losses["emo_va"] = distillation_loss(f_e, targets.segments(b["clip"], b["start"], cfg.clip_frames))
+            losses["emo_va"] = distillation_loss(f_e, distill_targets.segments(b["clip"], b["start"], cfg.clip_frames))
             loss = cfg.w_emo * losses["emo_va"]
             opt_audio.zero_grad(set_to_none=True)
             loss.backward()
