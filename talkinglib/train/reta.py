@@ -85,7 +85,7 @@ TRAIN_PRESETS = {
     # tiny: 600 cheap distillation steps, then 400 end to end (about 1 s each on 2 cores); the
     # GAN stays off as in EDTalk's tiny stages. Phase 1 on the 12 training voices alone overfits
     # them: after 2400 steps the student named 100 % of training clips but 56 % of the 4 test
-    # voices'. With 64 further voices (distill_data, data/checkpoints/README.md), 1200 steps gave 84 %.
+    # voices'. With 64 further voices added (distill_data, data/checkpoints/README.md), 600 steps gave 81 %.
     # Phase 2 at lr 1e-4: from the tiny EDTalk at D.2's
     # 1e-3, the L1 rose from 0.25 to 0.38 within 40 steps (the generator came apart)
     "tiny": RETATrainConfig(lr=1e-4, adv_start=10**9),
