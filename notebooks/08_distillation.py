@@ -42,7 +42,8 @@ from IPython.display import Markdown, display
 from talkinglib.data.datasets import ClipStore, to_tensor_images, to_uint8_images
 from talkinglib.models.emotion import student_emotion_accuracy
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train.reta import RETAClips, load_reta_checkpoint
+from talkinglib.data.reta_clips import RETAClips
+from talkinglib.train.reta import load_reta_checkpoint
 from talkinglib.train.teacher import load_teacher, teacher_accuracy
 
 REPO = Path.cwd().parent
@@ -195,4 +196,5 @@ assert len(reads) == len(test) and sum(em != en for _, em, en in reads) > len(re
 #
 # **Lives in.** `talkinglib/models/emotion.py` (teacher, student, `student_emotion_accuracy`),
 # `talkinglib/models/audio_encoder.py` (E_A), `talkinglib/losses/reta.py` (the losses),
-# `talkinglib/train/teacher.py`, `talkinglib/train/reta.py` (the stage, `RETAClips`).
+# `talkinglib/train/teacher.py`, `talkinglib/train/reta.py` (the stage), `talkinglib/data/reta_clips.py`
+# (`RETAClips`, the further voices, the teacher's targets).

@@ -21,8 +21,9 @@ One explicit loop, two phases (the step decides which, so a resume lands in the 
    with λ_L1 = λ_emo = 2 and the rest 1 (D.2). M_motion is TVM (Algorithm 1) over the K real
    frames of each clip. Partner n of clip m is the next clip of the batch.
 
-Labels: no batch carries an emotion label. `RETAClips` reads frames, audio and mel windows only,
-and tests/test_reta_training.py trains with every label field of the dataset made unreadable.
+Labels: no batch carries an emotion label. `RETAClips` (data/reta_clips.py) reads frames, audio
+and mel windows only, and tests/test_reta_training.py trains with every label field of the
+dataset made unreadable.
 
 Ablations (RETA Tab. 4) are settings: model.geometric/emotion/style/injection/bridge.bridge
 (models/reta.py), eds=false (no cross-synthesis), w_motion=0 (no TVM). "w/o ERL" (model.emotion=false)
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from tqdm.auto import tqdm
 
-from talkinglib.data.datasets import ClipMedia
+from talkinglib.data.reta_clips import RETAClips, TeacherTargets, distillation_clips, targets_logits, window_rows
 from talkinglib.losses.reta import (distillation_loss, emotion_kl_loss, masked_l1_loss, relativistic_d_loss,
                                     relativistic_g_loss, sync_cosine_loss)
 from talkinglib.models.tvm import TVMConfig, clip_masks
@@ -44,7 +45,6 @@ from talkinglib.train.edtalk_common import (average_gradients, discriminator_ste
                                             resolve_device, step_generator)
 
 STAGE = "reta"
-SAMPLES_PER_FRAME = 640          # 16 kHz / 25 fps
 
 
 @dataclass(frozen=True)
@@ -93,132 +93,6 @@ TRAIN_PRESETS = {
     "full": RETATrainConfig(steps=100_000, distill_steps=5000, distill_batch=32, batch_size=8, clip_frames=50,
                             perceptual="imagenet", cache_teacher=False, log_every=100, ckpt_every=2000),
 }
-
-
-class RETAClips(ClipMedia):
-    """Clip segments for RETA: audio, frames and mel windows; never a label."""
-
-    def __init__(self, root, split="train", clip_frames=75, window=5):
-        super().__init__(root, split)
-        self.clip_frames, self.window = clip_frames, window
-        short = [c for c in range(len(self)) if self.num_frames(c) < clip_frames]
-        if short:
-            raise ValueError(f"{len(short)} clips of {root} are shorter than clip_frames={clip_frames} "
-                             f"(e.g. {self.store.names[short[0]]}); lower clip_frames")
-
-    def _segment(self, g, c):
-        T = self.num_frames(c)
-        s0 = int(torch.randint(T - self.clip_frames + 1, (1,), generator=g))
-        wav = self.audio(c)                                                   # read once per clip, kept
-        a = wav[s0 * SAMPLES_PER_FRAME:(s0 + self.clip_frames) * SAMPLES_PER_FRAME]
-        if len(a) < self.clip_frames * SAMPLES_PER_FRAME:
-            a = torch.nn.functional.pad(a, (0, self.clip_frames * SAMPLES_PER_FRAME - len(a)))
-        return s0, a
-
-    def audio_batch(self, g, batch_size):
-        """Distillation: {"clip" (B,), "start" (B,), "wav" (B, N)}: clip segments of clip_frames frames."""
-        clips, starts, wavs = [], [], []
-        for _ in range(batch_size):
-            c = int(torch.randint(len(self), (1,), generator=g))
-            s0, a = self._segment(g, c)
-            clips.append(c), starts.append(s0), wavs.append(a)
-        return {"clip": torch.tensor(clips), "start": torch.tensor(starts), "wav": torch.stack(wavs)}
-
-    def batch(self, g, batch_size):
-        """End to end: audio_batch's fields plus "identity" (B, 3, S, S) (a random frame of the clip),
-        "offset" (B,) the window's first frame within the segment, "real" (B, K, 3, S, S) and
-        "mel" (B, 1, 80, 16) the window centre's audio for SyncNet."""
-        out = self.audio_batch(g, batch_size)
-        ident, offs, real, mel = [], [], [], []
-        for c, s0 in zip(out["clip"].tolist(), out["start"].tolist()):
-            o = int(torch.randint(self.clip_frames - self.window + 1, (1,), generator=g))
-            t_id = int(torch.randint(self.num_frames(c), (1,), generator=g))
-            ident.append(self.frames(c, slice(t_id, t_id + 1))[0])
-            real.append(self.frames(c, slice(s0 + o, s0 + o + self.window)))
-            mel.append(self.mel(c)[s0 + o + self.window // 2])
-            offs.append(o)
-        return {**out, "identity": torch.stack(ident), "offset": torch.tensor(offs), "real": torch.stack(real),
-                "mel": torch.stack(mel)}
-
-
-class DistillClips(RETAClips):
-    """Phase 1's clips: the training split's, then every clip of a further folder's "train" split.
-    Clip indices 0 .. len(train) − 1 are the training split's own; like RETAClips, no label is read."""
-
-    def __init__(self, train: RETAClips, extra: RETAClips):
-        self.parts, self.clip_frames, self.window = (train, extra), train.clip_frames, train.window
-        self._index = [(p, c) for p in self.parts for c in range(len(p))]
-
-    def __len__(self):
-        return len(self._index)
-
-    def num_frames(self, c):
-        p, k = self._index[c]
-        return p.num_frames(k)
-
-    def audio(self, c):
-        p, k = self._index[c]
-        return p.audio(k)
-
-    def frames(self, c, index=slice(None)):
-        p, k = self._index[c]
-        return p.frames(k, index)
-
-
-def distillation_clips(data: RETAClips, data_root, extra_root):
-    """`data`, or DistillClips(data, the clips of extra_root) when extra_root is given. A SynthTalk
-    folder made with the training data's own seed is refused: its identities are the same people,
-    test speakers included (SynthTalk draws identity k from the seed alone)."""
-    if not extra_root:
-        return data
-    import json
-    from pathlib import Path
-    if not (Path(extra_root) / "splits.json").is_file():
-        raise SystemExit(f"distill_data={extra_root} is not a clip folder (no splits.json): make one with "
-                         "`talkinglib synth --seed S ...` (another seed than the training data's) or `talkinglib prepare`")
-    seeds = []
-    for r in (data_root, extra_root):
-        f = Path(r) / "dataset.json"
-        seeds.append(json.loads(f.read_text()).get("seed") if f.is_file() else None)
-    if seeds[0] is not None and seeds[0] == seeds[1]:
-        raise SystemExit(f"distill_data={extra_root} is SynthTalk with the training data's seed ({seeds[0]}): its "
-                         "identities are the training data's, test speakers included; generate it with another --seed")
-    return DistillClips(data, RETAClips(extra_root, "train", data.clip_frames, data.window))
-
-
-class TeacherTargets:
-    """f_V and the teacher's logits of clip frames (frozen teacher). cache=True computes every frame
-    of a clip once and keeps it on the CPU in float16 (tiny data); cache=False runs the teacher on
-    the frames a batch needs (real data, where a cache of every frame would not fit)."""
-
-    def __init__(self, teacher, media: ClipMedia, device="cpu", batch=256, cache=True):
-        self.teacher, self.media, self.device, self.batch, self.cache = teacher.eval(), media, device, batch, cache
-        self._cache = {}
-
-    @torch.no_grad()
-    def _run(self, frames):
-        parts = [self.teacher(frames[i:i + self.batch].to(self.device)) for i in range(0, len(frames), self.batch)]
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-
-    def frames(self, c, start, length):
-        """(f_V (length, H_T), logits (length, n)) of frames start .. start + length − 1 of clip c, on the device."""
-        if not self.cache:
-            return self._run(self.media.frames(c, slice(start, start + length)))
-        if c not in self._cache:
-            f, z = self._run(self.media.frames(c))
-            self._cache[c] = (f.half().cpu(), z.half().cpu())
-        f, z = self._cache[c]
-        return f[start:start + length].to(self.device).float(), z[start:start + length].to(self.device).float()
-
-    def segments(self, clips, starts, length):
-        """f_V (B, length, H_T) of the batch's clip segments."""
-        return torch.stack([self.frames(c, s, length)[0] for c, s in zip(clips.tolist(), starts.tolist())])
-
-
-def _window_rows(x, offsets, K):
-    """x (B, T, ...) -> (B, K, ...) rows offsets[b] .. offsets[b] + K − 1 of each clip."""
-    idx = offsets[:, None].to(x.device) + torch.arange(K, device=x.device)          # (B, K)
-    return torch.gather(x, 1, idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:]))
 
 
 def load_reta_checkpoint(path):
@@ -319,7 +193,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     data = RETAClips(data_root, "train", cfg.clip_frames, cfg.window)
     targets = TeacherTargets(T_net, data, device, cache=cfg.cache_teacher)
     distill = distillation_clips(data, data_root, cfg.distill_data) if mcfg.emotion else data
-    distill_targets = targets if distill is data else TeacherTargets(T_net, distill, device, cache=cfg.cache_teacher)
+    distill_targets = (targets if distill is data else
+                       TeacherTargets(T_net, distill, device, cache=cfg.cache_teacher, shared=targets))
     config = {"stage": STAGE, "model": common.config_to_dict(mcfg), "train": common.config_to_dict(cfg),
               "init": str(init) if init else None}
 
@@ -356,8 +231,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
             f_v = targets.segments(b["clip"], b["start"], cfg.clip_frames) if mcfg.emotion else None
             code = model.encode_source(b["identity"].to(device))          # f_STY (B, D), f_TEX
             rep = lambda x: x.repeat_interleave(K, 0)                      # noqa: E731  (B, ...) -> (B*K, ...)
-            f_m = _window_rows(c["f_M"], b["offset"], K).flatten(0, 1)     # (B*K, D)
-            f_e = _window_rows(c["f_E"], b["offset"], K).flatten(0, 1)     # (B*K, H_T)
+            f_m = window_rows(c["f_M"], b["offset"], K).flatten(0, 1)     # (B*K, D)
+            f_e = window_rows(c["f_E"], b["offset"], K).flatten(0, 1)     # (B*K, H_T)
             fake = model.render(type(code)(rep(code.latent), [rep(f) for f in code.feats]), f_m, f_e)   # (B*K, 3, S, S)
             real = b["real"].to(device)                                    # (B, K, 3, S, S)
             real_flat = real.flatten(0, 1)
@@ -411,9 +286,3 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     bar.close()
     logger.close()
     return model.eval(), logger
-
-
-def targets_logits(targets, b, K):
-    """The teacher's logits of the batch's K real frames per clip, flattened (B*K, n)."""
-    return torch.cat([targets.frames(c, s + o, K)[1] for c, s, o in zip(b["clip"].tolist(), b["start"].tolist(),
-                                                                          b["offset"].tolist())])
