@@ -206,7 +206,7 @@ assert ends > 1e-4, "the emotion embedding must reach G"
 # Memory must not grow with the length of the audio, so motion is computed a span at a time
 # (10 s by default), each with 1 s of context on both sides, and consecutive spans overlap by
 # 12 frames that are cross-faded. Here: 60 s of speech in 10-s spans, and the controls compared
-# with one pass over the whole minute. (`tests/test_generate.py` runs 10 minutes and measures the
+# with one pass over the whole minute. (`tests/test_generate.py` runs 4 minutes and measures the
 # memory.)
 
 # %%

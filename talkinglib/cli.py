@@ -6,7 +6,8 @@
         STAGE: probe, expert, edtalk.autoencoder, edtalk.mouth_pose (--init), edtalk.expression (--init),
                edtalk.audio2pose (--init: the EDTalk that reads W^p), syncnet (the lip-sync expert),
                edtalk.audio2lip (--init, --syncnet), edtalk.audio2exp (--init), teacher (RETA's emotion ViT),
-               reta (--init EDTalk, --teacher, --syncnet)
+               reta (--init EDTalk, --teacher, --syncnet),
+               recipe (every stage above in order, exported, finished ones skipped: train/recipe.py)
     talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
     talkinglib export RUN/probe.pt data/checkpoints/x.pt       weights only, for committing
     talkinglib generate --image me.jpg --audio talk.mp3 --out out.mp4 --checkpoint CKPT ...  an mp4 with sound
@@ -57,7 +58,7 @@ def cmd_synth(args):
 
 
 TRAIN_STAGES = ("probe", "expert", "edtalk.autoencoder", "edtalk.mouth_pose", "edtalk.expression",
-                "edtalk.audio2pose", "syncnet", "edtalk.audio2lip", "edtalk.audio2exp", "teacher", "reta")
+                "edtalk.audio2pose", "syncnet", "edtalk.audio2lip", "edtalk.audio2exp", "teacher", "reta", "recipe")
 
 
 def _split_overrides(pairs):
@@ -78,6 +79,17 @@ def cmd_train(args):
     if not (Path(args.data) / "splits.json").is_file():
         raise SystemExit(f"{args.data} is not a dataset (no splits.json). Make one with "
                          f"`talkinglib synth --out {args.data} --preset {args.preset}`")
+    if args.stage == "recipe":
+        from talkinglib.train.recipe import run_recipe
+        if args.set or args.init or args.steps is not None:
+            raise SystemExit("train recipe runs the committed commands as they are; --set, --init and --steps belong "
+                             "to single stages (see --dry-run for the commands)")
+        times = run_recipe(args.data, args.out, preset=args.preset, export=args.export, voices=args.voices,
+                           only=args.only.split(",") if args.only else None, dry_run=args.dry_run)
+        if not args.dry_run:
+            print(f"recipe: every step done; wall time per step in {Path(args.out) / 'recipe.json'} "
+                  f"({sum(times.values()) / 60:.1f} min in all)")
+        return 0
     model_sets, train_sets = _split_overrides(args.set)
     if args.stage in ("probe", "expert"):
         from talkinglib.train import probe as P
@@ -192,7 +204,8 @@ def cmd_export(args):
 
 def cmd_demo(args):
     from talkinglib.demo import run_demo
-    return run_demo(out=Path(args.out), seed=args.seed, probe_steps=args.probe_steps)
+    return run_demo(out=Path(args.out), seed=args.seed, probe_steps=args.probe_steps,
+                    retrain_probe=args.retrain_probe)
 
 
 def build_parser():
@@ -232,6 +245,10 @@ def build_parser():
                    help="reta: the emotion teacher checkpoint (talkinglib train teacher); at full the registry's "
                         "pretrained facial-expression ViT when omitted")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    t.add_argument("--export", default=None, help="recipe: where exported checkpoints go (default OUT/checkpoints)")
+    t.add_argument("--voices", default=None, help="recipe: RETA's further voices (default OUT/voices-seed1)")
+    t.add_argument("--only", default=None, help="recipe: run only these steps (comma-separated names)")
+    t.add_argument("--dry-run", action="store_true", help="recipe: print the commands, run nothing")
     t.set_defaults(func=cmd_train)
 
     f = sub.add_parser("fitness", help="SynthTalk fitness numbers on held-out identities")
@@ -246,10 +263,13 @@ def build_parser():
     e.add_argument("--half", action="store_true", help="store the weights as float16 (half the bytes)")
     e.set_defaults(func=cmd_export)
 
-    d = sub.add_parser("demo", help="the README's main job: data, probe, figures")
+    d = sub.add_parser("demo", help="the README's main job: data, probe, figures, a scored talking-head video")
     d.add_argument("--out", default="outputs/demo")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--probe-steps", type=int, default=None)
+    d.add_argument("--retrain-probe", action="store_true",
+                   help="train the factor probe (about 6.5 min) instead of measuring the committed one")
+    d.add_argument("--probe-steps", type=int, default=None, help="train the probe for this many steps (implies "
+                                                                   "--retrain-probe)")
     d.set_defaults(func=cmd_demo)
 
     from talkinglib import weights

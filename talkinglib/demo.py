@@ -1,11 +1,13 @@
 """`talkinglib demo`: the README's main job, the furthest end-to-end run the library has so far.
 
 1. generate (or reuse) the default SynthTalk dataset (tiny preset, seed 0);
-2. train the factor probe on its training identities (resumes if interrupted);
+2. load the committed factor probe (data/checkpoints/probe_tiny.pt; --retrain-probe trains one
+   on the dataset's training identities instead, about 6.5 minutes on 2 cores);
 3. measure SYNTHTALK.md's fitness numbers on the held-out identities;
 4. write the figures and a JSON of the numbers under --out;
 5. generate a talking-head mp4 with sound through the tiny RETA pipeline (the committed
-   checkpoint): a held-out identity's photo and another of its clips' speech, out/reta_tiny.mp4.
+   checkpoint): a held-out identity's photo and another of its clips' speech, out/reta_tiny.mp4,
+   and score it: the probe's jaw of every video frame against the clip's true jaw (R²).
 """
 import json
 import time
@@ -16,11 +18,14 @@ from talkinglib.synth.generate import default_root, ensure_dataset
 from talkinglib.synth.learnability import THRESHOLDS, check, dataset_fitness
 
 
-def run_demo(out=Path("outputs/demo"), seed=0, probe_steps=None):
+COMMITTED_PROBE = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "probe_tiny.pt"
+
+
+def run_demo(out=Path("outputs/demo"), seed=0, probe_steps=None, retrain_probe=False):
     from dataclasses import replace
 
     from talkinglib.data.clips import read_clip
-    from talkinglib.train.probe import TRAIN_PRESETS, train_probe
+    from talkinglib.train.probe import TRAIN_PRESETS, load_probe, train_probe
 
     out = Path(out)
     fig_dir = out / "figures"
@@ -31,9 +36,14 @@ def run_demo(out=Path("outputs/demo"), seed=0, probe_steps=None):
     gen_seconds = time.time() - t0
     print(f"      {root}  ({gen_seconds:.1f} s; reused when already complete)")
 
-    print("[2/5] factor probe")
-    cfg = TRAIN_PRESETS["tiny"] if probe_steps is None else replace(TRAIN_PRESETS["tiny"], steps=probe_steps)
-    probe, logger = train_probe(root, out / "probe", preset="tiny", cfg=cfg)
+    logger = None
+    if retrain_probe or probe_steps is not None:
+        print("[2/5] factor probe: training")
+        cfg = TRAIN_PRESETS["tiny"] if probe_steps is None else replace(TRAIN_PRESETS["tiny"], steps=probe_steps)
+        probe, logger = train_probe(root, out / "probe", preset="tiny", cfg=cfg)
+    else:
+        print(f"[2/5] factor probe: the committed {COMMITTED_PROBE.name} (--retrain-probe trains one)")
+        probe = load_probe(COMMITTED_PROBE)
 
     print("[3/5] fitness on held-out identities")
     numbers = dataset_fitness(root, probe=probe)
@@ -50,12 +60,41 @@ def run_demo(out=Path("outputs/demo"), seed=0, probe_steps=None):
     clip = read_clip(root / "id012_happy_0")
     figures.plot_spectrogram_with_jaw(clip, fig_dir / "spectrogram_jaw.png")
     figures.plot_learnability(numbers, THRESHOLDS, fig_dir / "learnability.png")
-    figures.plot_training_curve(logger.history, fig_dir / "probe_training.png")
+    if logger is not None:
+        figures.plot_training_curve(logger.history, fig_dir / "probe_training.png")
 
     print(f"[5/5] talking head: {out / 'reta_tiny.mp4'}")
     video = talking_head_video(root, out / "reta_tiny.mp4")
+    score = score_video(video, root / TALKING_CLIP, probe)
+    (out / "video.json").write_text(json.dumps(score, indent=1, sort_keys=True))
+    print(f"      jaw R² of the video against the speech's true jaw: {score['jaw_r2']:.3f} "
+          f"(the clip's own frames: {score['jaw_r2_real']:.3f}); mean change per frame "
+          f"{score['frame_change']:.2f} grey levels")
     print(f"done: {out / 'fitness.json'}, {len(list(fig_dir.glob('*.png')))} figures and {video}")
     return 0
+
+
+PHOTO_CLIP, TALKING_CLIP = "id012_neutral_0", "id012_happy_0"      # a held-out identity (test split)
+
+
+def score_video(path, clip_dir, probe):
+    """The probe's jaw of each frame of the video at `path` against the true jaw of the clip whose
+    speech it was driven by: {"jaw_r2", "jaw_r2_real" (the clip's own frames, the ceiling),
+    "frame_change" (mean |frame t+1 − frame t|, grey levels)}."""
+    import numpy as np
+
+    from talkinglib.data.clips import read_clip
+    from talkinglib.eval.factors import probe_predictions, r2_score
+    from talkinglib.inference.video import read_video
+    frames, _ = read_video(path)
+    clip = read_clip(clip_dir)
+    truth = np.asarray(clip.meta["factors"]["mouth"], np.float32)[:, 0]
+    n = min(len(frames), len(truth))
+    jaw = probe_predictions(probe, frames[:n])["mouth"][:, 0]
+    jaw_real = probe_predictions(probe, clip.frames[:n])["mouth"][:, 0]
+    change = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean()
+    return {"jaw_r2": float(r2_score(truth[:n], jaw)[0]), "jaw_r2_real": float(r2_score(truth[:n], jaw_real)[0]),
+            "frame_change": float(change), "frames": int(n)}
 
 
 def talking_head_video(root, path, checkpoint=None):
@@ -65,5 +104,5 @@ def talking_head_video(root, path, checkpoint=None):
     from talkinglib.inference.pipeline import TalkingHeadPipeline
     checkpoint = checkpoint or Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "reta_tiny.pt"
     pipe = TalkingHeadPipeline.from_checkpoints("reta", checkpoint)
-    photo, speech = read_clip(Path(root) / "id012_neutral_0").frames[0], read_clip(Path(root) / "id012_happy_0").audio
+    photo, speech = read_clip(Path(root) / PHOTO_CLIP).frames[0], read_clip(Path(root) / TALKING_CLIP).audio
     return pipe.to_video(photo, speech, path, crop="none")

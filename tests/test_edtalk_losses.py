@@ -138,3 +138,59 @@ def test_edtalk_batches_are_seeded_and_respect_the_stage_rules(tiny_dataset):
     assert 32 < ys.float().mean() < 60, "the mask sits on the lower half of the face"
     with pytest.raises(ValueError, match="whole blocks"):
         EDTalkBatches(tiny_dataset, "train", extra=extra[:6], extra_block=4)
+
+
+def test_pairs_carry_the_driving_frames_truth_and_same_frame_pairs(tiny_dataset):
+    """The tiny autoencoder's aids: factors=True gives the driving frame's standardised mouth and
+    pose (clip frames and extra frames alike), same_fraction=1 makes every driving frame the source."""
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    extra = np.zeros((8, 64, 64, 3), np.uint8)
+    extra_factors = {"mouth": np.full((8, 4), 7.0, np.float32), "pose": np.zeros((8, 5), np.float32)}
+    b = EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4, extra_factors=extra_factors)
+    p = b.pairs(torch.Generator().manual_seed(0), 16, factors=True)
+    assert p["mouth_factors"].shape == (16, 4) and p["pose_factors"].shape == (16, 5)
+    per_clip, stats = b.factors()
+    mean, std = stats["mouth"]
+    is_extra = (p["driving"] == -1).flatten(1).all(1)
+    assert is_extra.any() and (~is_extra).any()
+    expect = torch.from_numpy(((7.0 - mean) / std).astype(np.float32))
+    assert torch.allclose(p["mouth_factors"][is_extra], expect.expand(int(is_extra.sum()), 4))
+    clips = p["mouth_factors"][~is_extra]
+    assert clips.abs().max() < 6 and clips.std() > 0.3, "clip frames: standardised truth, not the extras' 7"
+    same = b.pairs(torch.Generator().manual_seed(0), 6, same_fraction=1.0)
+    assert torch.equal(same["source"], same["driving"])
+    default = b.pairs(torch.Generator().manual_seed(0), 6)
+    again = EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4).pairs(torch.Generator().manual_seed(0), 6)
+    assert torch.equal(default["driving"], again["driving"]), "the aids off: the same batches as before"
+    with pytest.raises(ValueError, match="extra_factors"):
+        EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4).pairs(torch.Generator(), 2, factors=True)
+
+
+def test_factor_anchor_loss_regresses_the_first_bank_weights():
+    from talkinglib.losses.edtalk import factor_anchor_loss
+    w = torch.tensor([[1.0, 2.0, 9.0], [0.0, 0.0, -9.0]])
+    assert factor_anchor_loss(w, torch.tensor([[1.0, 2.0], [0.0, 0.0]])) == 0, "only the first k weights count"
+    assert factor_anchor_loss(w, torch.tensor([[0.0, 2.0], [0.0, 0.0]])) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="at least 3"):
+        factor_anchor_loss(w[:, :2], torch.zeros(2, 3))
+
+
+def test_ground_truth_aids_refuse_real_clips(tiny_dataset, tmp_path):
+    """Real clips (talkinglib prepare) have no factors: w_factors says so before the first step."""
+    import json
+    import shutil
+    from talkinglib.data.clips import ClipFormatError
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    names = ["id000_neutral_0", "id001_neutral_0"]
+    for n in names:                                   # SynthTalk clips stripped to what prepare writes
+        shutil.copytree(tiny_dataset / n, tmp_path / n)
+        meta = json.loads((tmp_path / n / "meta.json").read_text())
+        for k in ("factors", "emotion_index", "tdmm", "identity_params"):
+            meta.pop(k, None)
+        meta["emotion"] = None
+        (tmp_path / n / "meta.json").write_text(json.dumps(meta))
+    (tmp_path / "splits.json").write_text(json.dumps({"train": names, "test": []}))
+    b = EDTalkBatches(tmp_path, "train")
+    assert b.pairs(torch.Generator().manual_seed(0), 2)["source"].shape == (2, 3, 64, 64)   # the plain recipe runs
+    with pytest.raises(ClipFormatError, match="w_factors=0"):
+        b.pairs(torch.Generator().manual_seed(0), 2, factors=True)

@@ -28,6 +28,11 @@ def changed(before, after):
     return {k for k in before if not torch.equal(before[k], after[k])}
 
 
+def buffer_names(model):
+    """State-dict entries that are not parameters: BatchNorm statistics of the tiny E."""
+    return set(model.state_dict()) - {n for n, _ in model.named_parameters()}
+
+
 def trainable_names(model, stage):
     ids = {id(p) for g in TRAINABLE[stage] for p in model.param_groups()[g]}
     return {n for n, p in model.named_parameters() if id(p) in ids}
@@ -74,11 +79,17 @@ def test_two_steps_change_exactly_the_trainable_parameters(stage_runs, stage):
     runs, _ = stage_runs
     run, before = runs[stage]
     after = snapshot(run.model)
-    diff = changed(before, after)
+    buffers = buffer_names(run.model)
+    diff = changed(before, after) - buffers
     expected = trainable_names(run.model, stage)
     assert expected, "the stage trains nothing"
     assert diff == expected, (f"changed but frozen: {sorted(diff - expected)[:5]}; "
                               f"trainable but unchanged: {sorted(expected - diff)[:5]}")
+    stats = {n for n in changed(before, after) & buffers}
+    if stage == "edtalk.autoencoder":          # E trains: its BatchNorm statistics follow the data
+        assert stats and all(n.startswith("enc.") for n in stats)
+    else:                                      # E frozen: it runs in eval mode, its statistics stay put
+        assert not stats, f"a frozen E changed its BatchNorm statistics: {sorted(stats)[:3]}"
     for name, values in run.logger.history.items():
         assert all(torch.isfinite(torch.tensor(v)) for _, v in values), f"{name} is not finite"
     assert {"rec", "per", "adv", "d"} <= set(run.logger.history)
@@ -131,3 +142,15 @@ def test_resuming_another_stages_checkpoint_is_refused(tiny_dataset, stage_runs,
     with pytest.raises(common.CheckpointError, match="belongs to stage"):
         train_expression(tiny_dataset, root / "mp", init=root / "mp" / "edtalk.pt", cfg=fast_cfg("edtalk.expression"),
                          progress=False)
+
+
+def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
+    """The tiny teaching aids (EDTalkTrainConfig.w_factors, w_mouth, same_fraction, w_per=0) run
+    together: their losses are logged and finite, and L_per is skipped, not computed, at weight 0."""
+    from talkinglib.train.edtalk_autoencoder import train_autoencoder
+    cfg = replace(fast_cfg("edtalk.autoencoder"), w_factors=1.0, w_mouth=1.0, same_fraction=0.5, w_per=0.0,
+                  adv_start=10**9)
+    run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False)
+    h = run.logger.history
+    assert {"factors", "mouth"} <= set(h) and all(torch.isfinite(torch.tensor(v)) for _, v in h["factors"])
+    assert all(v == 0 for _, v in h["per"]), "w_per=0: no VGG19 pass"

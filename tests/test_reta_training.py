@@ -123,7 +123,10 @@ def test_every_table_4_ablation_trains(tiny_dataset, tmp_path, model_kw, train_k
     model, log = _train(tiny_dataset, tmp_path, cfg, model_cfg=mcfg)
     after = model.state_dict()
     moved = lambda prefix: any(not torch.equal(init[k], after[k]) for k in init if k.startswith(prefix))  # noqa: E731
-    assert model.cfg == mcfg and torch.isfinite(torch.tensor(log.history["loss"][-1][1]))
+    # E_I and G are EDTalk's: their architecture options come from the checkpoint RETA starts from
+    edtalk_cfg = common.load_checkpoint(EXPERTS["init"])["config"]["model"]
+    inherited = {k: edtalk_cfg.get(k, "none") for k in ("warp_grid", "encoder_norm")}
+    assert model.cfg == replace(mcfg, **inherited) and torch.isfinite(torch.tensor(log.history["loss"][-1][1]))
     assert moved("dec.convs") and moved("enc.")
     assert moved("geometry.") == mcfg.geometric                 # w/o GPL: the branch gets no gradient
     assert moved("student.") == moved("emotion_proj") == mcfg.emotion

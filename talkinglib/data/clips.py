@@ -39,7 +39,7 @@ class Clip:
         return self.frames.shape[0]
 
 
-def _atomic_write(path: Path, data: bytes):
+def atomic_write_bytes(path: Path, data: bytes):
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -55,11 +55,11 @@ def write_npz_deterministic(path, **arrays):
             payload = io.BytesIO()
             np.lib.format.write_array(payload, np.ascontiguousarray(arr), allow_pickle=False)
             zf.writestr(info, payload.getvalue())
-    _atomic_write(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 def write_json(path, obj):
-    _atomic_write(Path(path), (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode())
+    atomic_write_bytes(Path(path), (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode())
 
 
 # BT.601 limited range, what decoders assume for untagged yuv444p (Y 16-235, Cb/Cr 16-240)

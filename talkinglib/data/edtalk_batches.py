@@ -13,16 +13,20 @@ Images are float32 (B, 3, H, W) in [-1, 1], windows (B, K, 3, H, W), landmarks (
 import numpy as np
 import torch
 
+from talkinglib.data import clips as clipio
 from talkinglib.data.datasets import ClipStore, to_tensor_images
 from talkinglib.data.mouth_swap import CHIN, OUTER_LIPS, MouthSwapConfig, mouth_mask
+
+FACTORS = ("mouth", "pose")           # the ground truth pairs(factors=True) returns (SynthTalk only)
 
 
 class EDTalkBatches:
     """Frames of one split, indexed by identity. `extra` adds frames of further identities
     (uint8 (N, H, W, 3) in blocks of `extra_block` frames per identity, e.g. SynthTalk's random
-    probe frames) to the self-reconstruction pairs only: they have no landmarks or clips."""
+    probe frames) to the self-reconstruction pairs only: they have no landmarks or clips.
+    `extra_factors` ({"mouth" (N, 4), "pose" (N, 5)}) are their ground truth, for factors=True."""
 
-    def __init__(self, root, split="train", extra=None, extra_block=None):
+    def __init__(self, root, split="train", extra=None, extra_block=None, extra_factors=None):
         self.store = ClipStore(root, split)
         metas = self.store.metas
         self.num_frames = np.array([m["num_frames"] for m in metas])
@@ -37,9 +41,27 @@ class EDTalkBatches:
         if missing:
             raise ValueError(f"identities {missing[:5]} of {root} have no neutral (or unlabelled) clip; the "
                              "mouth-pose stage trains on emotion-agnostic clips only (EDTalk A.3)")
-        self.extra, self.extra_block = extra, extra_block
+        self.extra, self.extra_block, self.extra_factors = extra, extra_block, extra_factors
         if extra is not None and (extra_block is None or len(extra) % extra_block):
             raise ValueError(f"extra frames ({len(extra)}) must come in whole blocks of extra_block={extra_block}")
+        self._factors = None
+
+    def factors(self):
+        """SynthTalk's per-frame truth of every clip, [{"mouth" (T, 4), "pose" (T, 5)}], and its
+        standardisation over the split {"mouth": (mean, std), "pose": (mean, std)}. Real clips have
+        none: a clear error says so (the aids that need it are SynthTalk-only)."""
+        if self._factors is None:
+            from talkinglib.data.datasets import frame_factors
+            try:
+                per_clip = [{k: frame_factors(m)[k] for k in FACTORS} for m in self.store.metas]
+            except clipio.ClipFormatError as e:
+                raise clipio.ClipFormatError(f"{e}. Set the ground-truth aids off (w_factors=0) for real data") from e
+            stats = {}
+            for k in FACTORS:
+                allv = np.concatenate([f[k] for f in per_clip])
+                stats[k] = (allv.mean(0), allv.std(0) + 1e-6)
+            self._factors = (per_clip, stats)
+        return self._factors
 
     # -- helpers ---------------------------------------------------------------------------
     def _frame(self, c, t):
@@ -52,34 +74,55 @@ class EDTalkBatches:
         return seq[self._randint(g, len(seq))]
 
     # -- stage batches ---------------------------------------------------------------------
-    def pairs(self, g, batch_size, extra_fraction=0.5):
+    def pairs(self, g, batch_size, extra_fraction=0.5, same_fraction=0.0, factors=False):
         """{"source", "driving"} (B, 3, H, W): two frames of one identity (any of its clips), and
         "mouth" (B, 1, H, W): the driving frame's soft mouth mask from its landmarks (all zero for
-        extra frames, which have none)."""
-        src, drv, lms = [], [], []
+        extra frames, which have none).
+
+        same_fraction: the share of pairs whose driving frame is the source frame itself (drawn
+        only when > 0, so the default keeps the batches of earlier runs). factors=True adds the
+        driving frame's standardised truth, "mouth_factors" (B, 4) and "pose_factors" (B, 5)."""
+        if factors:
+            per_clip, stats = self.factors()
+            if self.extra is not None and self.extra_factors is None:
+                raise ValueError("factors=True with extra frames needs their extra_factors")
+        src, drv, lms, truth = [], [], [], []
         for _ in range(batch_size):
             use_extra = self.extra is not None and float(torch.rand((), generator=g)) < extra_fraction
+            same = same_fraction > 0 and float(torch.rand((), generator=g)) < same_fraction
             if use_extra:
                 block = self._randint(g, len(self.extra) // self.extra_block) * self.extra_block
                 i, j = (block + self._randint(g, self.extra_block) for _ in range(2))
+                j = i if same else j
                 src.append(self.extra[i])
                 drv.append(self.extra[j])
                 lms.append(None)
+                if factors:
+                    truth.append({k: self.extra_factors[k][j] for k in FACTORS})
             else:
                 ident = self._pick(g, self.identities)
                 for out in (src, drv):
                     c = self._pick(g, self.clips_of[ident])
                     t = self._randint(g, self.num_frames[c])
                     out.append(self._frame(c, t))
+                    if same:
+                        drv.append(src[-1])
+                        break
                 lms.append(self.landmarks[c][t])                          # the driving frame's
+                if factors:
+                    truth.append({k: per_clip[c][k][t] for k in FACTORS})
         size = src[0].shape[0]
         mouth = torch.zeros(batch_size, 1, size, size)
         known = [k for k, lm in enumerate(lms) if lm is not None]
         if known:
             lm = torch.from_numpy(np.stack([lms[k] for k in known]))    # (B', 68, 2) pixels
             mouth[known] = mouth_mask(lm[:, OUTER_LIPS], lm[:, list(CHIN)], size, MouthSwapConfig())
-        return {"source": to_tensor_images(np.stack(src)), "driving": to_tensor_images(np.stack(drv)),
-                "mouth": mouth}
+        batch = {"source": to_tensor_images(np.stack(src)), "driving": to_tensor_images(np.stack(drv)),
+                 "mouth": mouth}
+        for k in FACTORS if factors else ():
+            mean, std = stats[k]
+            batch[f"{k}_factors"] = torch.from_numpy(((np.stack([t[k] for t in truth]) - mean) / std).astype(np.float32))
+        return batch
 
     def mouth_pose(self, g, batch_size):
         """{"a", "b", "source"} (B, 3, H, W) and {"lm_a", "lm_b"} (B, 68, 2): neutral frames of one identity."""

@@ -22,6 +22,17 @@ def region_l1_loss(real, fake, mask):
     return ((real - fake).abs() * mask).sum() / area.clamp_min(1.0)
 
 
+def factor_anchor_loss(weights, truth):
+    """mean (W[:, :k] − y)²: the first k bank weights regress k standardised ground-truth factors.
+    weights (B, K ≥ k), truth (B, k). Not a term of EDTalk or LIA: the tiny autoencoder anchors
+    W^m[:, :4] to SynthTalk's (jaw, spread, round, closure) and W^p[:, :5] to its pose, so that E
+    must put the few-pixel mouth into its latent (EDTalkTrainConfig.w_factors)."""
+    k = truth.shape[1]
+    if weights.shape[1] < k:
+        raise ValueError(f"{k} factors need at least {k} bank weights, got {weights.shape[1]}")
+    return F.mse_loss(weights[:, :k], truth)
+
+
 def d_logistic_loss(real_logits, fake_logits):
     """Discriminator side of Eq. (6): −log D(I) − log(1 − D(Î)) with D = sigmoid(logits).
 

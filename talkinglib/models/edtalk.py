@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from talkinglib.models.banks import METHODS, Bank, NavigationMLP, orthonormal_bases
 from talkinglib.models.eem import BLOCKS
-from talkinglib.models.encoder import Encoder
+from talkinglib.models.encoder import ENCODER_NORMS, Encoder
 from talkinglib.models.generator import FLOW_INITS, Generator
 from talkinglib.models.layers.stylegan2 import EqualLinear
 from talkinglib.models.layers.warp import GRIDS
@@ -53,10 +53,15 @@ class EDTalkConfig:
                                     # scratch, 400 steps, with warp_grid="aligned" and 30 % source = driver
                                     # pairs: at 64² the mask stayed at 0.29 (LIA init: 0.07) and offsets 2.6 px
                                     # (11), L1 0.054 (0.075); the images stayed blurred (issue 3's notes)
+    encoder_norm: str = "none"      # "none" (LIA's normalisation-free E, official) | "batch" | "group": E in
+                                    # plain convs with a norm after each, same widths (encoder.py). Not in
+                                    # LIA/EDTalk. E + a linear head on SynthTalk's truth, test-identity jaw R²:
+                                    # "none" −0.05 at 400 steps, "batch" 0.81 at 300 (eval/encoder_readout.py)
 
     def __post_init__(self):
         for name, allowed in (("eem_block", BLOCKS), ("bank", BANK_MODES), ("orthogonalize", METHODS),
-                              ("warp_grid", GRIDS), ("flow_init", FLOW_INITS)):
+                              ("warp_grid", GRIDS), ("flow_init", FLOW_INITS),
+                              ("encoder_norm", ENCODER_NORMS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"EDTalkConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.size < 8 or self.size & (self.size - 1):
@@ -68,9 +73,12 @@ class EDTalkConfig:
 
 
 PRESETS = {
-    # 64² images, D = 128, channels 128 at 4²..16², 64 at 32², 32 at 64²: 3.0 M parameters,
-    # ~0.3 s for E(source), E(driver), G forward + backward at B = 8 on 2 CPU cores
-    "tiny": EDTalkConfig(size=64, latent_dim=128, channel_base=2048, channel_max=128, eem_hidden=32),
+    # 64² images, D = 128, channels 128 at 4²..16², 64 at 32², 32 at 64². Three choices of ours (not
+    # in EDTalk or LIA), each measured where it is defined: a BatchNorm E that learns the few-pixel
+    # mouth (encoder.py), and G's flow heads started at the identity on an aligned grid, so that
+    # its 32² and 64² levels draw the image (generator.py)
+    "tiny": EDTalkConfig(size=64, latent_dim=128, channel_base=2048, channel_max=128, eem_hidden=32,
+                         encoder_norm="batch", flow_init="identity", warp_grid="aligned"),
     "full": EDTalkConfig(),         # the official EDTalk.pt generator
 }
 
@@ -88,7 +96,7 @@ class EDTalk(nn.Module):
         super().__init__()
         self.cfg = cfg
         D, n = cfg.latent_dim, cfg.bank_sizes
-        self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max)
+        self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.encoder_norm)
         self.dec = Generator(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.eem_hidden, cfg.eem_block,
                              cfg.warp_grid, flow_init=cfg.flow_init)
         if cfg.bank == "bases":

@@ -50,7 +50,8 @@ class RETAConfig:
     latent_dim: int = 512                # D: f_STY, f_M, f_CTRL
     channel_base: int = 16384
     channel_max: int = 512
-    warp_grid: str = "lia"
+    warp_grid: str = "lia"               # E_I and G as EDTalk's; training takes both from the EDTalk checkpoint
+    encoder_norm: str = "none"           # it starts from (train/reta.py), so they always match its weights
     teacher_dim: int = 768               # H_T: the teacher's embedding (ViT-B: 768)
     motion_levels: int = 4               # G levels (4², 8², ...) driven by f_STY + f_M; the rest by f_STY + f_E.
                                          # Ours: RETA says "early" and "later" layers, without a split
@@ -74,7 +75,7 @@ PRESETS = {
     # E_I and G as EDTalk's tiny preset (64², D = 128), so RETA starts from edtalk_tiny.pt; the tiny
     # teacher's 96-d embedding; 5 G levels (4² ... 64²): f_M drives 4², 8², 16², f_E drives 32², 64²
     "tiny": RETAConfig(size=64, latent_dim=128, channel_base=2048, channel_max=128, teacher_dim=96,
-                       motion_levels=3, audio=AUDIO_PRESETS["tiny"],
+                       warp_grid="aligned", encoder_norm="batch", motion_levels=3, audio=AUDIO_PRESETS["tiny"],
                        bridge=BridgeConfig(encoder_hidden=128, motion_dim=128),
                        student=STUDENT_PRESETS["tiny"]),
     # official EDTalk G (256², D = 512, 7 levels: f_M drives 4² ... 32²), wav2vec 2.0 base, ViT-B teacher
@@ -94,7 +95,7 @@ class RETA(nn.Module):
         self.emotion_proj = nn.Linear(cfg.teacher_dim, D)                                        # P_E
         nn.init.zeros_(self.emotion_proj.weight)
         nn.init.zeros_(self.emotion_proj.bias)
-        self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max)                       # E_I
+        self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.encoder_norm)     # E_I
         self.dec = Generator(cfg.size, D, cfg.channel_base, cfg.channel_max, grid=cfg.warp_grid, eem=False)  # G
         if not 1 <= cfg.motion_levels < self.dec.num_levels:
             raise ValueError(f"motion_levels must be in 1..{self.dec.num_levels - 1} (G has {self.dec.num_levels} "
@@ -162,8 +163,8 @@ class RETA(nn.Module):
             bad = [k for k in own if k not in other or other[k].shape != own[k].shape]
             if bad:
                 raise ValueError(f"EDTalk's {name} does not fit this RETA ({len(bad)} tensors differ, e.g. {bad[:3]}); "
-                                 f"use the RETA preset with EDTalk's size and widths (EDTalk {edtalk.cfg.size}², "
-                                 f"D = {edtalk.cfg.latent_dim})")
+                                 f"use the RETA preset with EDTalk's size, widths and encoder_norm (EDTalk {edtalk.cfg.size}², "
+                                 f"D = {edtalk.cfg.latent_dim}, encoder_norm={edtalk.cfg.encoder_norm!r})")
             mine.load_state_dict({k: other[k].to(own[k].dtype) for k in own})
         return self
 

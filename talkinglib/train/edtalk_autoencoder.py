@@ -5,9 +5,15 @@
 Implements: EDTalk A.3 ("The encoder E and generator G are pre-trained in a similar setting as
 LIA"): a source frame s and a driving frame d of one identity; the output
     Î = G(f^{s→r} + f^{r→d}, f^{id}_s),   f^{r→d} = Σ w^m b^m + Σ w^p b^p  from d   (Eqs. 1-2)
-must reconstruct d, with L_rec + L_per + L_adv (Eqs. 5-6), plus, when cfg.w_mouth > 0, an L1 on
-the driving frame's mouth region (not in EDTalk; see EDTalkTrainConfig.w_mouth). The mouth and pose navigation modules
+must reconstruct d, with L_rec + L_per + L_adv (Eqs. 5-6). The mouth and pose navigation modules
 train here too, as LIA's motion path; the mouth-pose stage then splits their roles.
+
+Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkTrainConfig
+(off by default, on in the tiny preset; notebook 02 measures each against the plain recipe):
+- w_mouth: an L1 on the driving frame's mouth region;
+- w_factors: the first bank weights regress SynthTalk's true mouth and pose (needs ground truth,
+  so it refuses real clips);
+- same_fraction: a share of pairs whose driving frame is the source itself.
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
 import json
@@ -16,8 +22,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from talkinglib.data.edtalk_batches import EDTalkBatches
-from talkinglib.losses.edtalk import g_nonsaturating_loss, reconstruction_loss, region_l1_loss
+from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches
+from talkinglib.losses.edtalk import factor_anchor_loss, g_nonsaturating_loss, reconstruction_loss, region_l1_loss
 from talkinglib.train.edtalk_common import (TRAIN_PRESETS, discriminator_step, close_run, finish_step, generator_step,
                                             setup_stage, step_generator)
 
@@ -27,7 +33,7 @@ STAGE = "edtalk.autoencoder"
 def _extra_frames(data_root, cfg, size, progress):
     """SynthTalk's random-frame identities (cached beside the dataset): many more faces for E and G."""
     if cfg.extra_identities <= 0:
-        return None
+        return None, None
     from talkinglib.synth.probe_frames import cached_probe_frames
     info = json.loads((Path(data_root) / "dataset.json").read_text())
     if "seed" not in info:
@@ -35,8 +41,9 @@ def _extra_frames(data_root, cfg, size, progress):
                          "SynthTalk faces to it; on real data pass --set extra_identities=0")
     seed = info["seed"]
     name = f"probe_frames_{cfg.extra_identities}x{cfg.frames_per_identity}.npz"
-    return cached_probe_frames(Path(data_root) / name, seed=seed, size=size, n_identities=cfg.extra_identities,
-                               frames_per_identity=cfg.frames_per_identity, progress=progress)["images"]
+    frames = cached_probe_frames(Path(data_root) / name, seed=seed, size=size, n_identities=cfg.extra_identities,
+                                 frames_per_identity=cfg.frames_per_identity, progress=progress)
+    return frames["images"], {k: frames[k] for k in FACTORS}
 
 
 def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init=None, resume=True,
@@ -45,15 +52,18 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
     cfg = cfg or TRAIN_PRESETS[STAGE][preset]
     run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device, model_cfg=model_cfg)
     size = run.model_cfg.size
-    extra = _extra_frames(data_root, cfg, size, progress and run.rank == 0)
-    batches = EDTalkBatches(data_root, "train", extra=extra, extra_block=cfg.frames_per_identity)
+    extra, extra_factors = _extra_frames(data_root, cfg, size, progress and run.rank == 0)
+    batches = EDTalkBatches(data_root, "train", extra=extra, extra_block=cfg.frames_per_identity,
+                            extra_factors=extra_factors)
+    if cfg.w_factors > 0:
+        batches.factors()                                                # real clips: refused before step 1
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)              # noise injection replays on resume
-        b = batches.pairs(g, cfg.batch_size)
+        b = batches.pairs(g, cfg.batch_size, same_fraction=cfg.same_fraction, factors=cfg.w_factors > 0)
         src, drv = b["source"].to(dev), b["driving"].to(dev)             # (B, 3, H, W) each
 
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
@@ -67,12 +77,16 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
             losses["d"] = discriminator_step(D, run.d_opt, drv, fake, cfg, run.step, list(D.parameters()),
                                              run.world)
         losses["rec"] = reconstruction_loss(drv, fake)                   # Eq. 5
-        losses["per"] = vgg.loss(drv, fake)                              # Eq. 5
+        losses["per"] = vgg.loss(drv, fake) if cfg.w_per > 0 else fake.new_zeros(())   # Eq. 5
         losses["adv"] = g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())
         loss = cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
         if cfg.w_mouth > 0:                                              # tiny-scale aid, not EDTalk
             losses["mouth"] = region_l1_loss(drv, fake, b["mouth"].to(dev))
             loss = loss + cfg.w_mouth * losses["mouth"]
+        if cfg.w_factors > 0:                                            # tiny-scale aid, not EDTalk
+            losses["factors"] = (factor_anchor_loss(w["mouth"], b["mouth_factors"].to(dev))
+                                 + factor_anchor_loss(w["pose"], b["pose_factors"].to(dev)))
+            loss = loss + cfg.w_factors * losses["factors"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)

@@ -40,6 +40,9 @@ class EDTalkTrainConfig:
     w_mouth: float = 0.0             # autoencoder: L1 inside the driving frame's mouth mask. NOT in EDTalk;
                                      # a tiny-scale aid (at 64² the mouth is ~2 % of the pixels, and
                                      # without it G learns to render every mouth closed)
+    w_factors: float = 0.0           # autoencoder: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
+                                     # (losses.edtalk.factor_anchor_loss). NOT in EDTalk; SynthTalk only
+    same_fraction: float = 0.0       # autoencoder: share of pairs with driving frame = source. NOT in EDTalk/LIA
     adv_start: int = 0               # steps before the adversarial terms switch on
     r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
     r1_every: int = 16
@@ -265,6 +268,8 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
         d_opt.load_state_dict(state["extra"]["d_optimizer"])
         step = state["step"]
     model.train()
+    if "encoder" not in TRAINABLE[stage]:
+        model.enc.eval()             # a frozen E keeps its BatchNorm statistics (encoder_norm="batch")
     D.train().requires_grad_(False)
     vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual).to(device)
     logger = common.Logger(out_dir / "tb" if rank == 0 else None)

@@ -49,10 +49,10 @@ def expression_forward(m, batch):
 
 
 def expression_losses(m, experts, vgg, real, fake, w):
-    """L_rec, L_per (5), L_mot (9), L_m-c (10). real = I^d, fake = Î_e."""
+    """L_rec, L_per (5), L_mot (9), L_m-c (10). real = I^d, fake = Î_e. vgg None leaves L_per out."""
     phi_r, phi_f = experts(real), experts(fake)
     w_mouth_fake = m.navigate(m.encode(fake)[0])["mouth"]          # MLN(E(Î_e)), frozen but differentiable
-    return {"rec": reconstruction_loss(real, fake), "per": vgg.loss(real, fake),
+    return {"rec": reconstruction_loss(real, fake), "per": vgg.loss(real, fake) if vgg is not None else real.new_zeros(()),
             "mot": motion_loss(phi_r.phi.detach(), phi_f.phi, phi_r.psi.detach(), phi_f.psi),
             "mc": mouth_consistency_loss(w_mouth_fake, w["mouth"])}
 
@@ -79,7 +79,7 @@ def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=N
         if use_adv:                                                 # D step (Eq. 6)
             losses["d"] = discriminator_step(D, run.d_opt, real, fake, cfg, run.step, list(D.parameters()),
                                              run.world)
-        losses.update(expression_losses(m, experts, vgg, real, fake, w))
+        losses.update(expression_losses(m, experts, vgg if cfg.w_per > 0 else None, real, fake, w))
         losses["adv"] = g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())
         loss = (cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
                 + cfg.w_mot * losses["mot"] + cfg.w_mc * losses["mc"])

@@ -50,13 +50,15 @@ def cross_reconstruct(m, batch):
 
 
 def mouth_pose_losses(out, batch, vgg):
-    """Eqs. (5), (7) and L_self, each summed over # = a, b. Returns {name: scalar}."""
+    """Eqs. (5), (7) and L_self, each summed over # = a, b. Returns {name: scalar}.
+    vgg None leaves L_per out (a weight of 0 need not pay for VGG19)."""
     a, b, f = batch["a"], batch["b"], out["fea"]
+    per = (lambda x, y: vgg.loss(x, y)) if vgg is not None else (lambda x, y: x.new_zeros(()))   # noqa: E731
     return {
         "rec": reconstruction_loss(a, out["fake_a"]) + reconstruction_loss(b, out["fake_b"]),
-        "per": vgg.loss(a, out["fake_a"]) + vgg.loss(b, out["fake_b"]),
+        "per": per(a, out["fake_a"]) + per(b, out["fake_b"]),
         "self": (reconstruction_loss(a, out["self_a"]) + reconstruction_loss(b, out["self_b"])
-                 + vgg.loss(a, out["self_a"]) + vgg.loss(b, out["self_b"])),
+                 + per(a, out["self_a"]) + per(b, out["self_b"])),
         "fea": feature_loss(*f["pose_a"], *f["mouth_a"]) + feature_loss(*f["pose_b"], *f["mouth_b"]),
     }
 
@@ -86,7 +88,7 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
         if use_adv:                                                   # D step (Eq. 6)
             losses["d"] = discriminator_step(D, run.d_opt, real, fake, cfg, run.step, list(D.parameters()),
                                              run.world)
-        losses.update(mouth_pose_losses(out, batch, vgg))
+        losses.update(mouth_pose_losses(out, batch, vgg if cfg.w_per > 0 else None))
         losses["adv"] = 2 * g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())   # Σ_{#=a,b}
         loss = (cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
                 + cfg.w_self * losses["self"] + cfg.w_fea * losses["fea"])

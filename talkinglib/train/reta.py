@@ -141,13 +141,14 @@ def _experts(preset, teacher, syncnet, device):
 
 def _initial_model(preset, model_cfg, init):
     from talkinglib.models.reta import PRESETS, RETA
-    model = RETA(model_cfg or PRESETS[preset])
     if init is None:
         raise SystemExit("RETA starts from EDTalk's E and G (§3.2): pass --init with an EDTalk checkpoint "
                          "(data/checkpoints/edtalk_tiny.pt at tiny, the official EDTalk.pt at full)")
     from talkinglib.train.edtalk_common import _initial_model as edtalk_model
     edtalk, _ = edtalk_model("edtalk.mouth_pose", preset, init, None)
-    return model.init_from_edtalk(edtalk.float())
+    # E_I and G are EDTalk's: their architecture options come from the checkpoint they start from
+    cfg = replace(model_cfg or PRESETS[preset], encoder_norm=edtalk.cfg.encoder_norm, warp_grid=edtalk.cfg.warp_grid)
+    return RETA(cfg).init_from_edtalk(edtalk.float())
 
 
 def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init=None, teacher=None, syncnet=None,

@@ -1,0 +1,147 @@
+"""`talkinglib train recipe`: the whole chain of training stages, in order, as one command.
+
+    talkinglib train recipe --preset tiny --data data/synthtalk/tiny-seed0 --out runs/chain
+
+Every step is one `talkinglib` call (the commands of data/checkpoints/README.md): the EDTalk
+stages and their Tab. 3 ablations, the lip-sync expert, Audio2Lip with and without L_sync, the
+pose flow, audio2exp, RETA's teacher and RETA with its seven Tab. 4 ablations. Each trained run
+is exported (float16 at tiny) into `--export` (default OUT/checkpoints), and later steps start
+from those exports, as the committed checkpoints do.
+
+A step whose run has reached its configured steps is skipped, and so is an export newer than its
+run; an interrupted step resumes (every `train` call resumes). OUT/recipe.json records each
+step's wall time, so the chain's cost is known stage by stage.
+"""
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from talkinglib.data.clips import atomic_write_bytes
+from talkinglib.train import common
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str                 # the run folder under OUT (train) or the export's stem
+    argv: tuple               # `talkinglib` arguments; {data} {out} {ckpt} {voices} {preset} are filled in
+    produces: str             # the file the step writes ({out}/{name}/... or {ckpt}/...)
+    source: str = ""          # export steps: the run checkpoint they read
+
+
+def _train(name, stage, ckpt_file, *args):
+    argv = ("train", stage, "--data", "{data}", "--out", "{out}/" + name, "--preset", "{preset}", *args)
+    return Step(name, argv, "{out}/" + name + "/" + ckpt_file)
+
+
+def _export(name, ckpt_file, dst, half=True):
+    src = "{out}/" + name + "/" + ckpt_file
+    return Step(dst, ("export", src, "{ckpt}/" + dst, *(("--half",) if half else ())), "{ckpt}/" + dst, src)
+
+
+def _edtalk(name, stage, dst, *args):
+    return [_train(name, stage, "edtalk.pt", *args), _export(name, "edtalk.pt", dst)]
+
+
+REL = "{ckpt}/"
+RETA = ("--init", REL + "edtalk_tiny.pt", "--teacher", REL + "teacher_tiny.pt", "--syncnet", REL + "syncnet_tiny.pt")
+RETA_ABLATIONS = {"no3dmm": ("--set", "model.bridge.bridge=direct"), "concat": ("--set", "model.injection=concat"),
+                  "nogpl": ("--set", "model.geometric=false"), "noerl": ("--set", "model.emotion=false"),
+                  "nosty": ("--set", "model.style=false"), "noeds": ("--set", "eds=false"),
+                  "notvm": ("--set", "w_motion=0")}
+
+
+def tiny_recipe():
+    """The tiny chain (data/checkpoints/README.md), in dependency order."""
+    steps = [_train("expert_tiny", "expert", "expert.pt"),
+             _export("expert_tiny", "expert.pt", "expert_tiny.pt", half=False)]
+    steps += _edtalk("edtalk_ae", "edtalk.autoencoder", "edtalk_tiny_ae.pt")
+    steps += _edtalk("edtalk_mp", "edtalk.mouth_pose", "edtalk_tiny_mp.pt", "--init", REL + "edtalk_tiny_ae.pt",
+                     "--set", "navigation_init=fresh")
+    steps += _edtalk("edtalk_exp", "edtalk.expression", "edtalk_tiny.pt", "--init", REL + "edtalk_tiny_mp.pt",
+                     "--expert", REL + "expert_tiny.pt")
+    for name, field in (("nobank", "model.bank=direct"), ("noorth", "model.orthogonalize=none")):
+        steps += _edtalk(f"edtalk_{name}", "edtalk.mouth_pose", f"edtalk_tiny_{name}.pt", "--init",
+                         REL + "edtalk_tiny_ae.pt", "--set", "navigation_init=fresh", "--set", field)
+    steps += [_train("syncnet_tiny", "syncnet", "syncnet.pt"), _export("syncnet_tiny", "syncnet.pt", "syncnet_tiny.pt")]
+    for name, dst, extra in (("a2l", "audio2lip_tiny.pt", ("--syncnet", REL + "syncnet_tiny.pt")),
+                             ("a2l_nosync", "audio2lip_tiny_nosync.pt", ("--set", "w_sync=0"))):
+        steps += [_train(name, "edtalk.audio2lip", "audio2lip.pt", "--init", REL + "edtalk_tiny.pt", *extra),
+                  _export(name, "audio2lip.pt", dst)]
+    for name, stage, file, dst in (("a2p", "edtalk.audio2pose", "audio2pose.pt", "audio2pose_tiny.pt"),
+                                   ("a2e", "edtalk.audio2exp", "audio2exp.pt", "audio2exp_tiny.pt")):
+        steps += [_train(name, stage, file, "--init", REL + "edtalk_tiny.pt"), _export(name, file, dst)]
+    steps += [_train("teacher_tiny", "teacher", "teacher.pt"), _export("teacher_tiny", "teacher.pt", "teacher_tiny.pt")]
+    steps.append(Step("voices", ("synth", "--out", "{voices}", "--seed", "1", "--preset", "tiny", "--set",
+                                 "identities=64", "--set", "test_identities=0"), "{voices}/splits.json"))
+    distill = ("--set", "distill_data={voices}")
+    steps += [_train("reta", "reta", "reta.pt", *RETA, *distill), _export("reta", "reta.pt", "reta_tiny.pt")]
+    for name, args in RETA_ABLATIONS.items():
+        student = () if name == "noerl" else distill                      # w/o ERL has no student to distil
+        steps += [_train(f"reta_{name}", "reta", "reta.pt", *RETA, *args, *student),
+                  _export(f"reta_{name}", "reta.pt", f"reta_tiny_{name}.pt")]
+    return steps
+
+
+RECIPES = {"tiny": tiny_recipe}
+
+
+def _fill(text, where):
+    return text.format(**where)
+
+
+def finished(path):
+    """A train step's checkpoint has reached its configured steps (a half-done run resumes instead)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    state = common.load_checkpoint(path)
+    train = state["config"].get("train", {})
+    return "steps" in train and state["step"] >= train["steps"]
+
+
+def done(step, where):
+    out = Path(_fill(step.produces, where))
+    if step.argv[0] == "train":
+        return finished(out)
+    if step.argv[0] == "export":
+        src = Path(_fill(step.source, where))
+        return out.is_file() and src.is_file() and out.stat().st_mtime >= src.stat().st_mtime
+    return out.is_file()
+
+
+def run_recipe(data, out, preset="tiny", export=None, voices=None, only=None, dry_run=False, progress=True):
+    """Run (or resume) every step of the preset's recipe; returns {step name: seconds or "done"}.
+    only: step names to run (the rest are skipped). dry_run: print the commands instead."""
+    from talkinglib.cli import main as talkinglib
+    if preset not in RECIPES:
+        raise ValueError(f"no recipe for preset {preset!r}: the recipes are {sorted(RECIPES)} (at full, notebook 11 "
+                         "trains the same stages one `talkinglib train` call at a time)")
+    out = Path(out)
+    where = {"data": str(data), "out": str(out), "preset": preset, "ckpt": str(export or out / "checkpoints"),
+             "voices": str(voices or out / "voices-seed1")}
+    steps = RECIPES[preset]()
+    unknown = set(only or ()) - {s.name for s in steps}
+    if unknown:
+        raise ValueError(f"unknown recipe steps {sorted(unknown)}; the steps are {[s.name for s in steps]}")
+    log_path = out / "recipe.json"
+    log = json.loads(log_path.read_text()) if log_path.is_file() else {}
+    bar = tqdm(steps, desc="recipe", unit="step", disable=not progress)
+    for step in bar:
+        argv = [_fill(a, where) for a in step.argv]
+        if dry_run:
+            print("talkinglib " + " ".join(argv))
+            continue
+        if (only and step.name not in only) or done(step, where):
+            continue
+        bar.set_postfix_str(step.name)
+        Path(where["ckpt"]).mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        if talkinglib(argv) != 0:
+            raise RuntimeError(f"recipe step {step.name} failed: talkinglib {' '.join(argv)}")
+        log[step.name] = round(time.time() - t0 + (log.get(step.name, 0) if argv[0] == "train" else 0), 1)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(log_path, json.dumps(log, indent=1).encode())
+    return log
