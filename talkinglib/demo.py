@@ -18,7 +18,7 @@ from talkinglib.synth.generate import default_root, ensure_dataset
 from talkinglib.synth.learnability import THRESHOLDS, check, dataset_fitness
 
 
-COMMITTED_PROBE = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "probe_tiny.pt"
+PROBE = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "probe_tiny.pt"
 
 
 def run_demo(out=Path("outputs/demo"), seed=0, probe_steps=None, retrain_probe=False):
@@ -42,8 +42,8 @@ def run_demo(out=Path("outputs/demo"), seed=0, probe_steps=None, retrain_probe=F
         cfg = TRAIN_PRESETS["tiny"] if probe_steps is None else replace(TRAIN_PRESETS["tiny"], steps=probe_steps)
         probe, logger = train_probe(root, out / "probe", preset="tiny", cfg=cfg)
     else:
-        print(f"[2/5] factor probe: the committed {COMMITTED_PROBE.name} (--retrain-probe trains one)")
-        probe = load_probe(COMMITTED_PROBE)
+        print(f"[2/5] factor probe: the committed {PROBE.name} (--retrain-probe trains one)")
+        probe = load_probe(PROBE)
 
     print("[3/5] fitness on held-out identities")
     numbers = dataset_fitness(root, probe=probe)

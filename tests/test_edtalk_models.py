@@ -422,3 +422,19 @@ def test_tiny_encoder_learns_the_jaw_of_unseen_identities(tiny_dataset):
     r = train_readout(EDTalk(TINY).enc, tiny_dataset, ReadoutConfig(steps=400, eval_every=400))
     assert r["r2"]["jaw"] >= 0.8, r["r2"]
     assert r["r2"]["yaw"] >= 0.8, r["r2"]
+
+
+def test_level_contributions_report_each_levels_drawing_mask_and_offsets():
+    """eval/generator_levels.py: at the tiny preset's identity start every level's mask is open and its
+    offsets are zero pixels; LIA's start warps by pixels. Every level's own RGB term is reported."""
+    from dataclasses import replace
+    from talkinglib.eval.generator_levels import level_contributions
+    x = torch.rand(4, 3, 64, 64) * 2 - 1
+    torch.manual_seed(0)
+    ident = level_contributions(EDTalk(TINY).eval(), x)
+    assert ident["resolution"] == [8, 16, 32, 64]
+    assert all(m > 0.8 for m in ident["mask"]) and all(o == 0 for o in ident["offset_px"])
+    assert all(s > 0 for s in ident["rgb_std"])
+    torch.manual_seed(0)
+    lia = level_contributions(EDTalk(replace(TINY, flow_init="lia")).eval(), x)
+    assert max(lia["offset_px"]) > 0.5

@@ -181,6 +181,12 @@ def test_the_demo_ends_with_a_talking_head_mp4(tiny_dataset, tmp_path):
     step = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
     assert (step > 0).sum() > len(step) // 2                             # rendered per frame, not one image repeated
     # (how little the tiny RETA moves, and why: notebook 10, section 1)
+    from talkinglib.demo import PROBE, TALKING_CLIP, score_video
+    from talkinglib.train.probe import load_probe
+    score = score_video(path, tiny_dataset / TALKING_CLIP, load_probe(PROBE))
+    assert score["frames"] == 75 and np.isfinite(score["jaw_r2"])
+    assert score["jaw_r2_real"] > 0.9, "the probe reads the real clip's jaw: the ceiling the video is scored against"
+    assert score["frame_change"] == pytest.approx(step.mean(), rel=1e-5)
 
 
 def test_edtalk_v_drives_the_photo_with_a_video_and_keeps_its_sound(face_and_audio, tiny_dataset, tmp_path):
