@@ -415,11 +415,12 @@ def test_normalised_encoder_keeps_the_interface_and_behaves_in_eval_mode():
 def test_tiny_encoder_learns_the_jaw_of_unseen_identities(tiny_dataset):
     """Issue 18: E + a linear head, trained by MSE on SynthTalk's true mouth and pose (the training
     identities and 500 random-frame identities), reads the jaw of the 4 test identities. The tiny
-    preset's BatchNorm E passes R² 0.8 within 400 steps; LIA's normalisation-free E stayed near 0
-    (−0.05 at 400 steps: EDTalkConfig.encoder_norm)."""
+    preset's BatchNorm E passes R² 0.8 within 300 to 400 steps (0.81, 0.81, 0.83, 0.93 at 300 ... 600);
+    LIA's normalisation-free E stayed near 0 (−0.05 at 400 steps: EDTalkConfig.encoder_norm)."""
     from talkinglib.eval.encoder_readout import ReadoutConfig, train_readout
     torch.manual_seed(0)
-    r = train_readout(EDTalk(TINY).enc, tiny_dataset, ReadoutConfig(steps=400, eval_every=400))
+    r = train_readout(EDTalk(TINY).enc, tiny_dataset, ReadoutConfig(steps=500, eval_every=500))
+    print("test-identity R² after 500 steps:", {k: round(v, 3) for k, v in r["r2"].items()})
     assert r["r2"]["jaw"] >= 0.8, r["r2"]
     assert r["r2"]["yaw"] >= 0.8, r["r2"]
 
