@@ -72,6 +72,23 @@ def stand_in_weights(generator):
     return generator
 
 
+@torch.no_grad()
+def stand_in_statistics(encoder, images):
+    """A random BatchNorm E (encoder_norm="batch") in eval mode has the initial statistics (mean 0,
+    variance 1), which shrink its features layer by layer; a trained E has its data's. Set them from
+    `images` (B, 3, S, S) in one pass, as training would. A normalisation-free E is left as it is."""
+    norms = [m for m in encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if not norms:
+        return encoder
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None                                          # cumulative: one pass sets them exactly
+    encoder.train()(images)
+    for m in norms:
+        m.momentum = 0.1
+    return encoder.eval()
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     preset: str = "full"
@@ -106,6 +123,7 @@ def _edtalk(cfg, device):
         return m.float().to(device).eval()
     m = EDTalk(PRESETS[cfg.preset]).to(device).eval()
     stand_in_weights(m.dec)
+    stand_in_statistics(m.enc, _inputs(cfg, m.cfg.size, device)[1])
     return m
 
 
@@ -189,6 +207,7 @@ def _reta(cfg, device):
         audio = AUDIO[cfg.preset] if AUDIO[cfg.preset].weights is None else BASE_ARCHITECTURE
         reta = RETA(replace(PRESETS[cfg.preset], audio=audio)).to(device).eval()
         stand_in_weights(reta.dec)
+        stand_in_statistics(reta.enc, _inputs(cfg, reta.cfg.size, device)[1])
     g, source, wav = _inputs(cfg, reta.cfg.size, device)
 
     def baseline():
