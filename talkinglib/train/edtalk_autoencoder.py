@@ -38,7 +38,8 @@ def _extra_frames(data_root, cfg, size, progress):
     info = json.loads((Path(data_root) / "dataset.json").read_text())
     if "seed" not in info:
         raise ValueError(f"{data_root} is not a SynthTalk dataset, and extra_identities={cfg.extra_identities} adds "
-                         "SynthTalk faces to it; on real data pass --set extra_identities=0")
+                         "SynthTalk faces to it; on real data pass --set extra_identities=0 --set w_factors=0 "
+                         "(both SynthTalk-only aids of the tiny preset)")
     seed = info["seed"]
     name = f"probe_frames_{cfg.extra_identities}x{cfg.frames_per_identity}.npz"
     frames = cached_probe_frames(Path(data_root) / name, seed=seed, size=size, n_identities=cfg.extra_identities,
