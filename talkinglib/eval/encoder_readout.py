@@ -38,15 +38,9 @@ def _targets(d):
 
 
 def _extra(root, cfg, size):
-    import json
-    from pathlib import Path
-    from talkinglib.synth.probe_frames import cached_probe_frames
-    info = json.loads((Path(root) / "dataset.json").read_text())
-    if "seed" not in info:
-        raise ValueError(f"{root} is not a SynthTalk dataset: the read-out needs ground-truth factors")
-    name = f"probe_frames_{cfg.extra_identities}x{cfg.frames_per_identity}.npz"
-    return cached_probe_frames(Path(root) / name, seed=info["seed"], size=size, n_identities=cfg.extra_identities,
-                               frames_per_identity=cfg.frames_per_identity, progress=False)
+    from talkinglib.synth.probe_frames import dataset_probe_frames
+    return dataset_probe_frames(root, cfg.extra_identities, cfg.frames_per_identity, size, progress=False,
+                                refusal=": the read-out needs ground-truth factors")
 
 
 @torch.no_grad()

@@ -80,3 +80,16 @@ def cached_probe_frames(path, **kwargs):
     np.savez(tmp, key=key, **data)
     os.replace(tmp, path)
     return data
+
+
+def dataset_probe_frames(root, n_identities, frames_per_identity, size, refusal, progress=True):
+    """The random-frame identities of a SynthTalk dataset's seed, cached beside it as
+    probe_frames_{N}x{F}.npz (make_probe_frames' dict). A folder that is not SynthTalk (real clips
+    have no seed) raises ValueError(f"{root} is not a SynthTalk dataset{refusal}")."""
+    import json
+    info = json.loads((Path(root) / "dataset.json").read_text())
+    if "seed" not in info:
+        raise ValueError(f"{root} is not a SynthTalk dataset{refusal}")
+    name = f"probe_frames_{n_identities}x{frames_per_identity}.npz"
+    return cached_probe_frames(Path(root) / name, seed=info["seed"], size=size, n_identities=n_identities,
+                               frames_per_identity=frames_per_identity, progress=progress)

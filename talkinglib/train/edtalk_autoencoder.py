@@ -16,8 +16,6 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
 - same_fraction: a share of pairs whose driving frame is the source itself.
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
-import json
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -34,16 +32,11 @@ def _extra_frames(data_root, cfg, size, progress):
     """SynthTalk's random-frame identities (cached beside the dataset): many more faces for E and G."""
     if cfg.extra_identities <= 0:
         return None, None
-    from talkinglib.synth.probe_frames import cached_probe_frames
-    info = json.loads((Path(data_root) / "dataset.json").read_text())
-    if "seed" not in info:
-        raise ValueError(f"{data_root} is not a SynthTalk dataset, and extra_identities={cfg.extra_identities} adds "
-                         "SynthTalk faces to it; on real data pass --set extra_identities=0 --set w_factors=0 "
-                         "(both SynthTalk-only aids of the tiny preset)")
-    seed = info["seed"]
-    name = f"probe_frames_{cfg.extra_identities}x{cfg.frames_per_identity}.npz"
-    frames = cached_probe_frames(Path(data_root) / name, seed=seed, size=size, n_identities=cfg.extra_identities,
-                                 frames_per_identity=cfg.frames_per_identity, progress=progress)
+    from talkinglib.synth.probe_frames import dataset_probe_frames
+    frames = dataset_probe_frames(data_root, cfg.extra_identities, cfg.frames_per_identity, size, progress=progress,
+                                  refusal=f", and extra_identities={cfg.extra_identities} adds SynthTalk faces to it; "
+                                          "on real data pass --set extra_identities=0 --set w_factors=0 (both "
+                                          "SynthTalk-only aids of the tiny preset)")
     return frames["images"], {k: frames[k] for k in FACTORS}
 
 
