@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from talkinglib.eval.disentangle import (DisentangleConfig, crosstalk, expression_transfer, mouth_swap,
+from talkinglib.eval.disentangle import (DisentangleConfig, copy_error, crosstalk, expression_transfer, mouth_swap,
                                          self_reconstruction)
 from talkinglib.train.probe import load_probe
 
@@ -77,3 +77,17 @@ def test_ridge_readout_recovers_a_linear_factor_and_not_noise():
     assert (r2 > 0.99).all()
     noise = rng.normal(size=(400, 1))
     assert ridge_readout(X[:300], noise[:300], X[300:], noise[300:], lam=1.0)[0] < 0.05
+
+
+def test_copy_error_is_zero_for_a_copy_and_counts_blur(tiny_dataset):
+    """Driver = source: an oracle that returns its source scores 0; one that returns a box-blurred
+    source scores the blur's mean |Î − I| on [0, 1] images (what a soft G looks like)."""
+    import torch.nn.functional as F
+
+    class Blur(Oracle):
+        def animate(self, source, *, mouth=None, pose=None, expression_weights=None):
+            return F.avg_pool2d(source, 3, 1, 1, count_include_pad=False)
+
+    assert copy_error(Oracle("source"), tiny_dataset, "test", CFG) == 0
+    blur = copy_error(Blur("source"), tiny_dataset, "test", CFG)
+    assert 0.005 < blur < 0.05, blur

@@ -175,6 +175,46 @@ def test_factor_anchor_loss_regresses_the_first_bank_weights():
         factor_anchor_loss(w[:, :2], torch.zeros(2, 3))
 
 
+def test_landmark_flow_loss_is_zero_for_the_true_warp_and_counts_pixels():
+    """losses.edtalk.landmark_flow_loss (EDTalkTrainConfig.w_flow_landmarks): a driving frame that is
+    the source moved by (3, −2) px is rebuilt exactly by the offset that reads p − d; that offset
+    scores 0, while zero motion scores the displacement in L1 pixels, |3| + |−2| = 5.
+    Pairs without landmarks count for nothing."""
+    from talkinglib.models.layers.warp import warp
+    S, d = 64, torch.tensor([3.0, -2.0])
+    g = torch.Generator().manual_seed(0)
+    src = torch.rand(2, 3, S, S, generator=g) * 2 - 1
+    off = (-d * 2 / (S - 1)).expand(2, S, S, 2).contiguous()                 # output p reads source p − d
+    drv = warp(src, off, "aligned")
+    assert torch.allclose(drv[:, :, 10:50, 10:50], torch.roll(src, (-2, 3), (2, 3))[:, :, 10:50, 10:50], atol=1e-5)
+    lm_s = torch.rand(2, 68, 2, generator=g) * 40 + 10
+    lm_d = lm_s + d
+    assert L.landmark_flow_loss(off, lm_s, lm_d) < 1e-4
+    assert L.landmark_flow_loss(torch.zeros_like(off), lm_s, lm_d) == pytest.approx(5.0, abs=1e-4)
+    known = torch.tensor([True, False])
+    bad = off.clone()
+    bad[1] = 0                                                               # wrong, but unknown: ignored
+    assert L.landmark_flow_loss(bad, lm_s, lm_d, known) < 1e-4
+    assert L.landmark_flow_loss(bad, lm_s, lm_d, torch.tensor([False, False])) == 0
+    with pytest.raises(ValueError, match="offset must be"):
+        L.landmark_flow_loss(off[:, :32], lm_s, lm_d)
+
+
+def test_pairs_carry_both_frames_landmarks_without_changing_the_draws(tiny_dataset):
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    extra = np.zeros((8, 64, 64, 3), np.uint8)
+    b = EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4)
+    plain = b.pairs(torch.Generator().manual_seed(3), 12, same_fraction=0.3)
+    p = b.pairs(torch.Generator().manual_seed(3), 12, same_fraction=0.3, landmarks=True)
+    assert torch.equal(plain["source"], p["source"]) and torch.equal(plain["driving"], p["driving"])
+    is_extra = (p["driving"] == -1).flatten(1).all(1)
+    assert torch.equal(p["has_landmarks"], ~is_extra) and is_extra.any() and (~is_extra).any()
+    assert p["lm_source"].shape == p["lm_driving"].shape == (12, 68, 2)
+    assert (p["lm_source"][is_extra] == 0).all() and (p["lm_driving"][~is_extra] > 0).all()
+    same = b.pairs(torch.Generator().manual_seed(0), 6, same_fraction=1.0, extra_fraction=0.0, landmarks=True)
+    assert torch.equal(same["lm_source"], same["lm_driving"])
+
+
 def test_ground_truth_aids_refuse_real_clips(tiny_dataset, tmp_path):
     """Real clips (talkinglib prepare) have no factors: w_factors says so before the first step."""
     import json

@@ -387,6 +387,40 @@ def test_identity_flow_init_starts_with_zero_offsets_and_an_open_mask():
         replace(PRESETS["tiny"], flow_init="zero")
 
 
+def test_warp_image_copies_the_source_at_zero_motion_and_draws_where_its_mask_closes():
+    """EDTalkConfig.warp_image (ours): f^{id} ends with the source image and G's S² level warps it,
+    Î = m_I·warp(I_s, flow_S) + (1 − m_I)·rgb_S. With the identity flow start and the image mask
+    forced open the output is the source to float precision; closed, it is G's own drawing. EEM
+    leaves the image alone, RETA takes the option from EDTalk, and a model without it refuses feats
+    that carry an image."""
+    from talkinglib.models.reta import PRESETS as RETA_PRESETS, RETA
+    cfg = replace(TINY, warp_image=True)
+    x = images(3, 5)
+    torch.manual_seed(0)
+    m = EDTalk(cfg).eval()
+    code = m.encode(x)
+    assert len(code.feats) == 5 and torch.equal(code.feats[-1], x)
+    with torch.no_grad():
+        m.dec.image_mask_bias.fill_(40.0)                           # m_I = 1: the warped source alone
+        assert (m.generate(code.latent, code.feats) - x).abs().max() < 1e-5
+        m.dec.image_mask_bias.fill_(-40.0)                          # m_I = 0: G's drawing alone
+        torch.manual_seed(0)
+        plain = EDTalk(TINY).eval()
+        plain.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("dec.image_mask")})
+        assert torch.allclose(m.generate(code.latent, code.feats), plain.generate(code.latent, code.feats[:-1]),
+                              atol=1e-6)
+        w_e = torch.randn(3, TINY.exp_dim)
+        expressed = m.express(code.feats, w_e)
+        assert torch.equal(expressed[-1], x) and len(expressed) == 5
+        assert torch.allclose(m.generate(code.latent, expressed), m.generate(code.latent, code.feats, expression=w_e),
+                              atol=1e-6)
+        with pytest.raises(ValueError, match="warp_image"):
+            plain.generate(code.latent, code.feats)
+    reta = RETA(replace(RETA_PRESETS["tiny"], warp_image=True)).init_from_edtalk(m)
+    assert len(reta.encode_source(x).feats) == 5
+    assert any(n.startswith("dec.image_mask") for n, _ in m.named_param_groups()["generator"])
+
+
 def test_normalised_encoder_keeps_the_interface_and_behaves_in_eval_mode():
     """encoder_norm="batch" (the tiny preset) and "group": the latent and the f^{id} pyramid have the
     shapes of LIA's E, so G is unchanged; in eval mode a frame's code does not depend on its batch

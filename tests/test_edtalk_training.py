@@ -147,10 +147,13 @@ def test_resuming_another_stages_checkpoint_is_refused(tiny_dataset, stage_runs,
 def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
     """The tiny teaching aids (EDTalkTrainConfig.w_factors, w_mouth, same_fraction, w_per=0) run
     together: their losses are logged and finite, and L_per is skipped, not computed, at weight 0."""
+    from talkinglib.models.edtalk import PRESETS
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     cfg = replace(fast_cfg("edtalk.autoencoder"), w_factors=1.0, w_mouth=1.0, same_fraction=0.5, w_per=0.0,
-                  adv_start=10**9)
-    run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False)
+                  w_flow_landmarks=0.1, adv_start=10**9)
+    run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False,
+                            model_cfg=replace(PRESETS["tiny"], warp_image=True))
     h = run.logger.history
-    assert {"factors", "mouth"} <= set(h) and all(torch.isfinite(torch.tensor(v)) for _, v in h["factors"])
+    assert {"factors", "mouth", "flow_lm"} <= set(h)
+    assert all(torch.isfinite(torch.tensor(v)) for k in ("factors", "flow_lm") for _, v in h[k])
     assert all(v == 0 for _, v in h["per"]), "w_per=0: no VGG19 pass"

@@ -74,19 +74,22 @@ class EDTalkBatches:
         return seq[self._randint(g, len(seq))]
 
     # -- stage batches ---------------------------------------------------------------------
-    def pairs(self, g, batch_size, extra_fraction=0.5, same_fraction=0.0, factors=False):
+    def pairs(self, g, batch_size, extra_fraction=0.5, same_fraction=0.0, factors=False, landmarks=False):
         """{"source", "driving"} (B, 3, H, W): two frames of one identity (any of its clips), and
         "mouth" (B, 1, H, W): the driving frame's soft mouth mask from its landmarks (all zero for
         extra frames, which have none).
 
         same_fraction: the share of pairs whose driving frame is the source frame itself (drawn
         only when > 0, so the default keeps the batches of earlier runs). factors=True adds the
-        driving frame's standardised truth, "mouth_factors" (B, 4) and "pose_factors" (B, 5)."""
+        driving frame's standardised truth, "mouth_factors" (B, 4) and "pose_factors" (B, 5).
+        landmarks=True adds both frames' landmarks, "lm_source" and "lm_driving" (B, 68, 2) pixels,
+        and "has_landmarks" (B,) bool (False, with zeros, for extra frames). The draws are the same
+        with or without factors and landmarks."""
         if factors:
             per_clip, stats = self.factors()
             if self.extra is not None and self.extra_factors is None:
                 raise ValueError("factors=True with extra frames needs their extra_factors")
-        src, drv, lms, truth = [], [], [], []
+        src, drv, lms, src_lms, truth = [], [], [], [], []
         for _ in range(batch_size):
             use_extra = self.extra is not None and float(torch.rand((), generator=g)) < extra_fraction
             same = same_fraction > 0 and float(torch.rand((), generator=g)) < same_fraction
@@ -97,6 +100,7 @@ class EDTalkBatches:
                 src.append(self.extra[i])
                 drv.append(self.extra[j])
                 lms.append(None)
+                src_lms.append(None)
                 if factors:
                     truth.append({k: self.extra_factors[k][j] for k in FACTORS})
             else:
@@ -105,6 +109,8 @@ class EDTalkBatches:
                     c = self._pick(g, self.clips_of[ident])
                     t = self._randint(g, self.num_frames[c])
                     out.append(self._frame(c, t))
+                    if out is src:
+                        src_lms.append(self.landmarks[c][t])
                     if same:
                         drv.append(src[-1])
                         break
@@ -119,6 +125,11 @@ class EDTalkBatches:
             mouth[known] = mouth_mask(lm[:, OUTER_LIPS], lm[:, list(CHIN)], size, MouthSwapConfig())
         batch = {"source": to_tensor_images(np.stack(src)), "driving": to_tensor_images(np.stack(drv)),
                  "mouth": mouth}
+        if landmarks:
+            zero = np.zeros((68, 2), np.float32)
+            batch["has_landmarks"] = torch.tensor([lm is not None for lm in lms])
+            for key, seq in (("lm_source", src_lms), ("lm_driving", lms)):
+                batch[key] = torch.from_numpy(np.stack([zero if lm is None else lm for lm in seq]))
         for k in FACTORS if factors else ():
             mean, std = stats[k]
             batch[f"{k}_factors"] = torch.from_numpy(((np.stack([t[k] for t in truth]) - mean) / std).astype(np.float32))

@@ -4,6 +4,8 @@
   (drivers from any clip of the same identity, so they carry other expressions too). The output's
   jaw should follow the mouth driver, its pose the pose driver, its emotion stay the source's.
 - `self_reconstruction`: the same with mouth and pose from one frame: the ceiling for E and G.
+- `copy_error`: the driving frame is the source itself; mean |Î − I| on [0, 1] images (a sharp G
+  gives the source back; a blurred one cannot).
 - `expression_transfer`: animate a neutral source with the expression of a K-frame window of an
   emotional clip; the probe's emotion of the output should be the window's emotion.
 - `crosstalk`: vary one driver over many frames with the others fixed; how much do the factors
@@ -93,6 +95,21 @@ def self_reconstruction(model, probe, root, split="test", cfg=DisentangleConfig(
 
 
 @torch.no_grad()
+def copy_error(model, root, split="test", cfg=DisentangleConfig()):
+    """Mean |Î − I| on images in [0, 1] over cfg.n frames (any clip of the split) animated with their
+    own mouth and pose: Î = G(f^{s→r} + f^{r→m}_s + f^{r→p}_s, f^{id}_s). Outputs are clamped to
+    [-1, 1] first, as a video writer would."""
+    data, rng = _Split(root, split), np.random.default_rng([cfg.seed, 4])
+    frames = []
+    for _ in range(cfg.n):
+        c = int(rng.integers(len(data.factors)))
+        frames.append(data.frame(c, int(rng.integers(len(data.factors[c]["mouth"])))))
+    x = to_tensor_images(np.stack(frames))
+    out = _batched(lambda s: model.animate(x[s], mouth=x[s], pose=x[s]), cfg.n, cfg.batch_size)
+    return float((out.clamp(-1, 1) - x).abs().mean()) / 2
+
+
+@torch.no_grad()
 def expression_transfer(model, probe, root, split="test", cfg=DisentangleConfig()):
     """{"emotion_acc", "confusion" (8, 8)}: source neutral, expression from a window of an emotional clip."""
     data, rng = _Split(root, split), np.random.default_rng([cfg.seed, 2])
@@ -170,12 +187,16 @@ def crosstalk_matrix(moved):
 
 
 def disentanglement_scores(model, probe, root, split="test", cfg=DisentangleConfig()):
-    """The first-class disentanglement metrics: mouth and pose transfer R², expression transfer
+    """The first-class disentanglement metrics: mouth and pose transfer R², the self-reenactment
+    ceiling (mouth and pose from one frame), the copy error (driver = source), expression transfer
     accuracy, and the cross-talk matrix (`crosstalk_matrix`) with its off-diagonal mean."""
     swap = mouth_swap(model, probe, root, split, cfg)
+    ceiling = self_reconstruction(model, probe, root, split, cfg)
     expr = expression_transfer(model, probe, root, split, cfg)
     moved = crosstalk(model, probe, root, split, cfg)
-    return {"mouth_r2": swap["mouth_r2"], "pose_r2": swap["pose_r2"], "expression_acc": expr["emotion_acc"],
+    return {"mouth_r2": swap["mouth_r2"], "pose_r2": swap["pose_r2"],
+            "self_mouth_r2": ceiling["mouth_r2"], "self_pose_r2": ceiling["pose_r2"],
+            "copy_l1": copy_error(model, root, split, cfg), "expression_acc": expr["emotion_acc"],
             "crosstalk": moved["mean"], "crosstalk_matrix": crosstalk_matrix(moved).tolist()}
 
 

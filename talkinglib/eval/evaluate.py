@@ -270,10 +270,12 @@ def write_disentanglement(out, name, scores):
     rows = json.loads(path.read_text()) if path.exists() else {}
     rows[name] = scores
     path.write_text(json.dumps(rows, indent=1) + "\n")
-    cols = [("mouth_r2", "mouth R²"), ("pose_r2", "pose R²"), ("expression_acc", "expression acc"),
+    cols = [("mouth_r2", "mouth R²"), ("pose_r2", "pose R²"), ("self_mouth_r2", "self jaw R²"),
+            ("self_pose_r2", "self pose R²"), ("copy_l1", "driver = source L1"), ("expression_acc", "expression acc"),
             ("crosstalk", "cross-talk (mean off-diagonal)")]
     lines = ["| model | " + " | ".join(c for _, c in cols) + " |", "|---|" + "---|" * len(cols)]
-    lines += [f"| {n} | " + " | ".join(_fmt(k, r[k]) for k, _ in cols) + " |" for n, r in rows.items()]
+    lines += [f"| {n} | " + " | ".join(_fmt(k, r[k]) if k in r else "–" for k, _ in cols) + " |"
+              for n, r in rows.items()]
     (out / "disentangle.md").write_text("\n".join(lines) + "\n")
     M = np.asarray(scores["crosstalk_matrix"])
     fig, ax = plt.subplots(figsize=(3.6, 3.2))

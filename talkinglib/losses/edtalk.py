@@ -33,6 +33,29 @@ def factor_anchor_loss(weights, truth):
     return F.mse_loss(weights[:, :k], truth)
 
 
+def landmark_flow_loss(offset, lm_source, lm_driving, known=None):
+    """Mean |warp target − source landmark| in pixels, over the driving frame's landmarks.
+
+    G's S² warp reads the source at p + offset(p) for every output pixel p (aligned grid,
+    layers/warp.py). Where the driving frame has landmark k, it should read the source's landmark k:
+        offset(l^d_k) = c(l^s_k) − c(l^d_k),    c(x) = 2x / (S − 1) − 1   (normalised coordinates)
+    offset (B, S, S, 2) in normalised units (x first); lm_source, lm_driving (B, N, 2) pixels (x, y);
+    known (B,) bool: pairs that have landmarks (others contribute nothing; none known gives 0).
+    Not a term of EDTalk or LIA: the tiny autoencoder's EDTalkTrainConfig.w_flow_landmarks."""
+    S = offset.shape[1]
+    if offset.shape[1:] != (S, S, 2) or lm_source.shape != lm_driving.shape or lm_source.shape[-1] != 2:
+        raise ValueError(f"offset must be (B, S, S, 2) and the landmarks (B, N, 2) alike; got "
+                         f"{tuple(offset.shape)}, {tuple(lm_source.shape)}, {tuple(lm_driving.shape)}")
+    to_norm = lambda x: 2 * x / (S - 1) - 1                                       # noqa: E731  pixels -> [-1, 1]
+    at = F.grid_sample(offset.permute(0, 3, 1, 2), to_norm(lm_driving)[:, :, None], mode="bilinear",
+                       align_corners=True)[..., 0].transpose(1, 2)               # (B, N, 2) offset at l^d
+    err = (at - (to_norm(lm_source) - to_norm(lm_driving))).abs().sum(-1) * (S - 1) / 2   # (B, N) pixels
+    if known is None:
+        return err.mean()
+    w = known.to(err.dtype)[:, None].expand_as(err)
+    return (err * w).sum() / w.sum().clamp_min(1.0)
+
+
 def d_logistic_loss(real_logits, fake_logits):
     """Discriminator side of Eq. (6): −log D(I) − log(1 − D(Î)) with D = sigmoid(logits).
 

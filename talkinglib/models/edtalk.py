@@ -57,6 +57,9 @@ class EDTalkConfig:
                                     # plain convs with a norm after each, same widths (encoder.py). Not in
                                     # LIA/EDTalk. E + a linear head on SynthTalk's truth, test-identity jaw R²:
                                     # "none" −0.05 at 400 steps, "batch" 0.81 at 300 (eval/encoder_readout.py)
+    warp_image: bool = False        # G also warps the source image at S² and blends it with its own drawing
+                                    # through a mask (generator.py), so zero motion copies the source exactly.
+                                    # Not in LIA/EDTalk. f^{id} then ends with the image (encoder.py)
 
     def __post_init__(self):
         for name, allowed in (("eem_block", BLOCKS), ("bank", BANK_MODES), ("orthogonalize", METHODS),
@@ -96,9 +99,9 @@ class EDTalk(nn.Module):
         super().__init__()
         self.cfg = cfg
         D, n = cfg.latent_dim, cfg.bank_sizes
-        self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.encoder_norm)
+        self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.encoder_norm, cfg.warp_image)
         self.dec = Generator(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.eem_hidden, cfg.eem_block,
-                             cfg.warp_grid, flow_init=cfg.flow_init)
+                             cfg.warp_grid, flow_init=cfg.flow_init, warp_image=cfg.warp_image)
         if cfg.bank == "bases":
             self.direction_lipnonlip = Bank(D, n["mouth"] + n["pose"])     # [B^m | B^p]   (D, 26)
             self.direction_exp = Bank(D, n["expression"])                  # B^e           (D, 10)
@@ -162,14 +165,15 @@ class EDTalk(nn.Module):
         return offset if latent is None else latent + offset
 
     # -- G (Eq. 2) ----------------------------------------------------------------------------
-    def generate(self, latent, feats, expression=None):
+    def generate(self, latent, feats, expression=None, return_offset=False):
         """Î = G(f^{i→d}, f^{id}, EEM(f^{r→e})) (B, 3, S, S). expression: W^e (B, K_e), or None to skip EEM.
-        A batch-1 f^{id} is broadcast to the latent's batch (one source, many frames)."""
+        A batch-1 f^{id} is broadcast to the latent's batch (one source, many frames).
+        return_offset=True gives (Î, the S² warp's offsets (B, S, S, 2)) (Generator.forward)."""
         self._check_latent(latent)
         B = latent.shape[0]
         feats = [f.expand(B, *f.shape[1:]) if f.shape[0] == 1 and B > 1 else f for f in feats]
         f_exp = None if expression is None else self.feature("expression", expression)   # f^{r→e} (B, D)
-        return self.dec(latent, feats, f_exp)
+        return self.dec(latent, feats, f_exp, return_offset=return_offset)
 
     def express(self, feats, expression):
         """The identity pyramid with an expression applied, f^{id}_e = EEM(f^{id}, f^{r→e}) (Eq. 8), for

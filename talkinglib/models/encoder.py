@@ -83,11 +83,14 @@ class AppearanceEncoder(nn.Module):
 
 
 class Encoder(nn.Module):
-    """E: img (B, 3, S, S) in [-1, 1] -> (latent (B, D), f^{id}: list coarse-to-fine, 8² ... S²)."""
+    """E: img (B, 3, S, S) in [-1, 1] -> (latent (B, D), f^{id}: list coarse-to-fine, 8² ... S²).
+    With pass_image=True (EDTalkConfig.warp_image, ours) f^{id} ends with img itself, for G to warp."""
 
-    def __init__(self, size, latent_dim, channel_base, channel_max, norm="none"):
+    def __init__(self, size, latent_dim, channel_base, channel_max, norm="none", pass_image=False):
         super().__init__()
         self.net_app = AppearanceEncoder(size, latent_dim, channel_base, channel_max, norm)
+        self.pass_image = pass_image
 
     def forward(self, img):
-        return self.net_app(img)
+        latent, feats = self.net_app(img)
+        return latent, (feats + [img]) if self.pass_image else feats

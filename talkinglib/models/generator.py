@@ -13,6 +13,12 @@ At each resolution r = 8, 16, ..., S:
 and the image is rgb_S. ToRGB reads the warped features only; `to_rgb1` (the official 4×4
 ToRGB) and the noise inputs are never used (kept so official weights load).
 
+warp_image=True (ours, not in LIA or EDTalk; EDTalkConfig.warp_image): f^{id} ends with the source
+image I_s itself (B, 3, S, S), and G's last level also warps it with the S² flow:
+    Î = m_I · warp(I_s, flow_S) + (1 − m_I) · rgb_S,     m_I = sigmoid(ModConv1×1(x_S) + b_I)
+so at zero offset and an open image mask the output is the source, pixel for pixel, and G draws
+only what the warp cannot show (the inside of an opening mouth, an eye that closes).
+
 Sub-module names follow the official checkpoint (`dec.convs.N`, `dec.to_flows.N`,
 `dec.fineadainresblock.N`, ...). Configuration: EDTalkConfig (edtalk.py).
 """
@@ -29,6 +35,7 @@ from talkinglib.models.layers.warp import warp
 
 FLOW_INITS = ("lia", "identity")
 IDENTITY_MASK_BIAS = 3.0            # flow_init="identity": +3 on the mask logit (plus the coarser level's, via the skip)
+IMAGE_MASK_BIAS = 2.0               # warp_image=True: the image mask starts at sigmoid(2) = 0.88, not saturated
 
 
 class ToFlow(nn.Module):
@@ -66,8 +73,9 @@ class Generator(nn.Module):
     """G(latent (B, D), f^{id} list coarse-to-fine, f^{r→e} (B, D) or None) -> image (B, 3, S, S)."""
 
     def __init__(self, size, latent_dim, channel_base, channel_max, eem_hidden=128, eem_block="official",
-                 grid="lia", blur_kernel=(1, 3, 3, 1), eem=True, flow_init="lia"):
+                 grid="lia", blur_kernel=(1, 3, 3, 1), eem=True, flow_init="lia", warp_image=False):
         super().__init__()
+        self.warp_image, self.grid = warp_image, grid
         ch = lambda r: channels_at(r, channel_base, channel_max)      # noqa: E731
         self.size = size
         self.input = ConstantInput(ch(4))
@@ -87,6 +95,9 @@ class Generator(nn.Module):
             if eem:                                                   # RETA's G has none (eem=False)
                 self.fineadainresblock.append(EEM(c, latent_dim, eem_hidden, eem_block))
             c_in = c
+        if warp_image:                                                # m_I's head at S² (module docstring)
+            self.image_mask = ModulatedConv2d(c, 1, 1, latent_dim, demodulate=False)
+            self.image_mask_bias = nn.Parameter(torch.full((1, 1, 1, 1), IMAGE_MASK_BIAS))
 
     def unused_parameter_names(self):
         """Parameters that never reach the output (relative names): to_rgb1, noise strengths,
@@ -109,15 +120,19 @@ class Generator(nn.Module):
         if not self.fineadainresblock:
             raise ValueError("this generator was built without EEM (eem=False, as RETA's): it takes no "
                              "expression feature f_exp")
-        return [eem(f_id, f_exp) for eem, f_id in zip(self.fineadainresblock, feats)]
+        n = len(self.fineadainresblock)
+        return [eem(f_id, f_exp) for eem, f_id in zip(self.fineadainresblock, feats)] + list(feats[n:])   # I_s as is
 
-    def forward(self, latent, feats, f_exp=None):
+    def forward(self, latent, feats, f_exp=None, return_offset=False):
         """latent: (B, D), the one style of every layer (EDTalk, LIA), or (B, L, D) with one style per
-        resolution level 4², 8², ..., S² (L = num_levels; RETA's hierarchical injection, models/reta.py)."""
+        resolution level 4², 8², ..., S² (L = num_levels; RETA's hierarchical injection, models/reta.py).
+        return_offset=True also returns the S² level's offsets (B, S, S, 2), normalised units, x first."""
         B = latent.shape[0]
-        if len(feats) != len(self.to_flows):
-            raise ValueError(f"G expects {len(self.to_flows)} identity feature levels (8² ... {self.size}²), "
-                             f"got {len(feats)}: pass the feats returned by encode() of a {self.size}² image")
+        if len(feats) != len(self.to_flows) + self.warp_image:
+            extra = " and the source image (warp_image=True)" if self.warp_image else ""
+            raise ValueError(f"G expects {len(self.to_flows)} identity feature levels (8² ... {self.size}²){extra}, "
+                             f"got {len(feats)}: pass the feats returned by encode() of a {self.size}² image, "
+                             f"from a model with the same warp_image")
         if latent.dim() == 3 and latent.shape[1] != self.num_levels:
             raise ValueError(f"per-level styles must be (B, {self.num_levels}, D) for levels 4² ... {self.size}²; "
                              f"got {tuple(latent.shape)}")
@@ -126,10 +141,14 @@ class Generator(nn.Module):
             feats = self.express(feats, f_exp)                         # f^{id}_e (Eq. 8)
         out = self.conv1(self.input(B), style(0))                      # (B, C_4, 4, 4)
         rgb = flow = None
-        for i, f_id in enumerate(feats):                               # r = 8, 16, ..., S
+        for i, f_id in enumerate(feats[:len(self.to_flows)]):         # r = 8, 16, ..., S
             w = style(i + 1)
             out = self.convs[2 * i](out, w)                            # ↑2
             out = self.convs[2 * i + 1](out, w)
             warped, out, flow = self.to_flows[i](out, w, f_id, flow)
             rgb = self.to_rgbs[i](warped, rgb)
-        return rgb                                                     # (B, 3, S, S)
+        offset = torch.tanh(flow[:, :2]).permute(0, 2, 3, 1)           # (B, S, S, 2), the S² level's offsets
+        if self.warp_image:                                            # Î = m_I·warp(I_s, flow_S) + (1 − m_I)·rgb_S
+            m_img = torch.sigmoid(self.image_mask(out, w) + self.image_mask_bias)   # (B, 1, S, S)
+            rgb = m_img * warp(feats[-1], offset, self.grid) + (1 - m_img) * rgb
+        return (rgb, offset) if return_offset else rgb                 # (B, 3, S, S)

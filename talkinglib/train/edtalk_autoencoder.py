@@ -13,7 +13,9 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
 - w_mouth: an L1 on the driving frame's mouth region;
 - w_factors: the first bank weights regress SynthTalk's true mouth and pose (needs ground truth,
   so it refuses real clips);
-- same_fraction: a share of pairs whose driving frame is the source itself.
+- same_fraction: a share of pairs whose driving frame is the source itself;
+- w_flow_landmarks: G's S² warp must carry each driving-frame landmark to the source's (pairs of
+  dataset frames; the extra identities have no landmarks).
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
 
@@ -21,7 +23,8 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches
-from talkinglib.losses.edtalk import factor_anchor_loss, g_nonsaturating_loss, reconstruction_loss, region_l1_loss
+from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, landmark_flow_loss, reconstruction_loss,
+                                      region_l1_loss)
 from talkinglib.train.edtalk_common import (TRAIN_PRESETS, discriminator_step, close_run, finish_step, generator_step,
                                             setup_stage, step_generator)
 
@@ -57,13 +60,15 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)              # noise injection replays on resume
-        b = batches.pairs(g, cfg.batch_size, same_fraction=cfg.same_fraction, factors=cfg.w_factors > 0)
+        b = batches.pairs(g, cfg.batch_size, same_fraction=cfg.same_fraction, factors=cfg.w_factors > 0,
+                          landmarks=cfg.w_flow_landmarks > 0)
         src, drv = b["source"].to(dev), b["driving"].to(dev)             # (B, 3, H, W) each
 
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
         lat_d, _ = m.encode(drv)                                         # f^{d→r}
         w = m.navigate(lat_d)                                            # W^m (B, 20), W^p (B, 6)  (Eq. 1)
-        fake = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"]), feats_s)   # Î (Eq. 2)
+        fake, offset = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"]), feats_s,
+                                  return_offset=True)                    # Î (Eq. 2), S² offsets (B, S, S, 2)
 
         use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start
         losses = {}
@@ -81,6 +86,10 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
             losses["factors"] = (factor_anchor_loss(w["mouth"], b["mouth_factors"].to(dev))
                                  + factor_anchor_loss(w["pose"], b["pose_factors"].to(dev)))
             loss = loss + cfg.w_factors * losses["factors"]
+        if cfg.w_flow_landmarks > 0:                                     # tiny-scale aid, not EDTalk
+            losses["flow_lm"] = landmark_flow_loss(offset, b["lm_source"].to(dev), b["lm_driving"].to(dev),
+                                                   b["has_landmarks"].to(dev))
+            loss = loss + cfg.w_flow_landmarks * losses["flow_lm"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)

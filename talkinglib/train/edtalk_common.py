@@ -43,6 +43,9 @@ class EDTalkTrainConfig:
     w_factors: float = 0.0           # autoencoder: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
                                      # (losses.edtalk.factor_anchor_loss). NOT in EDTalk; SynthTalk only
     same_fraction: float = 0.0       # autoencoder: share of pairs with driving frame = source. NOT in EDTalk/LIA
+    w_flow_landmarks: float = 0.0    # autoencoder: G's S² warp carries the driving frame's landmarks to the source's
+                                     # (losses.edtalk.landmark_flow_loss, per pixel). NOT in EDTalk/LIA; needs
+                                     # landmarks in both frames (SynthTalk's, or `prepare`'s for real clips)
     adv_start: int = 0               # steps before the adversarial terms switch on
     r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
     r1_every: int = 16

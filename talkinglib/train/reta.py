@@ -147,7 +147,8 @@ def _initial_model(preset, model_cfg, init):
     from talkinglib.train.edtalk_common import _initial_model as edtalk_model
     edtalk, _ = edtalk_model("edtalk.mouth_pose", preset, init, None)
     # E_I and G are EDTalk's: their architecture options come from the checkpoint they start from
-    cfg = replace(model_cfg or PRESETS[preset], encoder_norm=edtalk.cfg.encoder_norm, warp_grid=edtalk.cfg.warp_grid)
+    cfg = replace(model_cfg or PRESETS[preset], encoder_norm=edtalk.cfg.encoder_norm, warp_grid=edtalk.cfg.warp_grid,
+                  warp_image=edtalk.cfg.warp_image)
     return RETA(cfg).init_from_edtalk(edtalk.float())
 
 
