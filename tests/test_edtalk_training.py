@@ -157,3 +157,26 @@ def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
     assert {"factors", "mouth", "flow_lm"} <= set(h)
     assert all(torch.isfinite(torch.tensor(v)) for k in ("factors", "flow_lm") for _, v in h[k])
     assert all(v == 0 for _, v in h["per"]), "w_per=0: no VGG19 pass"
+
+
+def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(tiny_dataset, tmp_path):
+    """Stage 2's w_factors (a tiny aid): the swapped image I^{m_a}_{p_b} must read a's mouth and b's
+    pose. The batch carries both frames' truth without changing its draws, the loss is logged, and
+    it is zero exactly when every read matches its source frame."""
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    from talkinglib.train.edtalk_autoencoder import train_autoencoder
+    from talkinglib.train.edtalk_mouth_pose import factor_anchors, train_mouth_pose
+    b = EDTalkBatches(tiny_dataset, "train")
+    plain, rich = (b.mouth_pose(torch.Generator().manual_seed(2), 4, factors=f) for f in (False, True))
+    assert torch.equal(plain["a"], rich["a"]) and torch.equal(plain["source"], rich["source"])
+    assert rich["mouth_a"].shape == (4, 4) and rich["pose_b"].shape == (4, 5)
+    pad = lambda x, k: torch.cat([x, torch.zeros(len(x), k - x.shape[1])], 1)       # noqa: E731
+    w = {img: {"mouth": pad(rich[f"mouth_{m}"], 20), "pose": pad(rich[f"pose_{p}"], 6)}
+         for img, m, p in (("ab", "a", "b"), ("ba", "b", "a"), ("a", "a", "a"), ("b", "b", "b"))}
+    assert factor_anchors(w, rich) == 0
+    w["ab"]["mouth"] = pad(rich["mouth_b"], 20)                       # the pose frame's mouth: wrong
+    assert factor_anchors(w, rich) > 0
+    train_autoencoder(tiny_dataset, tmp_path / "ae", cfg=fast_cfg("edtalk.autoencoder"), progress=False)
+    run = train_mouth_pose(tiny_dataset, tmp_path / "mp", init=tmp_path / "ae" / "edtalk.pt",
+                           cfg=replace(fast_cfg("edtalk.mouth_pose"), w_factors=1.0), progress=False)
+    assert "factors" in run.logger.history

@@ -135,9 +135,14 @@ class EDTalkBatches:
             batch[f"{k}_factors"] = torch.from_numpy(((np.stack([t[k] for t in truth]) - mean) / std).astype(np.float32))
         return batch
 
-    def mouth_pose(self, g, batch_size):
-        """{"a", "b", "source"} (B, 3, H, W) and {"lm_a", "lm_b"} (B, 68, 2): neutral frames of one identity."""
+    def mouth_pose(self, g, batch_size, factors=False):
+        """{"a", "b", "source"} (B, 3, H, W) and {"lm_a", "lm_b"} (B, 68, 2): neutral frames of one identity.
+        factors=True adds a's and b's standardised truth, "mouth_a", "pose_a", "mouth_b", "pose_b"
+        ((B, 4), (B, 5); SynthTalk only, as pairs(factors=True)). The draws are the same either way."""
+        if factors:
+            per_clip, stats = self.factors()
         out = {k: [] for k in ("a", "b", "source", "lm_a", "lm_b")}
+        truth = {k: [] for k in ("a", "b")}
         for _ in range(batch_size):
             ident = self._pick(g, self.identities)
             for key in ("a", "b", "source"):
@@ -146,8 +151,15 @@ class EDTalkBatches:
                 out[key].append(self._frame(c, t))
                 if key != "source":
                     out["lm_" + key].append(self.landmarks[c][t])
+                    if factors:
+                        truth[key].append({k: per_clip[c][k][t] for k in FACTORS})
         batch = {k: to_tensor_images(np.stack(out[k])) for k in ("a", "b", "source")}
         batch.update({k: torch.from_numpy(np.stack(out[k])) for k in ("lm_a", "lm_b")})
+        for key in truth if factors else ():
+            for k in FACTORS:
+                mean, std = stats[k]
+                batch[f"{k}_{key}"] = torch.from_numpy(((np.stack([t[k] for t in truth[key]]) - mean) / std)
+                                                       .astype(np.float32))
         return batch
 
     def expression(self, g, batch_size, window):

@@ -40,7 +40,7 @@ class EDTalkTrainConfig:
     w_mouth: float = 0.0             # autoencoder: L1 inside the driving frame's mouth mask. NOT in EDTalk;
                                      # a tiny-scale aid (at 64² the mouth is ~2 % of the pixels, and
                                      # without it G learns to render every mouth closed)
-    w_factors: float = 0.0           # autoencoder: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
+    w_factors: float = 0.0           # autoencoder, mouth_pose: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
                                      # (losses.edtalk.factor_anchor_loss). NOT in EDTalk; SynthTalk only
     same_fraction: float = 0.0       # autoencoder: share of pairs with driving frame = source. NOT in EDTalk/LIA
     w_flow_landmarks: float = 0.0    # autoencoder: G's S² warp carries the driving frame's landmarks to the source's

@@ -9,13 +9,17 @@ s) of one identity, from neutral clips (A.3). Swapping mouths gives I^{m_a}_{p_b
     Î^b = G(f^{p_b}, f^{m_b}),  Î^a = G(f^{p_a}, f^{m_a})      (identity f^{s→r}, f^{id} from s)
 and L_rec + L_per + L_adv (5-6) on Î^a, Î^b, L_self on the unswapped self-reconstructions, and
 L_fea (7) between features of swapped and original frames. Only MLN, PLN and their banks train.
+
+Tiny-scale aid (not in EDTalk; EDTalkTrainConfig.w_factors, SynthTalk only): the first bank weights
+read from each image regress the true mouth of the frame its mouth came from and the true pose of
+the frame its pose came from (`factor_anchors`).
 """
 import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import EDTalkBatches
 from talkinglib.data.mouth_swap import superimpose_mouth
-from talkinglib.losses.edtalk import feature_loss, g_nonsaturating_loss, reconstruction_loss
+from talkinglib.losses.edtalk import factor_anchor_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss
 from talkinglib.train.edtalk_common import (TRAIN_PRESETS, bank_feature, discriminator_step,
                                             close_run, finish_step, generator_step, setup_stage, step_generator)
 
@@ -46,7 +50,16 @@ def cross_reconstruct(m, batch):
            "mouth_a": (feat(mouth=w_ab["mouth"]), feat(mouth=w_a["mouth"])),
            "mouth_b": (feat(mouth=w_ba["mouth"]), feat(mouth=w_b["mouth"]))}
     return {"x_ab": x_ab, "x_ba": x_ba, "fake_a": fake_a, "fake_b": fake_b, "self_a": self_a, "self_b": self_b,
-            "fea": fea}
+            "fea": fea, "w": {"ab": w_ab, "ba": w_ba, "a": w_a, "b": w_b}}
+
+
+def factor_anchors(w, batch):
+    """The tiny aid w_factors in this stage (not in EDTalk): the mouth read from I^{m_a}_{p_b} is a's,
+    its pose b's (and the reverse for I^{m_b}_{p_a}); the plain frames read their own. Sum of six
+    losses.edtalk.factor_anchor_loss terms."""
+    reads = (("ab", "a", "b"), ("ba", "b", "a"), ("a", "a", "a"), ("b", "b", "b"))   # (image, mouth of, pose of)
+    return sum(factor_anchor_loss(w[img]["mouth"], batch[f"mouth_{m}"])
+               + factor_anchor_loss(w[img]["pose"], batch[f"pose_{p}"]) for img, m, p in reads)
 
 
 def mouth_pose_losses(out, batch, vgg):
@@ -72,13 +85,15 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
     run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device,
                       model_overrides=model_overrides)
     batches = EDTalkBatches(data_root, "train")
+    if cfg.w_factors > 0:
+        batches.factors()                                             # real clips: refused before step 1
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)
-        batch = {k: v.to(dev) for k, v in batches.mouth_pose(g, cfg.batch_size).items()}
+        batch = {k: v.to(dev) for k, v in batches.mouth_pose(g, cfg.batch_size, factors=cfg.w_factors > 0).items()}
         out = cross_reconstruct(m, batch)
         real = torch.cat([batch["a"], batch["b"]])
         fake = torch.cat([out["fake_a"], out["fake_b"]])
@@ -92,6 +107,9 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
         losses["adv"] = 2 * g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())   # Σ_{#=a,b}
         loss = (cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
                 + cfg.w_self * losses["self"] + cfg.w_fea * losses["fea"])
+        if cfg.w_factors > 0:                                         # tiny-scale aid, not EDTalk
+            losses["factors"] = factor_anchors(out["w"], batch)
+            loss = loss + cfg.w_factors * losses["factors"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)
