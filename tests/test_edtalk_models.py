@@ -421,6 +421,27 @@ def test_warp_image_copies_the_source_at_zero_motion_and_draws_where_its_mask_cl
     assert any(n.startswith("dec.image_mask") for n, _ in m.named_param_groups()["generator"])
 
 
+def test_image_draw_starts_as_a_no_op_and_then_draws_from_gs_own_features():
+    """EDTalkConfig.image_draw (ours): G's own S² features add to the drawing the image mask leaves to
+    G. Its head starts at zero, so the output equals warp_image alone; once it has weights, a closed
+    image mask shows them. It needs warp_image."""
+    torch.manual_seed(0)
+    m = EDTalk(replace(TINY, warp_image=True, image_draw=True)).eval()
+    torch.manual_seed(0)
+    base = EDTalk(replace(TINY, warp_image=True)).eval()
+    base.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("dec.image_draw")})
+    x = images(2, 7)
+    with torch.no_grad():
+        code = m.encode(x)
+        assert torch.equal(m.generate(code.latent, code.feats), base.generate(code.latent, code.feats))
+        m.dec.image_draw_rgb.weight.normal_()
+        m.dec.image_mask_bias.fill_(-40.0)
+        base.dec.image_mask_bias.fill_(-40.0)
+        assert (m.generate(code.latent, code.feats) - base.generate(code.latent, code.feats)).abs().mean() > 0.01
+    with pytest.raises(ValueError, match="needs warp_image"):
+        replace(TINY, image_draw=True)
+
+
 def test_normalised_encoder_keeps_the_interface_and_behaves_in_eval_mode():
     """encoder_norm="batch" (the tiny preset) and "group": the latent and the f^{id} pyramid have the
     shapes of LIA's E, so G is unchanged; in eval mode a frame's code does not depend on its batch

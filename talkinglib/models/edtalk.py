@@ -60,6 +60,8 @@ class EDTalkConfig:
     warp_image: bool = False        # G also warps the source image at S² and blends it with its own drawing
                                     # through a mask (generator.py), so zero motion copies the source exactly.
                                     # Not in LIA/EDTalk. f^{id} then ends with the image (encoder.py)
+    image_draw: bool = False        # with warp_image: where the image mask closes, G's own S² features add to its
+                                    # warped-feature drawing, so it can show what the source lacks (generator.py)
 
     def __post_init__(self):
         for name, allowed in (("eem_block", BLOCKS), ("bank", BANK_MODES), ("orthogonalize", METHODS),
@@ -69,6 +71,9 @@ class EDTalkConfig:
                 raise ValueError(f"EDTalkConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.size < 8 or self.size & (self.size - 1):
             raise ValueError(f"EDTalkConfig.size must be a power of two >= 8, got {self.size}")
+        if self.image_draw and not self.warp_image:
+            raise ValueError("EDTalkConfig.image_draw=True needs warp_image=True (it draws what the warped source "
+                             "image leaves out)")
 
     @property
     def bank_sizes(self):
@@ -101,7 +106,8 @@ class EDTalk(nn.Module):
         D, n = cfg.latent_dim, cfg.bank_sizes
         self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.encoder_norm, cfg.warp_image)
         self.dec = Generator(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.eem_hidden, cfg.eem_block,
-                             cfg.warp_grid, flow_init=cfg.flow_init, warp_image=cfg.warp_image)
+                             cfg.warp_grid, flow_init=cfg.flow_init, warp_image=cfg.warp_image,
+                             image_draw=cfg.image_draw)
         if cfg.bank == "bases":
             self.direction_lipnonlip = Bank(D, n["mouth"] + n["pose"])     # [B^m | B^p]   (D, 26)
             self.direction_exp = Bank(D, n["expression"])                  # B^e           (D, 10)

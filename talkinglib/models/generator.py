@@ -19,6 +19,12 @@ image I_s itself (B, 3, S, S), and G's last level also warps it with the S² flo
 so at zero offset and an open image mask the output is the source, pixel for pixel, and G draws
 only what the warp cannot show (the inside of an opening mouth, an eye that closes).
 
+rgb_S itself is made of warped identity features only (LIA's ToRGB reads w_r), so it cannot show
+what the source does not have: a closed-mouthed source gives no dark mouth inside or teeth to
+warp, and G stretches the lips instead. image_draw=True (ours) adds G's own S² features x_S:
+    Î = m_I · warp(I_s, flow_S) + (1 − m_I) · (rgb_S + ModConv1×1'(x_S))
+with ModConv1×1' zero at the start (so the output starts as with image_draw=False).
+
 Sub-module names follow the official checkpoint (`dec.convs.N`, `dec.to_flows.N`,
 `dec.fineadainresblock.N`, ...). Configuration: EDTalkConfig (edtalk.py).
 """
@@ -73,9 +79,12 @@ class Generator(nn.Module):
     """G(latent (B, D), f^{id} list coarse-to-fine, f^{r→e} (B, D) or None) -> image (B, 3, S, S)."""
 
     def __init__(self, size, latent_dim, channel_base, channel_max, eem_hidden=128, eem_block="official",
-                 grid="lia", blur_kernel=(1, 3, 3, 1), eem=True, flow_init="lia", warp_image=False):
+                 grid="lia", blur_kernel=(1, 3, 3, 1), eem=True, flow_init="lia", warp_image=False,
+                 image_draw=False):
         super().__init__()
-        self.warp_image, self.grid = warp_image, grid
+        if image_draw and not warp_image:
+            raise ValueError("image_draw=True draws what the warped source image leaves out: it needs warp_image=True")
+        self.warp_image, self.image_draw, self.grid = warp_image, image_draw, grid
         ch = lambda r: channels_at(r, channel_base, channel_max)      # noqa: E731
         self.size = size
         self.input = ConstantInput(ch(4))
@@ -98,6 +107,10 @@ class Generator(nn.Module):
         if warp_image:                                                # m_I's head at S² (module docstring)
             self.image_mask = ModulatedConv2d(c, 1, 1, latent_dim, demodulate=False)
             self.image_mask_bias = nn.Parameter(torch.full((1, 1, 1, 1), IMAGE_MASK_BIAS))
+        if image_draw:                                                # G's own drawing, zero at the start
+            self.image_draw_rgb = ModulatedConv2d(c, 3, 1, latent_dim, demodulate=False)
+            with torch.no_grad():
+                self.image_draw_rgb.weight.zero_()
 
     def unused_parameter_names(self):
         """Parameters that never reach the output (relative names): to_rgb1, noise strengths,
@@ -150,5 +163,7 @@ class Generator(nn.Module):
         offset = torch.tanh(flow[:, :2]).permute(0, 2, 3, 1)           # (B, S, S, 2), the S² level's offsets
         if self.warp_image:                                            # Î = m_I·warp(I_s, flow_S) + (1 − m_I)·rgb_S
             m_img = torch.sigmoid(self.image_mask(out, w) + self.image_mask_bias)   # (B, 1, S, S)
+            if self.image_draw:
+                rgb = rgb + self.image_draw_rgb(out, w)                # G's own S² features x_S
             rgb = m_img * warp(feats[-1], offset, self.grid) + (1 - m_img) * rgb
         return (rgb, offset) if return_offset else rgb                 # (B, 3, S, S)

@@ -52,7 +52,8 @@ class RETAConfig:
     channel_max: int = 512
     warp_grid: str = "lia"               # E_I and G as EDTalk's; training takes both from the EDTalk checkpoint
     encoder_norm: str = "none"           # it starts from (train/reta.py), so they always match its weights
-    warp_image: bool = False             # likewise (EDTalkConfig.warp_image)
+    warp_image: bool = False             # likewise (EDTalkConfig.warp_image, image_draw)
+    image_draw: bool = False
     teacher_dim: int = 768               # H_T: the teacher's embedding (ViT-B: 768)
     motion_levels: int = 4               # G levels (4², 8², ...) driven by f_STY + f_M; the rest by f_STY + f_E.
                                          # Ours: RETA says "early" and "later" layers, without a split
@@ -98,7 +99,7 @@ class RETA(nn.Module):
         nn.init.zeros_(self.emotion_proj.bias)
         self.enc = Encoder(cfg.size, D, cfg.channel_base, cfg.channel_max, cfg.encoder_norm, cfg.warp_image)  # E_I
         self.dec = Generator(cfg.size, D, cfg.channel_base, cfg.channel_max, grid=cfg.warp_grid, eem=False,
-                             warp_image=cfg.warp_image)                                                     # G
+                             warp_image=cfg.warp_image, image_draw=cfg.image_draw)                          # G
         if not 1 <= cfg.motion_levels < self.dec.num_levels:
             raise ValueError(f"motion_levels must be in 1..{self.dec.num_levels - 1} (G has {self.dec.num_levels} "
                              f"levels, 4² ... {cfg.size}²); got {cfg.motion_levels}")

@@ -148,7 +148,7 @@ def _initial_model(preset, model_cfg, init):
     edtalk, _ = edtalk_model("edtalk.mouth_pose", preset, init, None)
     # E_I and G are EDTalk's: their architecture options come from the checkpoint they start from
     cfg = replace(model_cfg or PRESETS[preset], encoder_norm=edtalk.cfg.encoder_norm, warp_grid=edtalk.cfg.warp_grid,
-                  warp_image=edtalk.cfg.warp_image)
+                  warp_image=edtalk.cfg.warp_image, image_draw=edtalk.cfg.image_draw)
     return RETA(cfg).init_from_edtalk(edtalk.float())
 
 
