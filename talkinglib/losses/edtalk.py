@@ -38,15 +38,16 @@ def landmark_flow_loss(offset, lm_source, lm_driving, known=None):
 
     G's S² warp reads the source at p + offset(p) for every output pixel p (aligned grid,
     layers/warp.py). Where the driving frame has landmark k, it should read the source's landmark k:
-        offset(l^d_k) = c(l^s_k) − c(l^d_k),    c(x) = 2x / (S − 1) − 1   (normalised coordinates)
-    offset (B, S, S, 2) in normalised units (x first); lm_source, lm_driving (B, N, 2) pixels (x, y);
+        offset(l^d_k) = c(l^s_k) − c(l^d_k),    c(x) = 2(x − ½) / (S − 1) − 1   (normalised coordinates)
+    offset (B, S, S, 2) in normalised units (x first); lm_source, lm_driving (B, N, 2) pixels (x, y),
+    with pixel i covering [i, i + 1) as SynthTalk's landmarks do (its centre i + ½ is c = −1 + 2i/(S − 1));
     known (B,) bool: pairs that have landmarks (others contribute nothing; none known gives 0).
     Not a term of EDTalk or LIA: the tiny autoencoder's EDTalkTrainConfig.w_flow_landmarks."""
     S = offset.shape[1]
     if offset.shape[1:] != (S, S, 2) or lm_source.shape != lm_driving.shape or lm_source.shape[-1] != 2:
         raise ValueError(f"offset must be (B, S, S, 2) and the landmarks (B, N, 2) alike; got "
                          f"{tuple(offset.shape)}, {tuple(lm_source.shape)}, {tuple(lm_driving.shape)}")
-    to_norm = lambda x: 2 * x / (S - 1) - 1                                       # noqa: E731  pixels -> [-1, 1]
+    to_norm = lambda x: 2 * (x - 0.5) / (S - 1) - 1                               # noqa: E731  pixels -> [-1, 1]
     at = F.grid_sample(offset.permute(0, 3, 1, 2), to_norm(lm_driving)[:, :, None], mode="bilinear",
                        align_corners=True)[..., 0].transpose(1, 2)               # (B, N, 2) offset at l^d
     err = (at - (to_norm(lm_source) - to_norm(lm_driving))).abs().sum(-1) * (S - 1) / 2   # (B, N) pixels
