@@ -200,6 +200,26 @@ def test_landmark_flow_loss_is_zero_for_the_true_warp_and_counts_pixels():
         L.landmark_flow_loss(off[:, :32], lm_s, lm_d)
 
 
+def test_mouth_inside_is_the_open_mouths_dark_inside_and_its_loss_closes_the_image_mask(tiny_dataset):
+    """inner_mouth_mask finds the inside of an open mouth (dark pixels) and nothing in a closed one;
+    mouth_inside_loss is −log(1 − m_I) there: large for an open image mask, ~0 for a closed one,
+    and pairs without landmarks count for nothing."""
+    from talkinglib.data.datasets import ClipStore, frame_factors
+    store = ClipStore(tiny_dataset, "train")
+    meta = store.metas[0]
+    jaw = frame_factors(meta)["mouth"][:, 0]
+    t_open, t_closed = int(np.argmax(jaw)), int(np.argmin(jaw))
+    lm = torch.tensor(np.asarray(meta["landmarks"], np.float32)[[t_open, t_closed]])
+    inside = L.inner_mouth_mask(lm, 64)
+    assert inside[0].sum() >= 10 and inside[1].sum() <= 3
+    frame = store.frames(0)[t_open].astype(np.float32)
+    assert frame[inside[0, 0].numpy() > 0].mean() < 0.6 * frame.mean(), "the inside of the mouth is dark"
+    open_mask, shut = torch.full((2, 1, 64, 64), 0.9), torch.full((2, 1, 64, 64), 1e-4)
+    assert L.mouth_inside_loss(open_mask, lm) == pytest.approx(-np.log(0.1), rel=1e-4)
+    assert L.mouth_inside_loss(shut, lm) < 1e-3
+    assert L.mouth_inside_loss(open_mask, lm, torch.tensor([False, False])) == 0
+
+
 def test_pairs_carry_both_frames_landmarks_without_changing_the_draws(tiny_dataset):
     from talkinglib.data.edtalk_batches import EDTalkBatches
     extra = np.zeros((8, 64, 64, 3), np.uint8)

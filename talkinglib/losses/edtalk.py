@@ -57,6 +57,32 @@ def landmark_flow_loss(offset, lm_source, lm_driving, known=None):
     return (err * w).sum() / w.sum().clamp_min(1.0)
 
 
+def inner_mouth_mask(lm, size):
+    """(B, 1, size, size) in {0, 1}: pixel centres inside the inner-lip polygon (landmarks 60-67) of
+    lm (B, 68, 2) pixels (pixel i covers [i, i + 1)). A closed mouth has no inside: all zero."""
+    poly = lm[:, 60:68]                                                           # (B, 8, 2)
+    c = torch.arange(size, dtype=lm.dtype, device=lm.device) + 0.5
+    px, py = c[None, None, :, None], c[None, :, None, None]                      # x along W, y along H
+    x0, y0 = poly[:, None, None, :, 0], poly[:, None, None, :, 1]                # (B, 1, 1, 8)
+    x1, y1 = poly.roll(-1, 1)[:, None, None, :, 0], poly.roll(-1, 1)[:, None, None, :, 1]
+    crosses = (y0 > py) != (y1 > py)                                              # edge spans the row
+    x_at = x0 + (py - y0) * (x1 - x0) / torch.where(y1 == y0, torch.ones_like(y1), y1 - y0)
+    inside = ((crosses & (px < x_at)).sum(-1) % 2) == 1                           # even-odd rule, (B, H, W)
+    return inside[:, None].to(lm.dtype)
+
+
+def mouth_inside_loss(image_mask, lm_driving, known=None):
+    """−log(1 − m_I) averaged over the driving frame's open-mouth inside (inner-lip polygon): where the
+    driver shows the inside of its mouth, G's warp of the source cannot (a closed-mouthed source has
+    none), so G should draw it. image_mask (B, 1, S, S) in (0, 1); lm_driving (B, 68, 2) pixels;
+    known (B,) bool. Pairs without landmarks or with closed mouths contribute nothing (0 if none).
+    Not a term of EDTalk or LIA: the tiny autoencoder's EDTalkTrainConfig.w_mouth_inside."""
+    inside = inner_mouth_mask(lm_driving, image_mask.shape[-1])
+    if known is not None:
+        inside = inside * known.to(inside.dtype)[:, None, None, None]
+    return (-torch.log1p(-image_mask.clamp(max=1 - 1e-6)) * inside).sum() / inside.sum().clamp_min(1.0)
+
+
 def d_logistic_loss(real_logits, fake_logits):
     """Discriminator side of Eq. (6): −log D(I) − log(1 − D(Î)) with D = sigmoid(logits).
 

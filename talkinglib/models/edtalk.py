@@ -171,15 +171,15 @@ class EDTalk(nn.Module):
         return offset if latent is None else latent + offset
 
     # -- G (Eq. 2) ----------------------------------------------------------------------------
-    def generate(self, latent, feats, expression=None, return_offset=False):
+    def generate(self, latent, feats, expression=None, return_warp=False):
         """Î = G(f^{i→d}, f^{id}, EEM(f^{r→e})) (B, 3, S, S). expression: W^e (B, K_e), or None to skip EEM.
         A batch-1 f^{id} is broadcast to the latent's batch (one source, many frames).
-        return_offset=True gives (Î, the S² warp's offsets (B, S, S, 2)) (Generator.forward)."""
+        return_warp=True gives (Î, {"offset", "image_mask"}) of the S² level (Generator.forward)."""
         self._check_latent(latent)
         B = latent.shape[0]
         feats = [f.expand(B, *f.shape[1:]) if f.shape[0] == 1 and B > 1 else f for f in feats]
         f_exp = None if expression is None else self.feature("expression", expression)   # f^{r→e} (B, D)
-        return self.dec(latent, feats, f_exp, return_offset=return_offset)
+        return self.dec(latent, feats, f_exp, return_warp=return_warp)
 
     def express(self, feats, expression):
         """The identity pyramid with an expression applied, f^{id}_e = EEM(f^{id}, f^{r→e}) (Eq. 8), for

@@ -136,10 +136,11 @@ class Generator(nn.Module):
         n = len(self.fineadainresblock)
         return [eem(f_id, f_exp) for eem, f_id in zip(self.fineadainresblock, feats)] + list(feats[n:])   # I_s as is
 
-    def forward(self, latent, feats, f_exp=None, return_offset=False):
+    def forward(self, latent, feats, f_exp=None, return_warp=False):
         """latent: (B, D), the one style of every layer (EDTalk, LIA), or (B, L, D) with one style per
         resolution level 4², 8², ..., S² (L = num_levels; RETA's hierarchical injection, models/reta.py).
-        return_offset=True also returns the S² level's offsets (B, S, S, 2), normalised units, x first."""
+        return_warp=True also returns {"offset": the S² level's offsets (B, S, S, 2), normalised units, x
+        first; "image_mask": m_I (B, 1, S, S), or None without warp_image}."""
         B = latent.shape[0]
         if len(feats) != len(self.to_flows) + self.warp_image:
             extra = " and the source image (warp_image=True)" if self.warp_image else ""
@@ -161,9 +162,12 @@ class Generator(nn.Module):
             warped, out, flow = self.to_flows[i](out, w, f_id, flow)
             rgb = self.to_rgbs[i](warped, rgb)
         offset = torch.tanh(flow[:, :2]).permute(0, 2, 3, 1)           # (B, S, S, 2), the S² level's offsets
+        m_img = None
         if self.warp_image:                                            # Î = m_I·warp(I_s, flow_S) + (1 − m_I)·rgb_S
             m_img = torch.sigmoid(self.image_mask(out, w) + self.image_mask_bias)   # (B, 1, S, S)
             if self.image_draw:
                 rgb = rgb + self.image_draw_rgb(out, w)                # G's own S² features x_S
             rgb = m_img * warp(feats[-1], offset, self.grid) + (1 - m_img) * rgb
-        return (rgb, offset) if return_offset else rgb                 # (B, 3, S, S)
+        if return_warp:
+            return rgb, {"offset": offset, "image_mask": m_img}
+        return rgb                                                     # (B, 3, S, S)

@@ -15,7 +15,9 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
   so it refuses real clips);
 - same_fraction: a share of pairs whose driving frame is the source itself;
 - w_flow_landmarks: G's S² warp must carry each driving-frame landmark to the source's (pairs of
-  dataset frames; the extra identities have no landmarks).
+  dataset frames; the extra identities have no landmarks);
+- w_mouth_inside (with EDTalkConfig.warp_image): inside the driving frame's open mouth the image
+  mask closes, so G draws the mouth's inside rather than stretching the source's lips.
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
 
@@ -23,8 +25,8 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches
-from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, landmark_flow_loss, reconstruction_loss,
-                                      region_l1_loss)
+from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, landmark_flow_loss, mouth_inside_loss,
+                                      reconstruction_loss, region_l1_loss)
 from talkinglib.train.edtalk_common import (TRAIN_PRESETS, discriminator_step, close_run, finish_step, generator_step,
                                             setup_stage, step_generator)
 
@@ -54,6 +56,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                             extra_factors=extra_factors)
     if cfg.w_factors > 0:
         batches.factors()                                                # real clips: refused before step 1
+    if cfg.w_mouth_inside > 0 and not run.model_cfg.warp_image:
+        raise ValueError("w_mouth_inside closes the image mask of EDTalkConfig.warp_image; this model has none "
+                         "(--set model.warp_image=true, or w_mouth_inside=0)")
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
@@ -61,14 +66,14 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)              # noise injection replays on resume
         b = batches.pairs(g, cfg.batch_size, same_fraction=cfg.same_fraction, factors=cfg.w_factors > 0,
-                          landmarks=cfg.w_flow_landmarks > 0)
+                          landmarks=cfg.w_flow_landmarks > 0 or cfg.w_mouth_inside > 0)
         src, drv = b["source"].to(dev), b["driving"].to(dev)             # (B, 3, H, W) each
 
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
         lat_d, _ = m.encode(drv)                                         # f^{d→r}
         w = m.navigate(lat_d)                                            # W^m (B, 20), W^p (B, 6)  (Eq. 1)
-        fake, offset = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"]), feats_s,
-                                  return_offset=True)                    # Î (Eq. 2), S² offsets (B, S, S, 2)
+        fake, warp = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"]), feats_s,
+                                return_warp=True)                        # Î (Eq. 2), the S² warp's offsets and m_I
 
         use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start
         losses = {}
@@ -87,9 +92,13 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                                  + factor_anchor_loss(w["pose"], b["pose_factors"].to(dev)))
             loss = loss + cfg.w_factors * losses["factors"]
         if cfg.w_flow_landmarks > 0:                                     # tiny-scale aid, not EDTalk
-            losses["flow_lm"] = landmark_flow_loss(offset, b["lm_source"].to(dev), b["lm_driving"].to(dev),
+            losses["flow_lm"] = landmark_flow_loss(warp["offset"], b["lm_source"].to(dev), b["lm_driving"].to(dev),
                                                    b["has_landmarks"].to(dev))
             loss = loss + cfg.w_flow_landmarks * losses["flow_lm"]
+        if cfg.w_mouth_inside > 0:                                       # tiny-scale aid, not EDTalk
+            losses["mouth_inside"] = mouth_inside_loss(warp["image_mask"], b["lm_driving"].to(dev),
+                                                       b["has_landmarks"].to(dev))
+            loss = loss + cfg.w_mouth_inside * losses["mouth_inside"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)

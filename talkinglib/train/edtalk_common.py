@@ -46,6 +46,8 @@ class EDTalkTrainConfig:
     w_flow_landmarks: float = 0.0    # autoencoder: G's S² warp carries the driving frame's landmarks to the source's
                                      # (losses.edtalk.landmark_flow_loss, per pixel). NOT in EDTalk/LIA; needs
                                      # landmarks in both frames (SynthTalk's, or `prepare`'s for real clips)
+    w_mouth_inside: float = 0.0      # autoencoder, warp_image: G draws the driving frame's open-mouth inside instead of
+                                     # warping the source there (losses.edtalk.mouth_inside_loss). NOT in EDTalk/LIA
     adv_start: int = 0               # steps before the adversarial terms switch on
     r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
     r1_every: int = 16
