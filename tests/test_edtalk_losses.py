@@ -202,8 +202,8 @@ def test_landmark_flow_loss_is_zero_for_the_true_warp_and_counts_pixels():
 
 def test_mouth_inside_is_the_open_mouths_dark_inside_and_its_loss_closes_the_image_mask(tiny_dataset):
     """inner_mouth_mask finds the inside of an open mouth (dark pixels) and nothing in a closed one;
-    mouth_inside_loss is −log(1 − m_I) there: large for an open image mask, ~0 for a closed one,
-    and pairs without landmarks count for nothing."""
+    mouth_inside_loss is −log(1 − m_I) there and −log m_I on the mouth region around it: ~0 only for
+    a mask closed inside and open around, and pairs without landmarks count for nothing."""
     from talkinglib.data.datasets import ClipStore, frame_factors
     store = ClipStore(tiny_dataset, "train")
     meta = store.metas[0]
@@ -214,10 +214,15 @@ def test_mouth_inside_is_the_open_mouths_dark_inside_and_its_loss_closes_the_ima
     assert inside[0].sum() >= 10 and inside[1].sum() <= 3
     frame = store.frames(0)[t_open].astype(np.float32)
     assert frame[inside[0, 0].numpy() > 0].mean() < 0.6 * frame.mean(), "the inside of the mouth is dark"
-    open_mask, shut = torch.full((2, 1, 64, 64), 0.9), torch.full((2, 1, 64, 64), 1e-4)
-    assert L.mouth_inside_loss(open_mask, lm) == pytest.approx(-np.log(0.1), rel=1e-4)
-    assert L.mouth_inside_loss(shut, lm) < 1e-3
-    assert L.mouth_inside_loss(open_mask, lm, torch.tensor([False, False])) == 0
+    around = torch.zeros(2, 1, 64, 64)
+    around[..., 20:50, 15:50] = 1                                     # a mouth region holding the inside
+    open_mask = torch.full((2, 1, 64, 64), 0.9)
+    assert L.mouth_inside_loss(open_mask, lm, around) == pytest.approx(-np.log(0.1) - np.log(0.9), rel=1e-4)
+    right = torch.where(inside.bool(), torch.tensor(1e-4), torch.tensor(1 - 1e-4))   # drawn inside, warped around
+    assert L.mouth_inside_loss(right, lm, around) < 1e-3
+    shut = torch.full((2, 1, 64, 64), 1e-4)                          # closed everywhere: the lips lose the warp
+    assert L.mouth_inside_loss(shut, lm, around) > 5
+    assert L.mouth_inside_loss(open_mask, lm, around, torch.tensor([False, False])) == 0
 
 
 def test_pairs_carry_both_frames_landmarks_without_changing_the_draws(tiny_dataset):

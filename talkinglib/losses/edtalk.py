@@ -71,16 +71,25 @@ def inner_mouth_mask(lm, size):
     return inside[:, None].to(lm.dtype)
 
 
-def mouth_inside_loss(image_mask, lm_driving, known=None):
-    """−log(1 − m_I) averaged over the driving frame's open-mouth inside (inner-lip polygon): where the
-    driver shows the inside of its mouth, G's warp of the source cannot (a closed-mouthed source has
-    none), so G should draw it. image_mask (B, 1, S, S) in (0, 1); lm_driving (B, 68, 2) pixels;
-    known (B,) bool. Pairs without landmarks or with closed mouths contribute nothing (0 if none).
+def mouth_inside_loss(image_mask, lm_driving, around, known=None):
+    """Where the driving frame shows the inside of its open mouth (inner-lip polygon), G's warp of the
+    source cannot show it (a closed-mouthed source has none), so G should draw it: −log(1 − m_I)
+    averaged over the inside. Around it (the soft mouth region `around` (B, 1, S, S), minus the
+    inside) the lips are the source's, warped: −log m_I averaged there. Both sides, so that the
+    image mask learns where the inside is rather than closing everywhere (a one-sided version
+    lowered m_I's shared bias and blurred the whole face within 2500 steps).
+    image_mask (B, 1, S, S) in (0, 1); lm_driving (B, 68, 2) pixels; known (B,) bool: pairs without
+    landmarks contribute nothing, and a closed mouth has no inside (0 when no pixel counts).
     Not a term of EDTalk or LIA: the tiny autoencoder's EDTalkTrainConfig.w_mouth_inside."""
     inside = inner_mouth_mask(lm_driving, image_mask.shape[-1])
+    ring = (around - inside).clamp_min(0)
     if known is not None:
-        inside = inside * known.to(inside.dtype)[:, None, None, None]
-    return (-torch.log1p(-image_mask.clamp(max=1 - 1e-6)) * inside).sum() / inside.sum().clamp_min(1.0)
+        k = known.to(inside.dtype)[:, None, None, None]
+        inside, ring = inside * k, ring * k
+    m = image_mask.clamp(1e-6, 1 - 1e-6)
+    draw = (-torch.log1p(-m) * inside).sum() / inside.sum().clamp_min(1.0)
+    keep = (-torch.log(m) * ring).sum() / ring.sum().clamp_min(1.0)
+    return draw + keep
 
 
 def d_logistic_loss(real_logits, fake_logits):

@@ -97,7 +97,7 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
             loss = loss + cfg.w_flow_landmarks * losses["flow_lm"]
         if cfg.w_mouth_inside > 0:                                       # tiny-scale aid, not EDTalk
             losses["mouth_inside"] = mouth_inside_loss(warp["image_mask"], b["lm_driving"].to(dev),
-                                                       b["has_landmarks"].to(dev))
+                                                       b["mouth"].to(dev), b["has_landmarks"].to(dev))
             loss = loss + cfg.w_mouth_inside * losses["mouth_inside"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
