@@ -141,7 +141,10 @@ def test_tiny_shapes(tiny):
     with torch.no_grad():
         code = tiny.encode(src)
         assert code.latent.shape == (2, 128)
-        assert [tuple(f.shape[2:]) for f in code.feats] == [(8, 8), (16, 16), (32, 32), (64, 64)]
+        # f^{id} 8² ... 64², then the source image itself (the tiny preset's warp_image)
+        assert [tuple(f.shape[1:]) for f in code.feats] == [(128, 8, 8), (128, 16, 16), (64, 32, 32), (32, 64, 64),
+                                                            (3, 64, 64)]
+        assert torch.equal(code.feats[-1], src)
         w = tiny.navigate(code.latent)
         assert {k: tuple(v.shape) for k, v in w.items()} == {"mouth": (2, 20), "pose": (2, 6), "expression": (2, 10)}
         out = tiny.animate(src, mouth=images(2, 1), pose_weights=w["pose"], expression=images(2, 3))

@@ -81,12 +81,14 @@ class EDTalkConfig:
 
 
 PRESETS = {
-    # 64² images, D = 128, channels 128 at 4²..16², 64 at 32², 32 at 64². Three choices of ours (not
-    # in EDTalk or LIA), each measured where it is defined: a BatchNorm E that learns the few-pixel
-    # mouth (encoder.py), and G's flow heads started at the identity on an aligned grid, so that
-    # its 32² and 64² levels draw the image (generator.py)
+    # 64² images, D = 128, channels 128 at 4²..16², 64 at 32², 32 at 64². Choices of ours (not in
+    # EDTalk or LIA), each measured where it is defined: a BatchNorm E that learns the few-pixel
+    # mouth (encoder.py); G's flow heads started at the identity on an aligned grid, so that its
+    # 32² and 64² levels draw the image; and G warping the source image itself at 64², so that the
+    # face stays sharp (generator.py)
     "tiny": EDTalkConfig(size=64, latent_dim=128, channel_base=2048, channel_max=128, eem_hidden=32,
-                         encoder_norm="batch", flow_init="identity", warp_grid="aligned"),
+                         encoder_norm="batch", flow_init="identity", warp_grid="aligned", warp_image=True,
+                         image_draw=True),
     "full": EDTalkConfig(),         # the official EDTalk.pt generator
 }
 

@@ -25,6 +25,23 @@ warp, and G stretches the lips instead. image_draw=True (ours) adds G's own S² 
     Î = m_I · warp(I_s, flow_S) + (1 − m_I) · (rgb_S + ModConv1×1'(x_S))
 with ModConv1×1' zero at the start (so the output starts as with image_draw=False).
 
+Measured (issue 18): tiny stage 1 from scratch, 8000 steps of the tiny training preset's aids
+(w_mouth, w_factors, same_fraction, no L_per), scored on the 4 test identities of tiny-seed0 with
+probe_tiny.pt (n = 192; eval/disentangle.py: self_reconstruction, mouth_swap, copy_error):
+
+    G                                               self jaw R²  self pose R²  swap jaw / pose  copy L1   eyes
+    LIA's G (flow_init/grid "identity"/"aligned")      0.42        0.81         0.32 / 0.49     0.023    lost
+    + warp_image                                       0.49        0.86         0.50 / 0.78     0.0097   lost
+    + warp_image + w_flow_landmarks 0.1                0.58        0.80         0.53 / 0.39     0.0096   kept
+      the same at step 5750                            0.44        0.80
+    + image_draw, step 5750 (the tiny preset)          0.55        0.77           – / –         0.013    kept
+
+(copy L1: driver = source, mean |Î − I| on [0, 1] images; two random frames of a clip differ by
+0.032.) Without the landmark term the warp could not place the 3-pixel eyes exactly, and L1 erased
+them, even when driver = source. With both, an open-mouthed driver still gets the source's lips
+stretched, not a dark mouth with teeth: the inside of the mouth is what image_draw and
+EDTalkTrainConfig.w_mouth_inside are for.
+
 Sub-module names follow the official checkpoint (`dec.convs.N`, `dec.to_flows.N`,
 `dec.fineadainresblock.N`, ...). Configuration: EDTalkConfig (edtalk.py).
 """

@@ -69,18 +69,24 @@ def _tiny(**kw):
 TRAIN_PRESETS = {
     # tiny: sized for 2 CPU cores; the GAN terms stay off, since a discriminator adds 60 % per step and
     # a run of an hour is about reconstruction, not texture.
-    # tiny stage 1 (issue 18): the teaching aids on and L_per off: 0.48 s a step at B = 8 on 2 idle cores
-    # (0.59 with one thread; the LIA-style preset with L_per: 0.60 and 0.95). 8000 steps (49 min on one
-    # busy core) give test-identity self-reenactment jaw R² 0.42, pose R² 0.81 and driver = source L1
-    # 0.023 (the committed LIA-style edtalk_tiny_ae.pt, 4000 steps, measured alike: −0.79, 0.31, 0.022).
-    # Not yet issue 18's bars, and the
-    # limit is now G: ridge read-outs (eval/disentangle.latent_readout) find the test identities' jaw in
-    # E's latent at R² 0.93 and in W^m at 0.94 (not in W^p: 0.01), yaw in W^p at 0.98. With lr
-    # 5e-3 and β = (0.9, 0.99) G stopped learning within 100 steps (L1 stuck at the mean face's 0.27)
+    # tiny stage 1 (issue 18): the teaching aids on and L_per off (EDTalkTrainConfig; each is ablated in
+    # generator.py's table). Measured on test identities with probe_tiny.pt, 8000 steps (about 60 min on
+    # one core beside another run): self-reenactment jaw R² 0.58, pose R² 0.80, driver = source L1 0.0096,
+    # eyes kept (warp_image + w_flow_landmarks; LIA's G with these aids: 0.42, 0.81, 0.023, eyes lost).
+    # Not yet issue 18's bars (jaw ≥ 0.8, pose ≥ 0.9): what still limits the jaw is G drawing the inside
+    # of an open mouth (image_draw, w_mouth_inside). E's latent holds the jaw (ridge read-out R² 0.93).
+    # With lr 5e-3 and β = (0.9, 0.99) G stopped learning within 100 steps (L1 stuck at the mean face's 0.27)
     "edtalk.autoencoder": {"tiny": _tiny(steps=8000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
-                                         w_per=0.0, w_mouth=1.0, w_factors=1.0, same_fraction=0.1),
+                                         w_per=0.0, w_mouth=1.0, w_factors=1.0, same_fraction=0.1,
+                                         w_flow_landmarks=0.1),
                            "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
-    "edtalk.mouth_pose": {"tiny": _tiny(steps=300, adv_start=10**9),
+    # tiny stage 2 keeps stage 1's navigation (navigation_init="keep") and anchors the bank weights read
+    # from each swapped image to the truth of the frame each factor came from (w_factors), without L_per.
+    # On the warp_image + landmarks stage 1 above, 300 steps: self jaw 0.45, pose 0.78; swap jaw 0.48,
+    # pose 0.55 (stage 1's own navigation: 0.58, 0.80; 0.53, 0.39). Without w_factors the jaw fell
+    # (on a warp_image stage 1: swap jaw 0.22 against 0.44 with it); with fresh navigation 300 steps
+    # were not enough (self jaw −0.07, pose 0.41)
+    "edtalk.mouth_pose": {"tiny": _tiny(steps=300, adv_start=10**9, w_per=0.0, w_factors=1.0),
                           "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
     "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9),
                           "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
