@@ -126,6 +126,7 @@ def test_every_table_4_ablation_trains(tiny_dataset, tmp_path, model_kw, train_k
     # E_I and G are EDTalk's: their architecture options come from the checkpoint RETA starts from
     edtalk_cfg = common.load_checkpoint(EXPERTS["init"])["config"]["model"]
     inherited = {k: edtalk_cfg.get(k, "none") for k in ("warp_grid", "encoder_norm")}
+    inherited.update({k: edtalk_cfg.get(k, False) for k in ("warp_image", "image_draw")})   # absent: LIA's G
     assert model.cfg == replace(mcfg, **inherited) and torch.isfinite(torch.tensor(log.history["loss"][-1][1]))
     assert moved("dec.convs") and moved("enc.")
     assert moved("geometry.") == mcfg.geometric                 # w/o GPL: the branch gets no gradient

@@ -77,7 +77,8 @@ PRESETS = {
     # E_I and G as EDTalk's tiny preset (64², D = 128), so RETA starts from edtalk_tiny.pt; the tiny
     # teacher's 96-d embedding; 5 G levels (4² ... 64²): f_M drives 4², 8², 16², f_E drives 32², 64²
     "tiny": RETAConfig(size=64, latent_dim=128, channel_base=2048, channel_max=128, teacher_dim=96,
-                       warp_grid="aligned", encoder_norm="batch", motion_levels=3, audio=AUDIO_PRESETS["tiny"],
+                       warp_grid="aligned", encoder_norm="batch", warp_image=True, image_draw=True, motion_levels=3,
+                       audio=AUDIO_PRESETS["tiny"],
                        bridge=BridgeConfig(encoder_hidden=128, motion_dim=128),
                        student=STUDENT_PRESETS["tiny"]),
     # official EDTalk G (256², D = 512, 7 levels: f_M drives 4² ... 32²), wav2vec 2.0 base, ViT-B teacher
@@ -166,8 +167,9 @@ class RETA(nn.Module):
             bad = [k for k in own if k not in other or other[k].shape != own[k].shape]
             if bad:
                 raise ValueError(f"EDTalk's {name} does not fit this RETA ({len(bad)} tensors differ, e.g. {bad[:3]}); "
-                                 f"use the RETA preset with EDTalk's size, widths and encoder_norm (EDTalk {edtalk.cfg.size}², "
-                                 f"D = {edtalk.cfg.latent_dim}, encoder_norm={edtalk.cfg.encoder_norm!r})")
+                                 f"use the RETA preset with EDTalk's size, widths, encoder_norm and warp_image (EDTalk "
+                                 f"{edtalk.cfg.size}², D = {edtalk.cfg.latent_dim}, encoder_norm={edtalk.cfg.encoder_norm!r}, "
+                                 f"warp_image={edtalk.cfg.warp_image}, image_draw={edtalk.cfg.image_draw})")
             mine.load_state_dict({k: other[k].to(own[k].dtype) for k in own})
         return self
 
