@@ -64,6 +64,11 @@ class EDTalkBatches:
         return self._factors
 
     # -- helpers ---------------------------------------------------------------------------
+    def _standardised(self, truth, k):
+        """(B, n) float32 tensor: factor k of each truth dict, standardised over the split (factors())."""
+        mean, std = self.factors()[1][k]
+        return torch.from_numpy(((np.stack([t[k] for t in truth]) - mean) / std).astype(np.float32))
+
     def _frame(self, c, t):
         return self.store.frames(c)[t]                                   # (H, W, 3) uint8
 
@@ -86,7 +91,7 @@ class EDTalkBatches:
         and "has_landmarks" (B,) bool (False, with zeros, for extra frames). The draws are the same
         with or without factors and landmarks."""
         if factors:
-            per_clip, stats = self.factors()
+            per_clip = self.factors()[0]
             if self.extra is not None and self.extra_factors is None:
                 raise ValueError("factors=True with extra frames needs their extra_factors")
         src, drv, lms, src_lms, truth = [], [], [], [], []
@@ -131,8 +136,7 @@ class EDTalkBatches:
             for key, seq in (("lm_source", src_lms), ("lm_driving", lms)):
                 batch[key] = torch.from_numpy(np.stack([zero if lm is None else lm for lm in seq]))
         for k in FACTORS if factors else ():
-            mean, std = stats[k]
-            batch[f"{k}_factors"] = torch.from_numpy(((np.stack([t[k] for t in truth]) - mean) / std).astype(np.float32))
+            batch[f"{k}_factors"] = self._standardised(truth, k)
         return batch
 
     def mouth_pose(self, g, batch_size, factors=False):
@@ -140,7 +144,7 @@ class EDTalkBatches:
         factors=True adds a's and b's standardised truth, "mouth_a", "pose_a", "mouth_b", "pose_b"
         ((B, 4), (B, 5); SynthTalk only, as pairs(factors=True)). The draws are the same either way."""
         if factors:
-            per_clip, stats = self.factors()
+            per_clip = self.factors()[0]
         out = {k: [] for k in ("a", "b", "source", "lm_a", "lm_b")}
         truth = {k: [] for k in ("a", "b")}
         for _ in range(batch_size):
@@ -157,9 +161,7 @@ class EDTalkBatches:
         batch.update({k: torch.from_numpy(np.stack(out[k])) for k in ("lm_a", "lm_b")})
         for key in truth if factors else ():
             for k in FACTORS:
-                mean, std = stats[k]
-                batch[f"{k}_{key}"] = torch.from_numpy(((np.stack([t[k] for t in truth[key]]) - mean) / std)
-                                                       .astype(np.float32))
+                batch[f"{k}_{key}"] = self._standardised(truth[key], k)
         return batch
 
     def expression(self, g, batch_size, window):
