@@ -183,3 +183,26 @@ def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(
     run = train_mouth_pose(tiny_dataset, tmp_path / "mp", init=tmp_path / "ae" / "edtalk.pt",
                            cfg=replace(fast_cfg("edtalk.mouth_pose"), w_factors=1.0), progress=False)
     assert "factors" in run.logger.history
+
+
+def test_lr_decay_is_a_function_of_the_step_and_survives_a_resume(tiny_dataset, stage_runs, tmp_path):
+    """EDTalkTrainConfig.lr_decay (ours): constant lr, then a half cosine to 5 % over the last
+    fraction of the steps; a run cut at step 3 and resumed gives the bytes of an uninterrupted one, and the decay
+    changes what is learnt."""
+    from talkinglib.train.edtalk_common import stage_lr
+    from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
+    cfg = replace(fast_cfg("edtalk.mouth_pose", steps=4), lr=1e-2, lr_decay=0.5)
+    assert [stage_lr(cfg, s) for s in (0, 1, 2)] == [1e-2, 1e-2, 1e-2]
+    assert stage_lr(cfg, 3) == pytest.approx(0.525e-2) and stage_lr(cfg, 4) == pytest.approx(0.05e-2)
+    assert stage_lr(replace(cfg, lr_decay=0), 4) == 1e-2
+    with pytest.raises(ValueError, match="fraction"):
+        stage_lr(replace(cfg, lr_decay=2000), 0)
+    init = stage_runs[1] / "ae" / "edtalk.pt"
+    whole = train_mouth_pose(tiny_dataset, tmp_path / "whole", init=init, cfg=cfg, progress=False)
+    train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False, stop_at=3)
+    resumed = train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False)
+    flat = train_mouth_pose(tiny_dataset, tmp_path / "flat", init=init, cfg=replace(cfg, lr_decay=0),
+                            progress=False)
+    a, b, c = (r.model.state_dict() for r in (whole, resumed, flat))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)

@@ -21,8 +21,10 @@ only what the warp cannot show (the inside of an opening mouth, an eye that clos
 
 rgb_S itself is made of warped identity features only (LIA's ToRGB reads w_r), so it cannot show
 what the source does not have: a closed-mouthed source gives no dark mouth inside or teeth to
-warp, and G stretches the lips instead. image_draw=True (ours) adds G's own S² features x_S:
-    Î = m_I · warp(I_s, flow_S) + (1 − m_I) · (rgb_S + ModConv1×1'(x_S))
+warp, and G stretches the lips instead. image_draw=True (ours) adds G's own S² features x_S,
+taken *before* the level's blend x_S ← w_S + x_S·(1 − m) (after it, with the level mask m near 1,
+x_S is mostly the warped source again and holds no more than rgb_S):
+    Î = m_I · warp(I_s, flow_S) + (1 − m_I) · (rgb_S + ModConv1×1'(x_S before the blend))
 with ModConv1×1' zero at the start (so the output starts as with image_draw=False).
 
 Measured (issue 18): tiny stage 1 from scratch, 8000 steps of the tiny training preset's aids
@@ -34,7 +36,8 @@ probe_tiny.pt (n = 192; eval/disentangle.py: self_reconstruction, mouth_swap, co
     + warp_image                                       0.49        0.86         0.50 / 0.78     0.0097   lost
     + warp_image + w_flow_landmarks 0.1                0.58        0.80         0.53 / 0.39     0.0096   kept
       the same at step 5750                            0.44        0.80
-    + image_draw, step 5750 (the tiny preset)          0.55        0.77           – / –         0.013    kept
+    + image_draw reading x_S after the blend, 5750     0.55        0.77           – / –         0.013    kept
+      the same at 8000                                 0.57        0.82         0.54 / 0.15     0.012    kept
 
 (copy L1: driver = source, mean |Î − I| on [0, 1] images; two random frames of a clip differ by
 0.032.) Without the landmark term the warp could not place the 3-pixel eyes exactly, and L1 erased
@@ -125,7 +128,7 @@ class Generator(nn.Module):
             self.image_mask = ModulatedConv2d(c, 1, 1, latent_dim, demodulate=False)
             self.image_mask_bias = nn.Parameter(torch.full((1, 1, 1, 1), IMAGE_MASK_BIAS))
         if image_draw:                                                # G's own drawing, zero at the start
-            self.image_draw_rgb = ModulatedConv2d(c, 3, 1, latent_dim, demodulate=False)
+            self.image_draw_rgb = ModulatedConv2d(c, 3, 1, latent_dim, demodulate=False)   # reads x_S before the blend
             with torch.no_grad():
                 self.image_draw_rgb.weight.zero_()
 
@@ -176,6 +179,7 @@ class Generator(nn.Module):
             w = style(i + 1)
             out = self.convs[2 * i](out, w)                            # ↑2
             out = self.convs[2 * i + 1](out, w)
+            drawn = out                                                # x_r before the level's warp blend
             warped, out, flow = self.to_flows[i](out, w, f_id, flow)
             rgb = self.to_rgbs[i](warped, rgb)
         offset = torch.tanh(flow[:, :2]).permute(0, 2, 3, 1)           # (B, S, S, 2), the S² level's offsets
@@ -183,7 +187,7 @@ class Generator(nn.Module):
         if self.warp_image:                                            # Î = m_I·warp(I_s, flow_S) + (1 − m_I)·rgb_S
             m_img = torch.sigmoid(self.image_mask(out, w) + self.image_mask_bias)   # (B, 1, S, S)
             if self.image_draw:
-                rgb = rgb + self.image_draw_rgb(out, w)                # G's own S² features x_S
+                rgb = rgb + self.image_draw_rgb(drawn, w)              # G's own S² features, before the blend
             rgb = m_img * warp(feats[-1], offset, self.grid) + (1 - m_img) * rgb
         if return_warp:
             return rgb, {"offset": offset, "image_mask": m_img}
