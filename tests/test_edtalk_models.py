@@ -445,6 +445,8 @@ def test_image_draw_starts_as_a_no_op_and_then_draws_from_gs_own_features():
         m.dec.image_mask_bias.fill_(-40.0)
         base.dec.image_mask_bias.fill_(-40.0)
         assert (m.generate(code.latent, code.feats) - base.generate(code.latent, code.feats)).abs().mean() > 0.01
+        out, parts = m.generate(code.latent, code.feats, return_warp=True)    # m_I = 0: the drawing is the output
+        assert torch.allclose(out, parts["drawing"], atol=1e-6) and parts["image_mask"].max() < 1e-6
     with pytest.raises(ValueError, match="needs warp_image"):
         replace(TINY, warp_image=False, image_draw=True)
 

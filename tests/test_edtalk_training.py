@@ -150,16 +150,19 @@ def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
     from talkinglib.models.edtalk import PRESETS
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     cfg = replace(fast_cfg("edtalk.autoencoder"), w_factors=1.0, w_mouth=1.0, same_fraction=0.5, w_per=0.0,
-                  w_flow_landmarks=0.1, w_mouth_inside=0.05, adv_start=10**9)
+                  w_flow_landmarks=0.1, w_mouth_inside=0.05, w_draw=1.0, adv_start=10**9)
     run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False,
                             model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=True))
     h = run.logger.history
-    assert {"factors", "mouth", "flow_lm", "mouth_inside"} <= set(h)
-    assert all(torch.isfinite(torch.tensor(v)) for k in ("factors", "flow_lm", "mouth_inside") for _, v in h[k])
+    assert {"factors", "mouth", "flow_lm", "mouth_inside", "draw"} <= set(h)
+    assert all(torch.isfinite(torch.tensor(v)) for k in ("factors", "flow_lm", "mouth_inside", "draw") for _, v in h[k])
     assert all(v == 0 for _, v in h["per"]), "w_per=0: no VGG19 pass"
     with pytest.raises(ValueError, match="warp_image"):
-        train_autoencoder(tiny_dataset, tmp_path / "plain", cfg=cfg, progress=False,
+        train_autoencoder(tiny_dataset, tmp_path / "plain", cfg=replace(cfg, w_draw=0), progress=False,
                           model_cfg=replace(PRESETS["tiny"], warp_image=False, image_draw=False))
+    with pytest.raises(ValueError, match="image_draw"):
+        train_autoencoder(tiny_dataset, tmp_path / "nodraw", cfg=cfg, progress=False,
+                          model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=False))
 
 
 def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(tiny_dataset, tmp_path):

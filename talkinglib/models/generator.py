@@ -160,7 +160,8 @@ class Generator(nn.Module):
         """latent: (B, D), the one style of every layer (EDTalk, LIA), or (B, L, D) with one style per
         resolution level 4², 8², ..., S² (L = num_levels; RETA's hierarchical injection, models/reta.py).
         return_warp=True also returns {"offset": the S² level's offsets (B, S, S, 2), normalised units, x
-        first; "image_mask": m_I (B, 1, S, S), or None without warp_image}."""
+        first; "image_mask": m_I (B, 1, S, S), and "drawing": what m_I blends with the warped image,
+        rgb_S (+ the image_draw head) (B, 3, S, S); both None without warp_image}."""
         B = latent.shape[0]
         if len(feats) != len(self.to_flows) + self.warp_image:
             extra = " and the source image (warp_image=True)" if self.warp_image else ""
@@ -183,12 +184,13 @@ class Generator(nn.Module):
             warped, out, flow = self.to_flows[i](out, w, f_id, flow)
             rgb = self.to_rgbs[i](warped, rgb)
         offset = torch.tanh(flow[:, :2]).permute(0, 2, 3, 1)           # (B, S, S, 2), the S² level's offsets
-        m_img = None
+        m_img = drawing = None
         if self.warp_image:                                            # Î = m_I·warp(I_s, flow_S) + (1 − m_I)·rgb_S
             m_img = torch.sigmoid(self.image_mask(out, w) + self.image_mask_bias)   # (B, 1, S, S)
             if self.image_draw:
                 rgb = rgb + self.image_draw_rgb(drawn, w)              # G's own S² features, before the blend
-            rgb = m_img * warp(feats[-1], offset, self.grid) + (1 - m_img) * rgb
+            drawing = rgb
+            rgb = m_img * warp(feats[-1], offset, self.grid) + (1 - m_img) * drawing
         if return_warp:
-            return rgb, {"offset": offset, "image_mask": m_img}
+            return rgb, {"offset": offset, "image_mask": m_img, "drawing": drawing}
         return rgb                                                     # (B, 3, S, S)

@@ -17,7 +17,10 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
 - w_flow_landmarks: G's S² warp must carry each driving-frame landmark to the source's (pairs of
   dataset frames; the extra identities have no landmarks);
 - w_mouth_inside (with EDTalkConfig.warp_image): inside the driving frame's open mouth the image
-  mask closes, so G draws the mouth's inside rather than stretching the source's lips.
+  mask closes, so G draws the mouth's inside rather than stretching the source's lips;
+- w_draw (with EDTalkConfig.image_draw): G's drawing, before m_I blends it with the warped source,
+  is itself an L1 reconstruction of the driving frame's mouth region (deep supervision): without it,
+  the drawing learns through (1 − m_I) ≈ 0.12 of the gradient only.
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
 
@@ -56,6 +59,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                             extra_factors=extra_factors)
     if cfg.w_factors > 0:
         batches.factors()                                                # real clips: refused before step 1
+    if cfg.w_draw > 0 and not run.model_cfg.image_draw:
+        raise ValueError("w_draw trains G's own drawing of EDTalkConfig.image_draw; this model has none "
+                         "(--set model.warp_image=true --set model.image_draw=true, or w_draw=0)")
     if cfg.w_mouth_inside > 0 and not run.model_cfg.warp_image:
         raise ValueError("w_mouth_inside closes the image mask of EDTalkConfig.warp_image; this model has none "
                          "(--set model.warp_image=true, or w_mouth_inside=0)")
@@ -99,6 +105,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
             losses["mouth_inside"] = mouth_inside_loss(warp["image_mask"], b["lm_driving"].to(dev),
                                                        b["mouth"].to(dev), b["has_landmarks"].to(dev))
             loss = loss + cfg.w_mouth_inside * losses["mouth_inside"]
+        if cfg.w_draw > 0:                                               # tiny-scale aid, not EDTalk
+            losses["draw"] = region_l1_loss(drv, warp["drawing"], b["mouth"].to(dev))
+            loss = loss + cfg.w_draw * losses["draw"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)

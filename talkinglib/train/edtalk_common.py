@@ -51,6 +51,9 @@ class EDTalkTrainConfig:
                                      # warping the source there (losses.edtalk.mouth_inside_loss). NOT in EDTalk/LIA
     lr_decay: float = 0.0            # over this last fraction of the steps, the lr of G's side falls by a half
                                      # cosine to 5 % (stage_lr). NOT in EDTalk (A.3: a constant lr); 0 keeps it
+    w_draw: float = 0.0              # autoencoder, image_draw: G's own drawing (what m_I blends with the warped
+                                     # image) alone reconstructs the driving frame's mouth region, so it learns
+                                     # the inside of the mouth at full gradient, whatever m_I. NOT in EDTalk/LIA
     adv_start: int = 0               # steps before the adversarial terms switch on
     r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
     r1_every: int = 16

@@ -140,6 +140,7 @@ def run_recipe(data, out, preset="tiny", export=None, voices=None, only=None, dr
         t0 = time.time()
         if talkinglib(argv) != 0:
             raise RuntimeError(f"recipe step {step.name} failed: talkinglib {' '.join(argv)}")
+        log = json.loads(log_path.read_text()) if log_path.is_file() else {}   # again: `--only` runs may share it
         log[step.name] = round(time.time() - t0 + (log.get(step.name, 0) if argv[0] == "train" else 0), 1)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(log_path, json.dumps(log, indent=1).encode())
