@@ -137,3 +137,26 @@ def test_actnorm_starts_identical_on_every_process(tmp_path):
     h1 = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(1)) * 2 + 1
     expect = (h0.reshape(-1, 3).mean(0) + h1.reshape(-1, 3).mean(0)) / 2
     assert torch.allclose(a["mu"], expect, atol=1e-6)
+
+
+def test_a_sequence_longer_than_the_context_is_read_in_training_sized_windows():
+    """PoseFlowConfig.context = the training N: up to N frames the flow is the whole-sequence flow;
+    a longer sequence gives frame t the coupling of the N-frame window around it (what training
+    saw), so it stays invertible and frame t's latent is that of its window read alone."""
+    whole = _perturb(_flow()).eval()
+    windowed = PoseFlow(replace(TINY, context=5)).eval()
+    windowed.load_state_dict(whole.state_dict())
+    g = torch.Generator().manual_seed(5)
+    fa = torch.randn(2, 12, whole.audio_encoder.out_dim, generator=g)
+    w = torch.randn(2, 12, 6, generator=g)
+    with torch.no_grad():
+        assert torch.allclose(windowed.to_latent(w[:, :5], fa[:, :5])[0], whole.to_latent(w[:, :5], fa[:, :5])[0],
+                              atol=1e-6)
+        z, _ = windowed.to_latent(w, fa)
+        assert (windowed.from_latent(z, fa) - w).abs().max() < 1e-4
+        for t, start in ((0, 0), (6, 4), (11, 7)):         # window start = clamp(t − 2, 0, 12 − 5)
+            # the coupling of step k depends on h1 of its window only: compare the first step's output
+            h_win, _ = whole.flows[0](w[:, start:start + 5], fa[:, start:start + 5])
+            h_seq, _ = windowed.flows[0](w, fa)
+            assert torch.allclose(h_seq[:, t], h_win[:, t - start], atol=1e-5), t
+        assert not torch.allclose(z, whole.to_latent(w, fa)[0], atol=1e-3)   # whole reading differs

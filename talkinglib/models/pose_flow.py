@@ -34,6 +34,10 @@ class PoseFlowConfig:
     heads: int = 4
     layers: int = 2                 # transformer layers per coupling
     scale_shift: float = 2.0        # s = sigmoid(raw + shift): starts near 0.88, bounded in (0, 1)
+    context: int = 0                # frames F's transformer sees around each frame: the training N (set by the
+                                    # audio2pose stage). A longer sequence is read through N-frame windows, as
+                                    # trained; 0 reads it whole (a flow trained on 25 frames then maps the W^p
+                                    # of a 75-frame clip to z with std ≈ 20, not 1: out of its distribution)
 
 
 PRESETS = {
@@ -108,7 +112,7 @@ class TransformerCoupling(nn.Module):
         super().__init__()
         self.d1 = dim // 2
         self.d2 = dim - self.d1
-        self.shift = cfg.scale_shift
+        self.shift, self.context = cfg.scale_shift, cfg.context
         self.inp = nn.Linear(self.d1 + audio_dim, cfg.hidden)
         layer = nn.TransformerEncoderLayer(cfg.hidden, cfg.heads, 2 * cfg.hidden, dropout=0.0, batch_first=True,
                                            norm_first=True)
@@ -119,8 +123,17 @@ class TransformerCoupling(nn.Module):
 
     def params(self, h1, fa):
         x = self.inp(torch.cat([h1, fa], dim=-1))             # (B, N, hidden)
-        x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
-        t, raw = self.out(self.net(x)).chunk(2, dim=-1)       # (B, N, d2) each
+        B, N, H = x.shape
+        c = self.context
+        if not c or N <= c:
+            y = self.net(x + sinusoidal_positions(N, H, x.device).to(x.dtype))
+        else:                                                 # each frame read in the c-frame window around it
+            wins = x.unfold(1, c, 1).permute(0, 1, 3, 2)      # (B, N − c + 1, c, H): every window start
+            wins = wins + sinusoidal_positions(c, H, x.device).to(x.dtype)
+            y = self.net(wins.reshape(-1, c, H)).view(B, N - c + 1, c, H)
+            starts = (torch.arange(N, device=x.device) - c // 2).clamp(0, N - c)
+            y = y[:, starts, torch.arange(N, device=x.device) - starts]   # (B, N, H): frame t of its window
+        t, raw = self.out(y).chunk(2, dim=-1)                 # (B, N, d2) each
         return t, torch.sigmoid(raw + self.shift)
 
     def forward(self, h, fa):

@@ -91,7 +91,8 @@ def audio2pose_losses(flow, w_pose, mel, cfg, g=None):
 
 
 def load_audio2pose(path):
-    """(PoseFlow in eval mode, checkpoint state) from an edtalk.audio2pose checkpoint."""
+    """(PoseFlow in eval mode, checkpoint state) from an edtalk.audio2pose checkpoint. A checkpoint
+    from before PoseFlowConfig.context reads a sequence whole (context 0), as it was evaluated."""
     from talkinglib.models.pose_flow import PoseFlow, PoseFlowConfig
     return load_stage_checkpoint(path, STAGE, PoseFlow, PoseFlowConfig)
 
@@ -108,7 +109,7 @@ def train_audio2pose(data_root, out_dir, init, preset="tiny", cfg=None, model_cf
     cfg = cfg or TRAIN_PRESETS[preset]
     run = ModuleStage(STAGE, out_dir, "audio2pose.pt", cfg, device)
     edtalk, _ = _initial_model(STAGE, preset, init, None)
-    model_cfg = model_cfg or replace(PRESETS[preset], pose_dim=edtalk.cfg.pose_dim)
+    model_cfg = model_cfg or replace(PRESETS[preset], pose_dim=edtalk.cfg.pose_dim, context=cfg.frames)
     flow = PoseFlow(model_cfg).to(run.device)
     run.attach(flow, torch.optim.Adam(flow.parameters(), lr=cfg.lr, betas=tuple(cfg.betas)),
                {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg), "init": str(init)},
