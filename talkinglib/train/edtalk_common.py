@@ -76,11 +76,12 @@ TRAIN_PRESETS = {
     # tiny: sized for 2 CPU cores; the GAN terms stay off, since a discriminator adds 60 % per step and
     # a run of an hour is about reconstruction, not texture.
     # tiny stage 1 (issue 18): the teaching aids on and L_per off (EDTalkTrainConfig; each is ablated in
-    # generator.py's table). Measured on test identities with probe_tiny.pt, 8000 steps (about 60 min on
-    # one core beside another run): self-reenactment jaw R² 0.58, pose R² 0.80, driver = source L1 0.0096,
-    # eyes kept (warp_image + w_flow_landmarks; LIA's G with these aids: 0.42, 0.81, 0.023, eyes lost).
-    # Not yet issue 18's bars (jaw ≥ 0.8, pose ≥ 0.9): what still limits the jaw is G drawing the inside
-    # of an open mouth (image_draw, w_mouth_inside). E's latent holds the jaw (ridge read-out R² 0.93).
+    # generator.py's table). Measured on test identities with probe_tiny.pt, 8000 steps (79 min on one
+    # core beside two other runs): self-reenactment jaw R² 0.63, pose R² 0.89, driver = source L1 0.0080,
+    # eyes kept (warp_image + image_draw + w_flow_landmarks + lr_decay; LIA's G with these aids: 0.42,
+    # 0.81, 0.023, eyes lost). Not yet issue 18's bars (jaw ≥ 0.8, pose ≥ 0.9): G opens the mouth about
+    # half as far as the driver (slope 0.50, correlation 0.85) and draws no dark inside. E's latent holds
+    # the jaw (ridge read-out R² 0.93).
     # With lr 5e-3 and β = (0.9, 0.99) G stopped learning within 100 steps (L1 stuck at the mean face's 0.27).
     # lr_decay: the image_draw run above continued from step 8000 to 9500, constant lr against a
     # cosine over those 1500 steps: jaw 0.46 → 0.51, pose 0.87 → 0.88, driver = source L1 0.0125 → 0.0102
