@@ -45,8 +45,9 @@ probe_tiny.pt (n = 192; eval/disentangle.py: self_reconstruction, mouth_swap, co
 0.032. Swap pose is stage 1's own navigation, before stage 2 separates mouth from pose.) On the
 tiny preset's run the probe's jaw of the output correlates with the driver's true jaw at 0.85 but
 with slope 0.50: G opens the mouth about half as far as the driver (the driver frames themselves:
-0.98, slope 0.92). That compression, not noise, is what holds the jaw R² at 0.63. Without the landmark term the warp could not place the 3-pixel eyes exactly, and L1 erased
-them, even when driver = source. With both, an open-mouthed driver still gets the source's lips
+0.98, slope 0.92). That compression, not noise, is what holds the jaw R² at 0.63.
+Without the landmark term the warp could not place the 3-pixel eyes exactly, and L1 erased them,
+even when driver = source. With both, an open-mouthed driver still gets the source's lips
 stretched, not a dark mouth with teeth: the inside of the mouth is what image_draw and
 EDTalkTrainConfig.w_mouth_inside are for.
 

@@ -299,9 +299,7 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
         D.load_state_dict(state["extra"]["discriminator"])
         d_opt.load_state_dict(state["extra"]["d_optimizer"])
         step = state["step"]
-    run_lr = stage_lr(cfg, step)                  # the schedule, not the saved optimizer's lr, sets it
-    for group in opt.param_groups:
-        group["lr"] = run_lr
+    set_stage_lr(opt, cfg, step)                  # the schedule, not the saved optimizer's lr, sets it
     model.train()
     if "encoder" not in TRAINABLE[stage]:
         model.enc.eval()             # a frozen E keeps its BatchNorm statistics (encoder_norm="batch")
@@ -318,18 +316,18 @@ def stage_lr(cfg, step):
     """The lr of G's side for the update after `step` updates: constant, then over the last
     cfg.lr_decay · cfg.steps steps a half cosine from cfg.lr down to 5 % of it. A function of the
     step, so a resumed run continues the schedule exactly."""
-    n = round(cfg.lr_decay * cfg.steps)
     if not 0.0 <= cfg.lr_decay <= 1.0:
         raise ValueError(f"lr_decay is the fraction of the steps over which the lr decays: 0 to 1, got {cfg.lr_decay}")
+    n = round(cfg.lr_decay * cfg.steps)
     if n <= 0 or step < cfg.steps - n:
         return cfg.lr
     t = min(1.0, (step - (cfg.steps - n)) / n)
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * t)))
 
 
-def set_stage_lr(run, cfg):
-    for group in run.opt.param_groups:
-        group["lr"] = stage_lr(cfg, run.step)
+def set_stage_lr(opt, cfg, step):
+    for group in opt.param_groups:
+        group["lr"] = stage_lr(cfg, step)
 
 
 def finish_step(run, cfg, bar, last, losses, callback=None):
@@ -337,7 +335,7 @@ def finish_step(run, cfg, bar, last, losses, callback=None):
     run.step += 1
     bar.update()
     if cfg.lr_decay:
-        set_stage_lr(run, cfg)
+        set_stage_lr(run.opt, cfg, run.step)
     if run.step % cfg.log_every == 0 or run.step == last:
         scalars = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
         run.logger.log(run.step, **scalars)

@@ -3,10 +3,11 @@
     talkinglib train recipe --preset tiny --data data/synthtalk/tiny-seed0 --out runs/chain
 
 Every step is one `talkinglib` call (the commands of data/checkpoints/README.md): the EDTalk
-stages and their Tab. 3 comparison (the full design and both ablations, each with fresh navigation), the lip-sync expert, Audio2Lip with and without L_sync, the
-pose flow, audio2exp, RETA's teacher and RETA with its seven Tab. 4 ablations. Each trained run
-is exported (float16 at tiny) into `--export` (default OUT/checkpoints), and later steps start
-from those exports, as the committed checkpoints do.
+stages and their Tab. 3 comparison (the full design and both ablations, each with fresh
+navigation), the lip-sync expert, Audio2Lip with and without L_sync, the pose flow, audio2exp,
+RETA's teacher and RETA with its seven Tab. 4 ablations. Each trained run is exported (float16
+at tiny) into `--export` (default OUT/checkpoints), and later steps start from those exports, as
+the committed checkpoints do.
 
 A step whose run has reached its configured steps is skipped, and so is an export newer than its
 run; an interrupted step resumes (every `train` call resumes). OUT/recipe.json records each
