@@ -62,3 +62,21 @@ def test_locality_of_mouth_and_pose():
     numbers = locality(seed=1, n=10)
     assert numbers["mouth_locality"] >= 0.99, numbers
     assert numbers["pose_moves_head"] >= 0.5, numbers
+
+
+def test_a_closer_view_enlarges_the_face_and_its_landmarks_stay_on_it():
+    """SynthConfig.view_half / view_cy (render.View): a smaller half frames the head closer, so the
+    mouth covers more pixels; the landmarks follow the same framing, and the default is unchanged."""
+    from talkinglib.synth.render import DEFAULT_VIEW, View
+    ident = sample_identity(np.random.default_rng(5))
+    f = np.zeros((1, 15)); f[0, 0] = 1.0                  # jaw open
+    p = np.zeros((1, 5))
+    assert np.array_equal(render(ident, f, p, size=64), render(ident, f, p, size=64, view=DEFAULT_VIEW))
+    close = View(0.9, 0.03)
+    lm_far, lm_close = landmarks_2d(ident.factors, f, p, 64), landmarks_2d(ident.factors, f, p, 64, view=close)
+    width = lambda lm: lm[0, 54, 0] - lm[0, 48, 0]        # mouth corners  # noqa: E731
+    np.testing.assert_allclose(width(lm_close) / width(lm_far), DEFAULT_VIEW.half / close.half, rtol=1e-4)
+    shut = np.zeros((1, 15))
+    frames = render(ident, np.concatenate([shut, f]), np.zeros((2, 5)), size=64, view=close).astype(float)
+    x, y = int(lm_close[0, 62, 0]), int((lm_close[0, 62, 1] + lm_close[0, 66, 1]) / 2)
+    assert frames[1, y, x].mean() < 0.6 * frames[0, y, x].mean(), "the open mouth is dark where its landmarks say"

@@ -43,11 +43,12 @@ def landmark_distance(a, b, points=ALL, size=REFERENCE_SIZE):
 
 def readout_landmarks(probe_out, meta, size):
     """SynthTalk's 68 landmarks (T, 68, 2) at the clip's identity and the factors the probe read:
-    mouth (T, 4), expression (T, 10), pose (T, 5); blink 0."""
+    mouth (T, 4), expression (T, 10), pose (T, 5); blink 0. Framed as the clip (meta "view", if any)."""
     from talkinglib.synth.landmarks import landmarks_2d
+    from talkinglib.synth.render import DEFAULT_VIEW
     mouth, expression, pose = (probe_out[k].detach().cpu().numpy() for k in ("mouth", "expression", "pose"))
     exp = np.concatenate([mouth, expression, np.zeros((len(mouth), 1))], 1)         # (T, 15)
-    return landmarks_2d(meta["identity_params"]["factors"], exp, pose, size)
+    return landmarks_2d(meta["identity_params"]["factors"], exp, pose, size, view=meta.get("view", DEFAULT_VIEW))
 
 
 class MeshLandmarks:

@@ -21,7 +21,7 @@ from talkinglib.synth.factors import EMOTIONS, FPS, INTENSITIES, NEUTRAL
 from talkinglib.synth.identity import sample_identity
 from talkinglib.synth.landmarks import landmarks_2d
 from talkinglib.synth.morphable import build_morphable_model
-from talkinglib.synth.render import render
+from talkinglib.synth.render import DEFAULT_VIEW, View, render
 from talkinglib.synth.speech import sample_voice, synthesize_utterance
 
 FORMAT_VERSION = 1
@@ -36,6 +36,12 @@ class SynthConfig:
     seconds: float = 3.0            # clip length (75 frames at 25 fps)
     disagree_prob: float = 0.1      # clips whose transcript expresses another emotion
     frames_format: str = "npz"      # "npz" (lossless) or "mp4"
+    view_half: float = DEFAULT_VIEW.half   # the camera's framing (render.View), head units: x in [-half, half],
+    view_cy: float = DEFAULT_VIEW.cy       # y in [cy - half, cy + half]; a smaller half is a closer crop
+
+    @property
+    def view(self):
+        return View(self.view_half, self.view_cy)
 
     @property
     def num_frames(self):
@@ -89,8 +95,8 @@ def make_clip(seed, cfg: SynthConfig, identity_index, emotion, intensity=None, c
     blink = motion.blink_track(rng, T)                                       # (T,)
     pose = motion.pose_track(rng, utt.energy)                               # (T, 5)
     exp_factors = np.concatenate([utt.mouth, expression, blink[:, None]], 1)  # (T, 15)
-    frames = render(identity, exp_factors, pose, size=cfg.size)
-    landmarks = landmarks_2d(identity.factors, exp_factors, pose, cfg.size)
+    frames = render(identity, exp_factors, pose, size=cfg.size, view=cfg.view)
+    landmarks = landmarks_2d(identity.factors, exp_factors, pose, cfg.size, view=cfg.view)
     p_id, p_exp = build_morphable_model().coefficients(np.array(identity.factors), exp_factors)
     r = lambda x, d=4: np.round(np.asarray(x, np.float64), d).tolist()
     meta = {
@@ -103,6 +109,8 @@ def make_clip(seed, cfg: SynthConfig, identity_index, emotion, intensity=None, c
         "tdmm": {"p_id": r(p_id, 5), "p_exp": r(p_exp, 5)},
         "landmarks": r(landmarks, 2),
     }
+    if cfg.view != DEFAULT_VIEW:                # (datasets framed by default carry no key, as before the option)
+        meta["view"] = list(cfg.view)
     return frames, utt.audio, meta
 
 
@@ -119,7 +127,10 @@ def _init_worker():
 
 
 def _describe(cfg, seed):
-    return {"format_version": FORMAT_VERSION, "seed": seed, "config": asdict(cfg)}
+    config = asdict(cfg)
+    if cfg.view == DEFAULT_VIEW:                # a default framing is described as before the option existed,
+        del config["view_half"], config["view_cy"]   # so the datasets already made stay valid caches
+    return {"format_version": FORMAT_VERSION, "seed": seed, "config": config}
 
 
 def is_complete(root, cfg, seed):

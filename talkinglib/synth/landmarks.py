@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from talkinglib.synth import morphable as mm
-from talkinglib.synth.render import pose_points
+from talkinglib.synth.render import DEFAULT_VIEW, View, pose_points
 
 MOUTH_SLICE = slice(48, 68)
 
@@ -65,8 +65,8 @@ def landmarks_3d(id_factors, exp_factors):
     return base[None] + np.einsum("nck,tk->tnc", _F_EXP, np.asarray(exp_factors, np.float64))
 
 
-def landmarks_2d(id_factors, exp_factors, pose, size):
-    """Projected landmarks in pixels of a `size`² image, (T, 68, 2) float32 (x right, y down)."""
+def landmarks_2d(id_factors, exp_factors, pose, size, view=DEFAULT_VIEW):
+    """Projected landmarks in pixels of a `size`² image framed by `view`, (T, 68, 2) float32 (x right, y down)."""
     pts = torch.as_tensor(landmarks_3d(id_factors, exp_factors), dtype=torch.float32)
-    uv, _, _ = pose_points(pts, torch.as_tensor(np.asarray(pose), dtype=torch.float32))
+    uv, _, _ = pose_points(pts, torch.as_tensor(np.asarray(pose), dtype=torch.float32), view=View(*view))
     return (uv * size).numpy().astype(np.float32)

@@ -16,14 +16,14 @@ from tqdm.auto import tqdm
 from talkinglib.synth import motion
 from talkinglib.synth.factors import EMOTIONS, INTENSITIES
 from talkinglib.synth.identity import sample_identity
-from talkinglib.synth.render import render
+from talkinglib.synth.render import DEFAULT_VIEW, View, render
 from talkinglib.synth.speech import sample_voice, synthesize_utterance
 
 PROBE_STREAM = 2          # SeedSequence([seed, PROBE_STREAM, i]); datasets use streams 0 and 1
 
 
 def _identity_frames(args):
-    seed, i, n, size = args
+    seed, i, n, size, view = args
     rng = np.random.default_rng(np.random.SeedSequence([seed, PROBE_STREAM, i]))
     ident = sample_identity(rng)
     emotion = rng.integers(len(EMOTIONS), size=n)
@@ -36,7 +36,7 @@ def _identity_frames(args):
     blink = np.where(rng.uniform(size=n) < 0.2, rng.uniform(0, 1, n), 0.0).astype(np.float32)
     pose = rng.uniform(-1, 1, (n, 5)) * motion.POSE_LIMIT * 0.9
     f = np.concatenate([mouth, expression, blink[:, None]], 1)
-    frames = render(ident, f, pose, size=size)
+    frames = render(ident, f, pose, size=size, view=view)
     return {"images": frames, "mouth": mouth, "pose": pose.astype(np.float32),
             "expression": expression.astype(np.float32), "emotion": emotion.astype(np.int64)}
 
@@ -46,9 +46,11 @@ def _init_worker():
     torch.set_num_threads(1)
 
 
-def make_probe_frames(seed=0, n_identities=400, frames_per_identity=40, size=64, workers=None, progress=True):
-    """{"images" uint8 (N, H, W, 3), "mouth" (N, 4), "pose" (N, 5), "expression" (N, 10), "emotion" (N,)}."""
-    jobs = [(seed, i, frames_per_identity, size) for i in range(n_identities)]
+def make_probe_frames(seed=0, n_identities=400, frames_per_identity=40, size=64, workers=None, progress=True,
+                      view=DEFAULT_VIEW):
+    """{"images" uint8 (N, H, W, 3), "mouth" (N, 4), "pose" (N, 5), "expression" (N, 10), "emotion" (N,)},
+    framed by `view` (render.View) as the dataset they join."""
+    jobs = [(seed, i, frames_per_identity, size, View(*view)) for i in range(n_identities)]
     workers = workers or min(os.cpu_count() or 1, n_identities)
     parts = []
     bar = tqdm(total=len(jobs), desc="probe frames", unit="identity", disable=not progress)
@@ -85,11 +87,15 @@ def cached_probe_frames(path, **kwargs):
 def dataset_probe_frames(root, n_identities, frames_per_identity, size, refusal, progress=True):
     """The random-frame identities of a SynthTalk dataset's seed, cached beside it as
     probe_frames_{N}x{F}.npz (make_probe_frames' dict). A folder that is not SynthTalk (real clips
-    have no seed) raises ValueError(f"{root} is not a SynthTalk dataset{refusal}")."""
+    have no seed) raises ValueError(f"{root} is not a SynthTalk dataset{refusal}"). The frames are
+    framed as the dataset's clips (its view_half, view_cy)."""
     import json
     info = json.loads((Path(root) / "dataset.json").read_text())
     if "seed" not in info:
         raise ValueError(f"{root} is not a SynthTalk dataset{refusal}")
+    config = info.get("config", {})
+    view = View(config.get("view_half", DEFAULT_VIEW.half), config.get("view_cy", DEFAULT_VIEW.cy))
+    framing = {} if view == DEFAULT_VIEW else {"view": tuple(view)}    # (default: the cache key of before)
     name = f"probe_frames_{n_identities}x{frames_per_identity}.npz"
     return cached_probe_frames(Path(root) / name, seed=info["seed"], size=size, n_identities=n_identities,
-                               frames_per_identity=frames_per_identity, progress=progress)
+                               frames_per_identity=frames_per_identity, progress=progress, **framing)

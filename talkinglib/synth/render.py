@@ -13,6 +13,7 @@ are holes in the skin through which the recessed eyeball and cavity layers show.
 """
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -21,7 +22,16 @@ import torch.nn.functional as F
 
 from talkinglib.synth import morphable as mm
 
-VIEW_HALF, VIEW_CY = 1.15, -0.05            # the image shows y in [cy - half, cy + half]
+
+
+class View(NamedTuple):
+    """The camera's framing: the image shows x in [-half, half] and y in [cy - half, cy + half]
+    (head units; the face is about 1.7 tall). SynthConfig.view_half / view_cy choose it per dataset."""
+    half: float = 1.15
+    cy: float = -0.05
+
+
+DEFAULT_VIEW = View()                        # the whole head, the top of the neck and some background
 PIVOT = np.array([0.0, -0.35, -0.15])        # the head rotates about the top of the neck
 LIGHT = np.array([-0.45, 0.5, 0.74]) / np.linalg.norm([-0.45, 0.5, 0.74])
 NECK_FOLLOW = 0.3                            # the neck turns with 30 % of the head's rotation
@@ -97,9 +107,10 @@ def _neck_layer(per_deg, per_unit):
 
 
 @lru_cache(maxsize=4)
-def build_layers(size, supersample=2, density=1.0):
-    """Sample every layer densely enough for a `size`² image rendered at `supersample`x."""
-    subpx_per_unit = size * supersample / (2 * VIEW_HALF)
+def build_layers(size, supersample=2, density=1.0, half=DEFAULT_VIEW.half):
+    """Sample every layer densely enough for a `size`² image rendered at `supersample`x, framed
+    `half` head units either side of the centre (a closer view needs denser samples)."""
+    subpx_per_unit = size * supersample / (2 * half)
     per_unit = subpx_per_unit * 1.0 * density                  # ~1 sub-pixel spacing (2x2 splats)
     per_deg = per_unit * np.radians(1.0) * mm.RZ
     a_vals = _linspace_count(-125, 125, per_deg)
@@ -128,14 +139,14 @@ def rotation_matrices(yaw, pitch, roll):
     return Rz @ Rx @ Ry
 
 
-def pose_points(points, pose, follow=1.0):
+def pose_points(points, pose, follow=1.0, view=DEFAULT_VIEW):
     """points (T, N, 3), pose (T, 5) = [yaw, pitch, roll (deg), tx, ty (image fractions)]
-    -> image-plane coordinates in [0, 1]² (T, N, 2) and depth z (T, N), larger is nearer."""
+    -> image-plane coordinates in [0, 1]² of `view` (T, N, 2) and depth z (T, N), larger is nearer."""
     R = rotation_matrices(pose[:, 0] * follow, pose[:, 1] * follow, pose[:, 2] * follow)
     pivot = torch.as_tensor(PIVOT, dtype=torch.float32)
     p = (points - pivot) @ R.transpose(1, 2) + pivot                     # (T, N, 3)
-    u = p[..., 0] / (2 * VIEW_HALF) + 0.5 + pose[:, None, 3]
-    v = (VIEW_CY - p[..., 1]) / (2 * VIEW_HALF) + 0.5 + pose[:, None, 4]
+    u = p[..., 0] / (2 * view.half) + 0.5 + pose[:, None, 3]
+    v = (view.cy - p[..., 1]) / (2 * view.half) + 0.5 + pose[:, None, 4]
     return torch.stack([u, v], -1), p[..., 2], R
 
 
@@ -159,7 +170,7 @@ def _layer_materials(layer, identity):
     return np.full(len(a), mm.M["neck"])
 
 
-def prepare_identity(identity, size=64, supersample=2):
+def prepare_identity(identity, size=64, supersample=2, view=DEFAULT_VIEW):
     """Identity-specific samples of every layer, concatenated (the head first, the neck last).
 
     Everything the renderer computes per sample is linear in these columns, so one matrix
@@ -171,7 +182,7 @@ def prepare_identity(identity, size=64, supersample=2):
     pal = torch.from_numpy(palette(identity))
     f_id = np.asarray(identity.factors, np.float64)
     rest, F_exp, normals, albedo = [], [], [], []
-    for layer in build_layers(size, supersample):
+    for layer in build_layers(size, supersample, half=view.half):
         r = torch.from_numpy((layer.rest + layer.F_id @ f_id).astype(np.float32))   # s̄ + F_id f_id
         keep = torch.from_numpy(layer.keep)
         rest.append(r[keep])
@@ -197,18 +208,20 @@ def prepare_identity(identity, size=64, supersample=2):
 STILL_COLUMNS = [0, 1, 2, 3, 49, 50, 51]                   # rest xyz, 1, rest normal
 
 
-def _projection_coefficients(f, pose, follow):
+def _projection_coefficients(f, pose, follow, view=DEFAULT_VIEW):
     """Per-frame coefficients C (4T, 52) such that C @ basis.T = [u; v; z; n_z] (each (T, N)).
 
     With p = s̄_id + Σ_k f_k F_k and p' = R (p - c) + c (c the pivot):
-      u = p'_x / 2V + 1/2 + t_x,   v = (c_y' - p'_y) / 2V + 1/2 + t_y,   z = p'_z,   n_z = (R n)_z.
+      u = p'_x / 2V + 1/2 + t_x,   v = (c_y' - p'_y) / 2V + 1/2 + t_y,   z = p'_z,   n_z = (R n)_z,
+    with V = view.half and c_y' = view.cy.
     """
     R = rotation_matrices(pose[:, 0] * follow, pose[:, 1] * follow, pose[:, 2] * follow)   # (T, 3, 3)
     c = torch.as_tensor(PIVOT, dtype=torch.float32)
     Rc = R @ c                                                                 # (T, 3)
-    a = torch.stack([R[:, 0] / (2 * VIEW_HALF), -R[:, 1] / (2 * VIEW_HALF), R[:, 2]], 1)   # (T, 3 rows, 3 xyz)
-    const = torch.stack([(c[0] - Rc[:, 0]) / (2 * VIEW_HALF) + 0.5 + pose[:, 3],
-                         (VIEW_CY - c[1] + Rc[:, 1]) / (2 * VIEW_HALF) + 0.5 + pose[:, 4],
+    V = view.half
+    a = torch.stack([R[:, 0] / (2 * V), -R[:, 1] / (2 * V), R[:, 2]], 1)        # (T, 3 rows, 3 xyz)
+    const = torch.stack([(c[0] - Rc[:, 0]) / (2 * V) + 0.5 + pose[:, 3],
+                         (view.cy - c[1] + Rc[:, 1]) / (2 * V) + 0.5 + pose[:, 4],
                          c[2] - Rc[:, 2]], 1)                                  # (T, 3)
     T, K = f.shape
     C = torch.zeros(4, T, 52)
@@ -301,10 +314,11 @@ def _buffer(shape):
     return _BUFFERS["tensor"]
 
 
-def render(identity, exp_factors, pose, size=64, supersample=2, chunk=25, prepared=None):
+def render(identity, exp_factors, pose, size=64, supersample=2, chunk=25, prepared=None, view=DEFAULT_VIEW):
     """Render frames of one identity.
 
-    identity: Identity; exp_factors (T, 15) in morphable.EXP_FACTORS order; pose (T, 5).
+    identity: Identity; exp_factors (T, 15) in morphable.EXP_FACTORS order; pose (T, 5); view: the
+    framing (View; `prepared` must come from prepare_identity with the same view and size).
     Returns uint8 RGB frames (T, size, size, 3).
     """
     exp_factors = torch.as_tensor(np.asarray(exp_factors), dtype=torch.float32)
@@ -313,7 +327,8 @@ def render(identity, exp_factors, pose, size=64, supersample=2, chunk=25, prepar
     if exp_factors.shape != (T, len(mm.EXP_FACTORS)) or pose.shape != (T, 5):
         raise ValueError(f"expected exp_factors (T, {len(mm.EXP_FACTORS)}) and pose (T, 5), "
                          f"got {tuple(exp_factors.shape)} and {tuple(pose.shape)}")
-    P = prepared or prepare_identity(identity, size, supersample)
+    view = View(*view)
+    P = prepared or prepare_identity(identity, size, supersample, view)
     n_moving, n_head = P["n_moving"], P["n_head"]
     S = size * supersample
     top, bottom = (np.asarray(c, np.float32) for c in identity.background)
@@ -328,8 +343,8 @@ def render(identity, exp_factors, pose, size=64, supersample=2, chunk=25, prepar
     for t0 in range(0, T, chunk):
         f, ps = exp_factors[t0:t0 + chunk], pose[t0:t0 + chunk]
         n_t = f.shape[0]
-        C_head, R = _projection_coefficients(f, ps, 1.0)                     # (4 n_t, 52)
-        C_neck, _ = _projection_coefficients(f, ps, NECK_FOLLOW)
+        C_head, R = _projection_coefficients(f, ps, 1.0, view)               # (4 n_t, 52)
+        C_neck, _ = _projection_coefficients(f, ps, NECK_FOLLOW, view)
         C_head = (C_head.view(4, n_t, -1) * scale[:, None, None])           # u, v in sub-pixels
         C_neck = (C_neck.view(4, n_t, -1) * scale[:, None, None])
         uvzn = _buffer((4 * n_t, n_moving))

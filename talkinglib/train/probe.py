@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from talkinglib.data.datasets import load_split_arrays, to_tensor_images
 from talkinglib.losses.factors import probe_loss
-from talkinglib.synth.probe_frames import cached_probe_frames
+from talkinglib.synth.probe_frames import dataset_probe_frames
 from talkinglib.models.probe import PRESETS, REGRESSED, FactorProbe, ProbeConfig
 from talkinglib.train import common
 
@@ -52,11 +52,9 @@ def training_frames(data_root, cfg: ProbeTrainConfig, size, progress=True):
     data = load_split_arrays(data_root, "train")
     data.pop("identity")
     if cfg.extra_identities > 0:
-        seed = json.loads((Path(data_root) / "dataset.json").read_text())["seed"]
-        name = f"probe_frames_{cfg.extra_identities}x{cfg.frames_per_identity}.npz"
-        extra = cached_probe_frames(Path(data_root) / name, seed=seed, size=size,
-                                    n_identities=cfg.extra_identities,
-                                    frames_per_identity=cfg.frames_per_identity, progress=progress)
+        extra = dataset_probe_frames(data_root, cfg.extra_identities, cfg.frames_per_identity, size,
+                                     progress=progress, refusal=f", and extra_identities={cfg.extra_identities} "
+                                     "adds SynthTalk faces to it: pass --set extra_identities=0")
         data = {k: np.concatenate([data[k], extra[k]]) for k in data}
     return data
 
