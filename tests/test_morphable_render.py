@@ -80,3 +80,7 @@ def test_a_closer_view_enlarges_the_face_and_its_landmarks_stay_on_it():
     frames = render(ident, np.concatenate([shut, f]), np.zeros((2, 5)), size=64, view=close).astype(float)
     x, y = int(lm_close[0, 62, 0]), int((lm_close[0, 62, 1] + lm_close[0, 66, 1]) / 2)
     assert frames[1, y, x].mean() < 0.6 * frames[0, y, x].mean(), "the open mouth is dark where its landmarks say"
+    from talkinglib.synth.generate import preset
+    assert preset("tiny", view_half=0.9, view_cy=0.03).view == close
+    with pytest.raises(ValueError, match="view_half"):
+        preset("tiny", view_half=0.0)

@@ -39,6 +39,11 @@ class SynthConfig:
     view_half: float = DEFAULT_VIEW.half   # the camera's framing (render.View), head units: x in [-half, half],
     view_cy: float = DEFAULT_VIEW.cy       # y in [cy - half, cy + half]; a smaller half is a closer crop
 
+    def __post_init__(self):
+        if not self.view_half > 0:
+            raise ValueError(f"view_half is the half-width the image shows, in head units (the face is about 1.7 "
+                             f"tall; default {DEFAULT_VIEW.half}); it must be > 0, got {self.view_half}")
+
     @property
     def view(self):
         return View(self.view_half, self.view_cy)
