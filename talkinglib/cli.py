@@ -110,7 +110,7 @@ def cmd_train(args):
         return _train_audio_stage(args, model_sets, train_sets)
     if args.stage == "reta":
         return _train_reta(args, model_sets, train_sets)
-    from talkinglib.train.edtalk_common import TRAIN_PRESETS
+    from talkinglib.train.edtalk_config import TRAIN_PRESETS
     cfg = _parse_overrides(train_sets, TRAIN_PRESETS[args.stage][args.preset])
     if args.steps is not None:
         cfg = replace(cfg, steps=args.steps)

@@ -10,7 +10,7 @@ from talkinglib.train import common
 # the stages drive the EDTalk model (talkinglib/models/edtalk.py, issue 3); until it lands there is
 # nothing to train, and these tests say so rather than fail on an import
 pytest.importorskip("talkinglib.models.edtalk", reason="the EDTalk model has not landed yet")
-from talkinglib.train.edtalk_common import TRAIN_PRESETS, TRAINABLE  # noqa: E402
+from talkinglib.train.edtalk_config import TRAIN_PRESETS, TRAINABLE  # noqa: E402
 
 # every loss term on (adversarial from step 0, R1 at step 0), tiny batches
 FAST = dict(batch_size=2, adv_start=0, r1_every=1, log_every=1, ckpt_every=1000, extra_identities=0, window=3)

@@ -71,7 +71,7 @@ DDP = r'''
 import hashlib, sys, torch, torch.distributed as dist
 from dataclasses import replace
 from talkinglib.train.edtalk_autoencoder import train_autoencoder
-from talkinglib.train.edtalk_common import TRAIN_PRESETS
+from talkinglib.train.edtalk_config import TRAIN_PRESETS
 data, out, steps, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 cfg = replace(TRAIN_PRESETS["edtalk.autoencoder"]["tiny"], steps=steps, batch_size=2, extra_identities=0,
               ckpt_every=1)

@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches
 from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, landmark_flow_loss, mouth_inside_loss,
                                       reconstruction_loss, region_l1_loss)
-from talkinglib.train.edtalk_common import (TRAIN_PRESETS, discriminator_step, close_run, finish_step, generator_step,
+from talkinglib.train.edtalk_config import TRAIN_PRESETS
+from talkinglib.train.edtalk_common import (discriminator_step, close_run, finish_step, generator_step,
                                             setup_stage, step_generator)
 
 STAGE = "edtalk.autoencoder"

@@ -1,4 +1,4 @@
-"""Plumbing shared by EDTalk's video-driven stages: config, model set-up, freezing, D step,
+"""Plumbing shared by EDTalk's video-driven stages: model set-up, freezing, D step,
 checkpoints, resume, multi-process gradient averaging. The loops themselves live one per file:
 edtalk_autoencoder.py, edtalk_mouth_pose.py, edtalk_expression.py.
 
@@ -15,102 +15,7 @@ import torch.distributed as dist
 
 from talkinglib.losses.edtalk import d_logistic_loss, r1_penalty
 from talkinglib.train import common
-
-STAGES = ("edtalk.autoencoder", "edtalk.mouth_pose", "edtalk.expression")
-
-# which of EDTalk.param_groups() each stage trains (EDTalk A.3)
-TRAINABLE = {"edtalk.autoencoder": ("encoder", "generator", "mouth_pose"),   # LIA-style pre-training
-             "edtalk.mouth_pose": ("mouth_pose",),                           # E and G frozen
-             "edtalk.expression": ("expression",)}                           # ELN, exp bank, EEM only
-
-
-@dataclass(frozen=True)
-class EDTalkTrainConfig:
-    steps: int = 3000
-    batch_size: int = 8
-    lr: float = 2e-3                 # EDTalk A.3 (navigation and EEM); the autoencoder preset lowers it
-    lr_d: float = 2e-3
-    betas: tuple = (0.5, 0.99)
-    w_rec: float = 1.0               # EDTalk A.3: "All loss function weights are set to 1"
-    w_per: float = 1.0
-    w_adv: float = 1.0
-    w_self: float = 1.0              # mouth_pose: self-reconstruction of the unswapped frames
-    w_fea: float = 1.0               # mouth_pose: Eq. 7
-    w_mot: float = 10.0              # expression: Eq. 9 (weight 10)
-    w_mc: float = 1.0                # expression: Eq. 10
-    w_mouth: float = 0.0             # autoencoder: L1 inside the driving frame's mouth mask. NOT in EDTalk;
-                                     # a tiny-scale aid (at 64² the mouth is ~2 % of the pixels, and
-                                     # without it G learns to render every mouth closed)
-    w_factors: float = 0.0           # autoencoder, mouth_pose: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
-                                     # (losses.edtalk.factor_anchor_loss). NOT in EDTalk; SynthTalk only
-    same_fraction: float = 0.0       # autoencoder: share of pairs with driving frame = source. NOT in EDTalk/LIA
-    w_flow_landmarks: float = 0.0    # autoencoder: G's S² warp carries the driving frame's landmarks to the source's
-                                     # (losses.edtalk.landmark_flow_loss, per pixel). NOT in EDTalk/LIA; needs
-                                     # landmarks in both frames (SynthTalk's, or `prepare`'s for real clips)
-    w_mouth_inside: float = 0.0      # autoencoder, warp_image: G draws the driving frame's open-mouth inside instead of
-                                     # warping the source there (losses.edtalk.mouth_inside_loss). NOT in EDTalk/LIA
-    lr_decay: float = 0.0            # over this last fraction of the steps, the lr of G's side falls by a half
-                                     # cosine to 5 % (stage_lr). NOT in EDTalk (A.3: a constant lr); 0 keeps it
-    w_draw: float = 0.0              # autoencoder, image_draw: G's own drawing (what m_I blends with the warped
-                                     # image) alone reconstructs the driving frame's mouth region, so it learns
-                                     # the inside of the mouth at full gradient, whatever m_I. NOT in EDTalk/LIA.
-                                     # Off in the tiny preset: w_draw=1 on it gave self jaw 0.45, pose 0.86,
-                                     # driver = source L1 0.0121 at 8000 steps (without: 0.63, 0.89, 0.0080)
-    adv_start: int = 0               # steps before the adversarial terms switch on
-    r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
-    r1_every: int = 16
-    window: int = 5                  # expression: K frames averaged by ELN
-    extra_identities: int = 0        # autoencoder: SynthTalk random-frame identities added to pairs
-    frames_per_identity: int = 32
-    navigation_init: str = "keep"    # mouth_pose: "keep" stage-1 navigation or "fresh" re-initialise it
-    eem_init: str = "identity"       # expression: "identity" starts EEM as f^{id}_e = f^{id}; "keep" (fine-tuning)
-    perceptual: str = "random"       # VGG19 weights: "random" (offline) or "imagenet" (registry)
-    seed: int = 0
-    log_every: int = 25
-    ckpt_every: int = 250
-
-
-def _tiny(**kw):
-    return replace(EDTalkTrainConfig(), **kw)
-
-
-TRAIN_PRESETS = {
-    # tiny: sized for 2 CPU cores; the GAN terms stay off, since a discriminator adds 60 % per step and
-    # a run of an hour is about reconstruction, not texture.
-    # tiny stage 1 (issue 18): the teaching aids on and L_per off (EDTalkTrainConfig; each is ablated in
-    # generator.py's table). Measured on test identities with probe_tiny.pt, 8000 steps (79 min on one
-    # core beside two other runs): self-reenactment jaw R² 0.63, pose R² 0.89, driver = source L1 0.0080,
-    # eyes kept (warp_image + image_draw + w_flow_landmarks + lr_decay; LIA's G with these aids: 0.42,
-    # 0.81, 0.023, eyes lost). Not yet issue 18's bars (jaw ≥ 0.8, pose ≥ 0.9): G opens the mouth about
-    # half as far as the driver (slope 0.50, correlation 0.85) and draws no dark inside. E's latent holds
-    # the jaw (ridge read-out R² 0.93).
-    # With lr 5e-3 and β = (0.9, 0.99) G stopped learning within 100 steps (L1 stuck at the mean face's 0.27).
-    # lr_decay: the image_draw run above continued from step 8000 to 9500, constant lr against a
-    # cosine over those 1500 steps: jaw 0.46 → 0.51, pose 0.87 → 0.88, driver = source L1 0.0125 → 0.0102
-    # (at constant lr the jaw R² of one checkpoint swings by ±0.1 from one to the next: 0.57 at 8000).
-    "edtalk.autoencoder": {"tiny": _tiny(steps=8000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
-                                         w_per=0.0, w_mouth=1.0, w_factors=1.0, same_fraction=0.1,
-                                         w_flow_landmarks=0.1, lr_decay=0.25),
-                           "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
-    # tiny stage 2 keeps stage 1's navigation (navigation_init="keep") and anchors the bank weights read
-    # from each swapped image to the truth of the frame each factor came from (w_factors), without L_per.
-    # On the warp_image + landmarks stage 1 above, 300 steps: self jaw 0.45, pose 0.78; swap jaw 0.48,
-    # pose 0.55 (stage 1's own navigation: 0.58, 0.80; 0.53, 0.39). Without w_factors the jaw fell
-    # (on a warp_image stage 1: swap jaw 0.22 against 0.44 with it); with fresh navigation 300 steps
-    # were not enough (self jaw −0.07, pose 0.41)
-    "edtalk.mouth_pose": {"tiny": _tiny(steps=300, adv_start=10**9, w_per=0.0, w_factors=1.0),
-                          "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
-    # tiny stage 3: lr 2e-4 and no L_per. At EDTalk's 2e-3, L_mot (through the frozen expert) wrecked the
-    # images of the tiny G: cross-reconstruction L1 0.05 → 0.6 by step 2000 with w_mot=10, 0.32 by step
-    # 450 with w_mot=1, but 0.04 throughout with w_mot=0; at 5e-4 L1 had doubled by step 1200. At 2e-4
-    # the images stay intact (L1 0.045–0.05), but 400 steps transfer no expression (probe accuracy 10 %,
-    # chance 12.5 %): on this G the emotion is carried by f^{id}, not by the latent (G(lat_d, f^{id}_s)
-    # 11.5 %, G(lat_s, f^{id}_d) 71 %), and with warp_image EEM reaches the image only through m_I and
-    # G's drawing. Issue 18 tracks it.
-    "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9, lr=2e-4, w_per=0.0),
-                          "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
-}
-
+from talkinglib.train.edtalk_config import TRAINABLE, EDTalkTrainConfig
 
 # -- distributed ----------------------------------------------------------------------------
 def dist_info():

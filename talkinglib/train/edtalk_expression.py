@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 from talkinglib.data.edtalk_batches import EDTalkBatches
 from talkinglib.losses.edtalk import (g_nonsaturating_loss, motion_loss, mouth_consistency_loss,
                                       reconstruction_loss)
-from talkinglib.train.edtalk_common import (TRAIN_PRESETS, discriminator_step, close_run, finish_step, generator_step,
+from talkinglib.train.edtalk_config import TRAIN_PRESETS
+from talkinglib.train.edtalk_common import (discriminator_step, close_run, finish_step, generator_step,
                                             setup_stage, step_generator)
 
 STAGE = "edtalk.expression"

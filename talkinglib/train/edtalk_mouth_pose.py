@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from talkinglib.data.edtalk_batches import EDTalkBatches
 from talkinglib.data.mouth_swap import superimpose_mouth
 from talkinglib.losses.edtalk import factor_anchor_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss
-from talkinglib.train.edtalk_common import (TRAIN_PRESETS, bank_feature, discriminator_step,
+from talkinglib.train.edtalk_config import TRAIN_PRESETS
+from talkinglib.train.edtalk_common import (bank_feature, discriminator_step,
                                             close_run, finish_step, generator_step, setup_stage, step_generator)
 
 STAGE = "edtalk.mouth_pose"
