@@ -4,6 +4,7 @@ Checkpoints hold {"config", "model", "optimizer", "step", "version"} (DESIGN.md)
 atomically (temp file, then os.replace) and loaded with weights_only=True.
 """
 import dataclasses
+import math
 import os
 import random
 from pathlib import Path
@@ -114,3 +115,9 @@ class Logger:
     def close(self):
         if self._tb is not None:
             self._tb.close()
+
+
+def cosine_to_floor(lr, t, floor=0.05):
+    """A half cosine from lr (t = 0) down to floor · lr (t ≥ 1): the decay of the probe's and the
+    EDTalk stages' schedules."""
+    return lr * (floor + (1 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t))))

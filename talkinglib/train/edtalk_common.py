@@ -5,7 +5,6 @@ edtalk_autoencoder.py, edtalk_mouth_pose.py, edtalk_expression.py.
 Stages chain through checkpoints: each stage starts from the previous stage's `edtalk.pt`
 (`--init`), trains only its own parameter groups and writes a checkpoint of the whole model.
 """
-import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -233,8 +232,7 @@ def stage_lr(cfg, step):
     n = round(cfg.lr_decay * cfg.steps)
     if n <= 0 or step < cfg.steps - n:
         return cfg.lr
-    t = min(1.0, (step - (cfg.steps - n)) / n)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * t)))
+    return common.cosine_to_floor(cfg.lr, (step - (cfg.steps - n)) / n)
 
 
 def set_stage_lr(opt, cfg, step):

@@ -7,7 +7,6 @@ background colour; the factors do not), predict, probe_loss, step. The learning 
 cosine computed from the step, so a resumed run continues exactly where it stopped.
 """
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +63,7 @@ def lr_at(step, cfg: ProbeTrainConfig):
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+    return common.cosine_to_floor(cfg.lr, t)
 
 
 def color_jitter(x, strength, g):
