@@ -3,6 +3,7 @@ import subprocess
 from pathlib import Path
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -72,3 +73,29 @@ def test_expert_command_trains_the_l_mot_experts(tiny_dataset, tmp_path):
     assert x.grad is not None and x.grad.abs().sum() > 0 and not any(p.requires_grad for p in experts.parameters())
     committed = load_probe(Path(__file__).parents[1] / "data" / "checkpoints" / "expert_tiny.pt")
     assert committed.cfg == EXPERT_PRESETS["tiny"]
+
+
+def test_expert_perceptual_is_a_frozen_feature_loss_that_grows_with_the_jaw():
+    """perceptual="expert" (ours): L_per over the committed expert's feature maps. Zero for the same
+    frame, gradients to the generated image only, the expert frozen in eval mode; and for a face
+    rendered with the jaw at 0, 0.3, 0.6, 0.9 (all else fixed) the loss against the closed mouth grows."""
+    from talkinglib.data.datasets import to_tensor_images
+    from talkinglib.models.experts import ExpertPerceptual
+    from talkinglib.synth.identity import sample_identity
+    from talkinglib.synth.render import render
+    from talkinglib.train.edtalk_common import perceptual_network
+    per = perceptual_network("tiny", "expert")
+    assert isinstance(per, ExpertPerceptual)
+    per.train()
+    assert not per.probe.training and not any(p.requires_grad for p in per.parameters())
+    for seed in (100, 101):                                             # identities the expert never saw
+        f = np.zeros((4, 15))
+        f[:, 0] = [0.0, 0.3, 0.6, 0.9]                                  # the jaw; everything else at rest
+        x = to_tensor_images(render(sample_identity(np.random.default_rng(seed)), f, np.zeros((4, 5)), size=64))
+        losses = [float(per.loss(x[:1], x[i:i + 1])) for i in range(4)]
+        assert losses[0] == 0 and losses[1] < losses[2] < losses[3], losses
+    fake = x[1:2].clone().requires_grad_(True)
+    per.loss(x[:1], fake).backward()
+    assert fake.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="'random', 'imagenet' or 'expert'"):
+        perceptual_network("tiny", "vgg")

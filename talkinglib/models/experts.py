@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from talkinglib.models.probe import FactorProbe, ProbeConfig
 
@@ -47,3 +48,43 @@ class SynthMotionExperts(nn.Module):
         out = self.probe.standardised(image)          # standardised coefficients, emotion logits
         phi = torch.cat([out["mouth"], out["expression"]], -1)                  # (B, 14), unit variance each
         return MotionFeatures(phi=phi / phi.shape[-1] ** 0.5, psi=out["emotion"].softmax(-1))
+
+
+class ExpertPerceptual(nn.Module):
+    """L_per with the expert's own feature maps as Φ_l: a SynthTalk stand-in for EDTalk Eq. (5)'s VGG19.
+
+    NOT in EDTalk or LIA (EDTalkTrainConfig.perceptual="expert"). Offline there is no ImageNet VGG19, and
+    a random VGG's features know nothing of mouths; the expert's stem and four stages were trained to
+    read SynthTalk's factors from a frame, so their features move with the jaw a few pixels wide.
+        L_per = Σ_l mean((Φ_l(I) − Φ_l(Î))²),   l = stem (S²), stage 1 ... 4 (S/2² ... S/16²)
+    The expert is not the probe that scores results (models/experts.py's docstring), and it needs
+    SynthTalk's factors to be trained, so on real data use the ImageNet VGG19 (perceptual="imagenet").
+    Same call as VGGPerceptual: .loss(real, fake) with images (B, 3, H, W) in [-1, 1].
+    """
+
+    def __init__(self, probe: FactorProbe):
+        super().__init__()
+        self.probe = probe.eval().requires_grad_(False)
+
+    def train(self, mode=True):          # a fixed feature extractor: always eval mode (BatchNorm)
+        return super().train(False)
+
+    def features(self, image):
+        """image (B, 3, H, W) in [-1, 1] -> [Φ_l], one (B, C_l, H_l, W_l) per stem and stage."""
+        size = self.probe.cfg.image_size
+        if image.shape[-1] != size or image.shape[-2] != size:
+            image = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+        out = []
+        for block in self.probe.features:
+            image = block(image)
+            out.append(image)
+        return out
+
+    def loss(self, real, fake):
+        if real.shape != fake.shape or real.dim() != 4 or real.shape[1] != 3:
+            raise ValueError(f"real and fake must both be (B, 3, H, W); got {tuple(real.shape)} and {tuple(fake.shape)}")
+        with torch.no_grad():
+            feats_real = self.features(real)
+        return sum(F.mse_loss(f, r) for r, f in zip(feats_real, self.features(fake)))
+
+    forward = loss

@@ -171,7 +171,6 @@ def with_navigation_design(model, overrides):
 
 def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resume=True, device=None,
                 model_cfg=None, model_overrides=None):
-    from talkinglib.losses.perceptual import VGGPerceptual
     from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator
 
     rank, world = dist_info()
@@ -215,12 +214,32 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
     if "encoder" not in TRAINABLE[stage]:
         model.enc.eval()             # a frozen E keeps its BatchNorm statistics (encoder_norm="batch")
     D.train().requires_grad_(False)
-    vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual).to(device)
+    vgg = perceptual_network(preset, cfg.perceptual).to(device)
     logger = common.Logger(out_dir / "tb" if rank == 0 else None)
     if step:                                                          # resumed: the curves go on
         logger.history = {k: [tuple(p) for p in v] for k, v in state.get("history", {}).items()}
     return StageRun(stage, model, model_cfg, D, opt, d_opt, params, vgg, logger, ckpt_path, step, rank, world,
                     device, init)
+
+
+def perceptual_network(preset, weights):
+    """Φ of L_per (EDTalk Eq. 5): VGG19 with "random" or "imagenet" weights, or "expert": the SynthTalk
+    expert's features (models/experts.py ExpertPerceptual; ours, not in EDTalk), from
+    data/checkpoints/expert_<preset>.pt."""
+    from talkinglib.losses.perceptual import VGGPerceptual
+    if weights == "expert":
+        from talkinglib.models.experts import ExpertPerceptual
+        from talkinglib.train.edtalk_expression import default_expert
+        from talkinglib.train.probe import load_probe
+        path = default_expert(preset)
+        if not path.is_file():
+            raise FileNotFoundError(f"perceptual='expert' reads the SynthTalk expert {path}, which is missing: "
+                                    f"train it with `talkinglib train expert --preset {preset} --data D --out "
+                                    f"{path.parent}`, or pick perceptual='random' or 'imagenet'")
+        return ExpertPerceptual(load_probe(path))
+    if weights not in ("random", "imagenet"):
+        raise ValueError(f"perceptual must be 'random', 'imagenet' or 'expert', got {weights!r}")
+    return VGGPerceptual.for_preset(preset, weights=weights)
 
 
 def stage_lr(cfg, step):

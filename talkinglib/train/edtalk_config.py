@@ -53,7 +53,8 @@ class EDTalkTrainConfig:
     frames_per_identity: int = 32
     navigation_init: str = "keep"    # mouth_pose: "keep" stage-1 navigation or "fresh" re-initialise it
     eem_init: str = "identity"       # expression: "identity" starts EEM as f^{id}_e = f^{id}; "keep" (fine-tuning)
-    perceptual: str = "random"       # VGG19 weights: "random" (offline) or "imagenet" (registry)
+    perceptual: str = "random"       # Φ of L_per: VGG19 "random" (offline) or "imagenet" (registry), or "expert":
+                                     # the SynthTalk expert's features (models/experts.py). NOT in EDTalk; SynthTalk only
     seed: int = 0
     log_every: int = 25
     ckpt_every: int = 250
