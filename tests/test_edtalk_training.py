@@ -209,3 +209,21 @@ def test_lr_decay_is_a_function_of_the_step_and_survives_a_resume(tiny_dataset, 
     a, b, c = (r.model.state_dict() for r in (whole, resumed, flat))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_drive_expression_trains_eln_and_the_expression_bank_in_stage_one(tiny_dataset, tmp_path):
+    """EDTalkTrainConfig.drive_expression (LIA's setting): the driving frame's W^e joins f^{r→d}, so ELN
+    and the expression bank learn with E and G; EEM, which stage 1 never calls, stays as it was."""
+    from talkinglib.models.edtalk import PRESETS, EDTalk
+    from talkinglib.train.edtalk_autoencoder import train_autoencoder
+    torch.manual_seed(0)
+    before = snapshot(EDTalk(PRESETS["tiny"]))
+    cfg = replace(fast_cfg("edtalk.autoencoder"), drive_expression=True, adv_start=10**9)
+    run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False)
+    diff = changed(before, snapshot(run.model)) - buffer_names(run.model)
+    groups = run.model.named_param_groups()
+    eem = {n for n, _ in groups["expression"] if ".fineadainresblock." in n}
+    expression = {n for n, _ in groups["expression"]} - eem
+    assert expression and expression <= diff, sorted(expression - diff)[:5]
+    assert eem and not eem & diff
+    assert diff - expression == trainable_names(run.model, "edtalk.autoencoder")

@@ -78,8 +78,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
 
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
         lat_d, _ = m.encode(drv)                                         # f^{d→r}
-        w = m.navigate(lat_d)                                            # W^m (B, 20), W^p (B, 6)  (Eq. 1)
-        fake, warp = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"]), feats_s,
+        w = m.navigate(lat_d)                                            # W^m (B, 20), W^p (B, 6), W^e (B, 10)  (Eq. 1)
+        expression = w["expression"] if cfg.drive_expression else None  # LIA's setting: all of d's motion
+        fake, warp = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"], expression=expression), feats_s,
                                 return_warp=True)                        # Î (Eq. 2), the S² warp's offsets and m_I
 
         use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start

@@ -37,15 +37,22 @@ def average_gradients(params, world):
 
 
 # -- freezing -------------------------------------------------------------------------------
-def freeze_for_stage(model, stage):
+def trained_groups(stage, cfg=None):
+    """The parameter groups a stage trains: TRAINABLE[stage], plus "expression" in an autoencoder run
+    with cfg.drive_expression (ELN and the expression bank then carry the driver's expression)."""
+    extra = ("expression",) if stage == "edtalk.autoencoder" and getattr(cfg, "drive_expression", False) else ()
+    return TRAINABLE[stage] + extra
+
+
+def freeze_for_stage(model, stage, cfg=None):
     """requires_grad on exactly the stage's groups; returns the trained parameters (a list)."""
     groups = model.param_groups()
-    unknown = set(TRAINABLE[stage]) - set(groups)
+    unknown = set(trained_groups(stage, cfg)) - set(groups)
     if unknown:
         raise KeyError(f"model has no parameter groups {sorted(unknown)} (has {sorted(groups)})")
     model.requires_grad_(False)
     params = []
-    for name in TRAINABLE[stage]:
+    for name in trained_groups(stage, cfg):
         for p in groups[name]:
             p.requires_grad_(True)
             params.append(p)
@@ -195,7 +202,7 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
     D = Discriminator(replace(D_PRESETS[preset], size=model_cfg.size))
     model.to(device)
     D.to(device)                     # before the optimizers, so their state lives on the device too
-    params = freeze_for_stage(model, stage)
+    params = freeze_for_stage(model, stage, cfg)
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
     step = 0

@@ -45,6 +45,9 @@ class EDTalkTrainConfig:
                                      # the inside of the mouth at full gradient, whatever m_I. NOT in EDTalk/LIA.
                                      # Off in the tiny preset: w_draw=1 on it gave self jaw 0.45, pose 0.86,
                                      # driver = source L1 0.0121 at 8000 steps (without: 0.63, 0.89, 0.0080)
+    drive_expression: bool = False   # autoencoder: the driving frame's W^e joins W^m and W^p in f^{r→d}, and ELN and the
+                                     # expression bank train with E and G, so all of its motion transfers, as in LIA's
+                                     # pre-training (A.3: "a similar setting as LIA"); False drives mouth and pose only
     adv_start: int = 0               # steps before the adversarial terms switch on
     r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
     r1_every: int = 16
