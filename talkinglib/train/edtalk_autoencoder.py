@@ -20,7 +20,11 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
   mask closes, so G draws the mouth's inside rather than stretching the source's lips;
 - w_draw (with EDTalkConfig.image_draw): G's drawing, before m_I blends it with the warped source,
   is itself an L1 reconstruction of the driving frame's mouth region (deep supervision): without it,
-  the drawing learns through (1 − m_I) ≈ 0.12 of the gradient only.
+  the drawing learns through (1 − m_I) ≈ 0.12 of the gradient only;
+- perceptual="expert": L_per over the SynthTalk expert's feature maps instead of VGG19's
+  (models/experts.ExpertPerceptual);
+- drive_expression: the driving frame's W^e joins W^m and W^p, so all of its motion transfers, as
+  in LIA's pre-training (ELN and the expression bank train here too).
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
 
