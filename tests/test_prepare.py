@@ -235,7 +235,10 @@ def test_prepare_cli_resumes_and_the_result_loads_for_training(astro, tmp_path):
     assert refused.returncode != 0 and "pass --set extra_identities=0" in refused.stderr
     refused = subprocess.run(train + ["--set", "extra_identities=0"], capture_output=True, text=True)
     assert refused.returncode != 0 and "w_factors=0" in refused.stderr          # tiny anchors SynthTalk's truth
-    ran = subprocess.run(train + ["--set", "extra_identities=0", "--set", "w_factors=0"], capture_output=True, text=True)
+    train += ["--set", "extra_identities=0", "--set", "w_factors=0"]
+    refused = subprocess.run(train, capture_output=True, text=True)                # tiny's L_per: SynthTalk's expert
+    assert refused.returncode != 0 and "--set perceptual=random" in refused.stderr
+    ran = subprocess.run(train + ["--set", "perceptual=random"], capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert (tmp_path / "run" / "edtalk.pt").is_file()
     # and the metrics run on it: landmarks from the face mesh on both sides, no SynthTalk-only scores

@@ -31,6 +31,7 @@ The D step comes first, then the G step; D's requires_grad is switched off for t
 import torch
 from tqdm.auto import tqdm
 
+from talkinglib.data import clips as clipio
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches
 from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, landmark_flow_loss, mouth_inside_loss,
                                       reconstruction_loss, region_l1_loss)
@@ -64,6 +65,14 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                             extra_factors=extra_factors)
     if cfg.w_factors > 0:
         batches.factors()                                                # real clips: refused before step 1
+    if cfg.perceptual == "expert":                                       # the expert knows SynthTalk faces only
+        try:
+            batches.factors()
+        except clipio.ClipFormatError as e:
+            raise clipio.ClipFormatError(
+                f"perceptual='expert' scores images with a network trained on SynthTalk faces, and these clips are "
+                f"not SynthTalk ({e}): pass --set perceptual=imagenet (after `talkinglib weights fetch vgg19`) "
+                "or --set perceptual=random") from e
     if cfg.w_draw > 0 and not run.model_cfg.image_draw:
         raise ValueError("w_draw trains G's own drawing of EDTalkConfig.image_draw; this model has none "
                          "(--set model.warp_image=true --set model.image_draw=true, or w_draw=0)")

@@ -70,20 +70,24 @@ def _tiny(**kw):
 TRAIN_PRESETS = {
     # tiny: sized for 2 CPU cores; the GAN terms stay off, since a discriminator adds 60 % per step and
     # a run of an hour is about reconstruction, not texture.
-    # tiny stage 1 (issue 18): the teaching aids on and L_per off (EDTalkTrainConfig; each is ablated in
-    # generator.py's table). Measured on test identities with probe_tiny.pt, 8000 steps (79 min on one
-    # core beside two other runs): self-reenactment jaw R² 0.63, pose R² 0.89, driver = source L1 0.0080,
-    # eyes kept (warp_image + image_draw + w_flow_landmarks + lr_decay; LIA's G with these aids: 0.42,
-    # 0.81, 0.023, eyes lost). Not yet issue 18's bars (jaw ≥ 0.8, pose ≥ 0.9): G opens the mouth about
-    # half as far as the driver (slope 0.50, correlation 0.85) and draws no dark inside. E's latent holds
-    # the jaw (ridge read-out R² 0.93).
+    # tiny stage 1 (issue 18): the teaching aids on (EDTalkTrainConfig; each is ablated in generator.py's
+    # table), and L_per over the SynthTalk expert's features (perceptual="expert", w_per 0.2) instead of a
+    # random VGG19. Measured on test identities with probe_tiny.pt, 8000 steps (64 min on one core beside
+    # another run): self-reenactment jaw R² 0.62, pose R² 0.92, driver = source L1 0.0072, eyes kept
+    # (`runs/wi_per20`). The same without L_per (`runs/wi_g`): 0.63, 0.89, 0.0080; at step 5250, jaw 0.63
+    # with the expert's L_per against 0.47 without; w_per 0.05 at 3500: jaw 0.33 against 0.26. (LIA's G
+    # with the other aids: 0.42, 0.81, 0.023, eyes lost.) Not yet issue 18's bars (jaw ≥ 0.8): G opens the
+    # mouth about half as far as the driver (slope 0.55, correlation 0.82) by stretching the source's lips
+    # (the image mask m_I stays ≈ 0.95 over the mouth) and draws no dark inside; E's latent holds the jaw
+    # (ridge read-out R² 0.93). A wider G (model.channel_base=4096, 2× the step time) tracked the same
+    # curve (jaw 0.53 at step 6000).
     # With lr 5e-3 and β = (0.9, 0.99) G stopped learning within 100 steps (L1 stuck at the mean face's 0.27).
     # lr_decay: the image_draw run above continued from step 8000 to 9500, constant lr against a
     # cosine over those 1500 steps: jaw 0.46 → 0.51, pose 0.87 → 0.88, driver = source L1 0.0125 → 0.0102
     # (at constant lr the jaw R² of one checkpoint swings by ±0.1 from one to the next: 0.57 at 8000).
     "edtalk.autoencoder": {"tiny": _tiny(steps=8000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
-                                         w_per=0.0, w_mouth=1.0, w_factors=1.0, same_fraction=0.1,
-                                         w_flow_landmarks=0.1, lr_decay=0.25),
+                                         w_per=0.2, perceptual="expert", w_mouth=1.0, w_factors=1.0,
+                                         same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25),
                            "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
     # tiny stage 2 keeps stage 1's navigation (navigation_init="keep") and anchors the bank weights read
     # from each swapped image to the truth of the frame each factor came from (w_factors), without L_per.
