@@ -157,6 +157,13 @@ def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
     assert {"factors", "mouth", "flow_lm", "mouth_inside", "draw"} <= set(h)
     assert all(torch.isfinite(torch.tensor(v)) for k in ("factors", "flow_lm", "mouth_inside", "draw") for _, v in h[k])
     assert all(v == 0 for _, v in h["per"]), "w_per=0: no VGG19 pass"
+    inside = train_autoencoder(tiny_dataset, tmp_path / "inside", cfg=replace(cfg, draw_region="inside"), progress=False,
+                               model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=True))
+    draws = [v for _, v in inside.logger.history["draw"]]              # the inner-lip polygon: another region
+    assert all(torch.isfinite(torch.tensor(draws))) and draws != [v for _, v in h["draw"]]
+    with pytest.raises(ValueError, match="draw_region"):
+        train_autoencoder(tiny_dataset, tmp_path / "lips", cfg=replace(cfg, draw_region="lips"), progress=False,
+                          model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=True))
     with pytest.raises(ValueError, match="warp_image"):
         train_autoencoder(tiny_dataset, tmp_path / "plain", cfg=replace(cfg, w_draw=0), progress=False,
                           model_cfg=replace(PRESETS["tiny"], warp_image=False, image_draw=False))

@@ -33,8 +33,8 @@ from tqdm.auto import tqdm
 
 from talkinglib.data import clips as clipio
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches
-from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, landmark_flow_loss, mouth_inside_loss,
-                                      reconstruction_loss, region_l1_loss)
+from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, inner_mouth_mask, landmark_flow_loss,
+                                      mouth_inside_loss, reconstruction_loss, region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
 from talkinglib.train.edtalk_common import (discriminator_step, close_run, finish_step, generator_step,
                                             setup_stage, step_generator)
@@ -76,17 +76,20 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
     if cfg.w_draw > 0 and not run.model_cfg.image_draw:
         raise ValueError("w_draw trains G's own drawing of EDTalkConfig.image_draw; this model has none "
                          "(--set model.warp_image=true --set model.image_draw=true, or w_draw=0)")
+    if cfg.draw_region not in ("mouth", "inside"):
+        raise ValueError(f"draw_region must be 'mouth' or 'inside', got {cfg.draw_region!r}")
     if cfg.w_mouth_inside > 0 and not run.model_cfg.warp_image:
         raise ValueError("w_mouth_inside closes the image mask of EDTalkConfig.warp_image; this model has none "
                          "(--set model.warp_image=true, or w_mouth_inside=0)")
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
+    inside_draw = cfg.w_draw > 0 and cfg.draw_region == "inside"
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)              # noise injection replays on resume
         b = batches.pairs(g, cfg.batch_size, same_fraction=cfg.same_fraction, factors=cfg.w_factors > 0,
-                          landmarks=cfg.w_flow_landmarks > 0 or cfg.w_mouth_inside > 0)
+                          landmarks=cfg.w_flow_landmarks > 0 or cfg.w_mouth_inside > 0 or inside_draw)
         src, drv = b["source"].to(dev), b["driving"].to(dev)             # (B, 3, H, W) each
 
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
@@ -121,7 +124,11 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                                                        b["mouth"].to(dev), b["has_landmarks"].to(dev))
             loss = loss + cfg.w_mouth_inside * losses["mouth_inside"]
         if cfg.w_draw > 0:                                               # tiny-scale aid, not EDTalk
-            losses["draw"] = region_l1_loss(drv, warp["drawing"], b["mouth"].to(dev))
+            region = b["mouth"].to(dev)                                  # (B, 1, S, S)
+            if inside_draw:                                              # the inner-lip polygon (extra frames: none)
+                region = (inner_mouth_mask(b["lm_driving"].to(dev), region.shape[-1])
+                          * b["has_landmarks"].to(dev).to(region.dtype)[:, None, None, None])
+            losses["draw"] = region_l1_loss(drv, warp["drawing"], region)
             loss = loss + cfg.w_draw * losses["draw"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)

@@ -48,6 +48,9 @@ class EDTalkTrainConfig:
     drive_expression: bool = False   # autoencoder: the driving frame's W^e joins W^m and W^p in f^{r→d}, and ELN and the
                                      # expression bank train with E and G, so all of its motion transfers, as in LIA's
                                      # pre-training (A.3: "a similar setting as LIA"); False drives mouth and pose only
+    draw_region: str = "mouth"       # w_draw's region: "mouth" (the driving frame's soft mouth region) or "inside" (its
+                                     # inner-lip polygon only: where an open mouth shows what the source has not,
+                                     # so the drawing learns the dark inside and teeth, not the lips). NOT in EDTalk/LIA
     adv_start: int = 0               # steps before the adversarial terms switch on
     r1: float = 1.0                  # R1 weight (lazy: every r1_every D steps, scaled by r1_every)
     r1_every: int = 16
