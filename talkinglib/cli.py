@@ -119,7 +119,7 @@ def cmd_train(args):
         from talkinglib.models.edtalk import PRESETS
         from talkinglib.train.edtalk_autoencoder import train_autoencoder
         model_cfg = _parse_overrides(model_sets, PRESETS[args.preset])
-        train_autoencoder(args.data, args.out, model_cfg=model_cfg, init=args.init, **common)
+        train_autoencoder(args.data, args.out, model_cfg=model_cfg, init=args.init, expert=args.expert, **common)
     elif args.stage == "edtalk.mouth_pose":
         from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
         overrides = dict(kv.split("=", 1) for kv in model_sets)     # model.bank=direct, model.orthogonalize=none
@@ -237,7 +237,8 @@ def build_parser():
                    help="EDTalk stages: start from this checkpoint (the previous stage's edtalk.pt, or an "
                         "official EDTalk.pt)")
     t.add_argument("--expert", default=None,
-                   help="edtalk.expression: the L_mot expert checkpoint (default data/checkpoints/expert_PRESET.pt)")
+                   help="edtalk.expression: the L_mot expert checkpoint; edtalk.autoencoder: the expert of "
+                        "perceptual=expert (default data/checkpoints/expert_PRESET.pt)")
     t.add_argument("--syncnet", default=None,
                    help="edtalk.audio2lip: the lip-sync expert checkpoint (default data/checkpoints/syncnet_PRESET.pt); "
                         "reta: the same, required at tiny, Wav2Lip's expert from the registry at full when omitted")

@@ -55,10 +55,12 @@ def _extra_frames(data_root, cfg, size, progress):
 
 
 def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init=None, resume=True,
-                      progress=True, callback=None, stop_at=None, device=None):
-    """Train (or resume) E + G; writes out_dir/edtalk.pt. Returns the StageRun (model, logger, ...)."""
+                      progress=True, callback=None, stop_at=None, device=None, expert=None):
+    """Train (or resume) E + G; writes out_dir/edtalk.pt. Returns the StageRun (model, logger, ...).
+    expert: the SynthTalk expert checkpoint of perceptual="expert" (default data/checkpoints/expert_PRESET.pt)."""
     cfg = cfg or TRAIN_PRESETS[STAGE][preset]
-    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device, model_cfg=model_cfg)
+    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device, model_cfg=model_cfg,
+                      expert=expert)
     size = run.model_cfg.size
     extra, extra_factors = _extra_frames(data_root, cfg, size, progress and run.rank == 0)
     batches = EDTalkBatches(data_root, "train", extra=extra, extra_block=cfg.frames_per_identity,

@@ -177,7 +177,7 @@ def with_navigation_design(model, overrides):
 
 
 def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resume=True, device=None,
-                model_cfg=None, model_overrides=None):
+                model_cfg=None, model_overrides=None, expert=None):
     from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator
 
     rank, world = dist_info()
@@ -221,7 +221,7 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
     if "encoder" not in TRAINABLE[stage]:
         model.enc.eval()             # a frozen E keeps its BatchNorm statistics (encoder_norm="batch")
     D.train().requires_grad_(False)
-    vgg = perceptual_network(preset, cfg.perceptual).to(device)
+    vgg = perceptual_network(preset, cfg.perceptual, expert).to(device)
     logger = common.Logger(out_dir / "tb" if rank == 0 else None)
     if step:                                                          # resumed: the curves go on
         logger.history = {k: [tuple(p) for p in v] for k, v in state.get("history", {}).items()}
@@ -229,16 +229,16 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
                     device, init)
 
 
-def perceptual_network(preset, weights):
+def perceptual_network(preset, weights, expert=None):
     """Φ of L_per (EDTalk Eq. 5): VGG19 with "random" or "imagenet" weights, or "expert": the SynthTalk
-    expert's features (models/experts.py ExpertPerceptual; ours, not in EDTalk), from
-    data/checkpoints/expert_<preset>.pt."""
+    expert's features (models/experts.py ExpertPerceptual; ours, not in EDTalk), read from `expert`
+    (default data/checkpoints/expert_<preset>.pt)."""
     from talkinglib.losses.perceptual import VGGPerceptual
     if weights == "expert":
         from talkinglib.models.experts import ExpertPerceptual
         from talkinglib.train.edtalk_expression import default_expert
         from talkinglib.train.probe import load_probe
-        path = default_expert(preset)
+        path = Path(expert) if expert else default_expert(preset)
         if not path.is_file():
             raise FileNotFoundError(f"perceptual='expert' reads the SynthTalk expert {path}, which is missing: "
                                     f"train it with `talkinglib train expert --preset {preset} --data D --out "

@@ -59,7 +59,7 @@ def tiny_recipe():
     """The tiny chain (data/checkpoints/README.md), in dependency order."""
     steps = [_train("expert_tiny", "expert", "expert.pt"),
              _export("expert_tiny", "expert.pt", "expert_tiny.pt", half=False)]
-    steps += _edtalk("edtalk_ae", "edtalk.autoencoder", "edtalk_tiny_ae.pt")
+    steps += _edtalk("edtalk_ae", "edtalk.autoencoder", "edtalk_tiny_ae.pt", "--expert", REL + "expert_tiny.pt")
     steps += _edtalk("edtalk_mp", "edtalk.mouth_pose", "edtalk_tiny_mp.pt", "--init", REL + "edtalk_tiny_ae.pt")
     steps += _edtalk("edtalk_exp", "edtalk.expression", "edtalk_tiny.pt", "--init", REL + "edtalk_tiny_mp.pt",
                      "--expert", REL + "expert_tiny.pt")
