@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from talkinglib.losses.perceptual import perceptual_loss
 from talkinglib.models.probe import FactorProbe, ProbeConfig
 
 EXPERT_PRESETS = {"tiny": ProbeConfig(stem=8, channels=(16, 32, 64, 64), hidden=128),
@@ -50,7 +50,7 @@ class SynthMotionExperts(nn.Module):
         return MotionFeatures(phi=phi / phi.shape[-1] ** 0.5, psi=out["emotion"].softmax(-1))
 
 
-class ExpertPerceptual(nn.Module):
+class ExpertPerceptual(SynthMotionExperts):
     """L_per with the expert's own feature maps as Φ_l: a SynthTalk stand-in for EDTalk Eq. (5)'s VGG19.
 
     NOT in EDTalk or LIA (EDTalkTrainConfig.perceptual="expert"). Offline there is no ImageNet VGG19, and
@@ -59,21 +59,13 @@ class ExpertPerceptual(nn.Module):
         L_per = Σ_l mean((Φ_l(I) − Φ_l(Î))²),   l = stem (S²), stage 1 ... 4 (S/2² ... S/16²)
     The expert is not the probe that scores results (models/experts.py's docstring), and it needs
     SynthTalk's factors to be trained, so on real data use the ImageNet VGG19 (perceptual="imagenet").
-    Same call as VGGPerceptual: .loss(real, fake) with images (B, 3, H, W) in [-1, 1].
+    Same call as VGGPerceptual: .loss(real, fake) with images (B, 3, H, W) in [-1, 1]. The frozen,
+    eval-mode probe is SynthMotionExperts' own.
     """
-
-    def __init__(self, probe: FactorProbe):
-        super().__init__()
-        self.probe = probe.eval().requires_grad_(False)
-
-    def train(self, mode=True):          # a fixed feature extractor: always eval mode (BatchNorm)
-        return super().train(False)
 
     def features(self, image):
         """image (B, 3, H, W) in [-1, 1] -> [Φ_l], one (B, C_l, H_l, W_l) per stem and stage."""
-        size = self.probe.cfg.image_size
-        if image.shape[-1] != size or image.shape[-2] != size:
-            image = F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+        image = self.probe.fit_size(image)
         out = []
         for block in self.probe.features:
             image = block(image)
@@ -85,6 +77,7 @@ class ExpertPerceptual(nn.Module):
             raise ValueError(f"real and fake must both be (B, 3, H, W); got {tuple(real.shape)} and {tuple(fake.shape)}")
         with torch.no_grad():
             feats_real = self.features(real)
-        return sum(F.mse_loss(f, r) for r, f in zip(feats_real, self.features(fake)))
+        feats_fake = self.features(fake)
+        return perceptual_loss(feats_real, feats_fake, (1.0,) * len(feats_fake))     # Eq. 5's mean squared form
 
     forward = loss

@@ -64,14 +64,18 @@ class FactorProbe(nn.Module):
             getattr(self, f"{k}_mean").copy_(torch.as_tensor(m))
             getattr(self, f"{k}_std").copy_(torch.as_tensor(s).clamp(min=1e-3))
 
+    def fit_size(self, image):
+        """image (B, 3, H, W) resized (bilinear, antialiased) to the probe's image_size², if it is not already."""
+        if image.shape[-1] != self.cfg.image_size or image.shape[-2] != self.cfg.image_size:
+            image = F.interpolate(image, size=self.cfg.image_size, mode="bilinear", antialias=True,
+                                  align_corners=False)
+        return image
+
     def standardised(self, image):
         """The raw head outputs (standardised regression targets, emotion logits)."""
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"FactorProbe expects images (B, 3, H, W), got {tuple(image.shape)}")
-        if image.shape[-1] != self.cfg.image_size or image.shape[-2] != self.cfg.image_size:
-            image = F.interpolate(image, size=self.cfg.image_size, mode="bilinear", antialias=True,
-                                  align_corners=False)
-        h = self.trunk(self.features(image))                    # (B, hidden)
+        h = self.trunk(self.features(self.fit_size(image)))    # (B, hidden)
         return {k: head(h) for k, head in self.heads.items()}
 
     def forward(self, image):

@@ -229,6 +229,11 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
                     device, init)
 
 
+def default_expert(preset):
+    """The committed SynthTalk expert of a preset: data/checkpoints/expert_<preset>.pt."""
+    return Path(__file__).resolve().parents[2] / "data" / "checkpoints" / f"expert_{preset}.pt"
+
+
 def perceptual_network(preset, weights, expert=None):
     """Φ of L_per (EDTalk Eq. 5): VGG19 with "random" or "imagenet" weights, or "expert": the SynthTalk
     expert's features (models/experts.py ExpertPerceptual; ours, not in EDTalk), read from `expert`
@@ -236,7 +241,6 @@ def perceptual_network(preset, weights, expert=None):
     from talkinglib.losses.perceptual import VGGPerceptual
     if weights == "expert":
         from talkinglib.models.experts import ExpertPerceptual
-        from talkinglib.train.edtalk_expression import default_expert
         from talkinglib.train.probe import load_probe
         path = Path(expert) if expert else default_expert(preset)
         if not path.is_file():

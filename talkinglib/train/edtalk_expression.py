@@ -17,15 +17,10 @@ from talkinglib.data.edtalk_batches import EDTalkBatches
 from talkinglib.losses.edtalk import (g_nonsaturating_loss, motion_loss, mouth_consistency_loss,
                                       reconstruction_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
-from talkinglib.train.edtalk_common import (discriminator_step, close_run, finish_step, generator_step,
-                                            setup_stage, step_generator)
+from talkinglib.train.edtalk_common import (default_expert, discriminator_step, close_run, finish_step,
+                                            generator_step, setup_stage, step_generator)
 
 STAGE = "edtalk.expression"
-
-
-def default_expert(preset):
-    from pathlib import Path
-    return Path(__file__).resolve().parents[2] / "data" / "checkpoints" / f"expert_{preset}.pt"
 
 
 def load_experts(path):
