@@ -150,17 +150,20 @@ def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
     from talkinglib.models.edtalk import PRESETS
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     cfg = replace(fast_cfg("edtalk.autoencoder"), w_factors=1.0, w_mouth=1.0, same_fraction=0.5, w_per=0.0,
-                  w_flow_landmarks=0.1, w_mouth_inside=0.05, w_draw=1.0, adv_start=10**9)
+                  w_flow_landmarks=0.1, w_mouth_inside=0.05, mouth_inside_start=0, w_draw=1.0, adv_start=10**9)
     run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False,
                             model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=True))
     h = run.logger.history
     assert {"factors", "mouth", "flow_lm", "mouth_inside", "draw"} <= set(h)
     assert all(torch.isfinite(torch.tensor(v)) for k in ("factors", "flow_lm", "mouth_inside", "draw") for _, v in h[k])
     assert all(v == 0 for _, v in h["per"]), "w_per=0: no VGG19 pass"
-    inside = train_autoencoder(tiny_dataset, tmp_path / "inside", cfg=replace(cfg, draw_region="inside"), progress=False,
-                               model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=True))
+    assert [s for s, _ in h["mouth_inside"]] == [1, 2]
+    inside = train_autoencoder(tiny_dataset, tmp_path / "inside", cfg=replace(cfg, draw_region="inside",
+                                                                              mouth_inside_start=1),
+                               progress=False, model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=True))
     draws = [v for _, v in inside.logger.history["draw"]]              # the inner-lip polygon: another region
     assert all(torch.isfinite(torch.tensor(draws))) and draws != [v for _, v in h["draw"]]
+    assert [s for s, _ in inside.logger.history["mouth_inside"]] == [2], "the curriculum: off for step 1, on from 2"
     with pytest.raises(ValueError, match="draw_region"):
         train_autoencoder(tiny_dataset, tmp_path / "lips", cfg=replace(cfg, draw_region="lips"), progress=False,
                           model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=True))

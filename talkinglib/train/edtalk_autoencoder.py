@@ -17,7 +17,8 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
 - w_flow_landmarks: G's S² warp must carry each driving-frame landmark to the source's (pairs of
   dataset frames; the extra identities have no landmarks);
 - w_mouth_inside (with EDTalkConfig.warp_image): inside the driving frame's open mouth the image
-  mask closes, so G draws the mouth's inside rather than stretching the source's lips;
+  mask closes, so G draws the mouth's inside rather than stretching the source's lips; it switches
+  on at mouth_inside_start, once w_draw has taught G's drawing the open mouth (a curriculum);
 - w_draw (with EDTalkConfig.image_draw): G's drawing, before m_I blends it with the warped source,
   is itself an L1 reconstruction of the driving frame's mouth region (deep supervision): without it,
   the drawing learns through (1 − m_I) ≈ 0.12 of the gradient only;
@@ -121,7 +122,7 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
             losses["flow_lm"] = landmark_flow_loss(warp["offset"], b["lm_source"].to(dev), b["lm_driving"].to(dev),
                                                    b["has_landmarks"].to(dev))
             loss = loss + cfg.w_flow_landmarks * losses["flow_lm"]
-        if cfg.w_mouth_inside > 0:                                       # tiny-scale aid, not EDTalk
+        if cfg.w_mouth_inside > 0 and run.step >= cfg.mouth_inside_start:   # tiny-scale aid, not EDTalk
             losses["mouth_inside"] = mouth_inside_loss(warp["image_mask"], b["lm_driving"].to(dev),
                                                        b["mouth"].to(dev), b["has_landmarks"].to(dev))
             loss = loss + cfg.w_mouth_inside * losses["mouth_inside"]

@@ -38,13 +38,16 @@ class EDTalkTrainConfig:
                                      # landmarks in both frames (SynthTalk's, or `prepare`'s for real clips)
     w_mouth_inside: float = 0.0      # autoencoder, warp_image: G draws the driving frame's open-mouth inside instead of
                                      # warping the source there (losses.edtalk.mouth_inside_loss). NOT in EDTalk/LIA
+    mouth_inside_start: int = 0      # autoencoder: steps before w_mouth_inside switches on (a curriculum, ours): G's
+                                     # drawing must first have learned the open mouth (w_draw), or closing m_I there
+                                     # opens it on every mouth and blurs the face
     lr_decay: float = 0.0            # over this last fraction of the steps, the lr of G's side falls by a half
                                      # cosine to 5 % (stage_lr). NOT in EDTalk (A.3: a constant lr); 0 keeps it
     w_draw: float = 0.0              # autoencoder, image_draw: G's own drawing (what m_I blends with the warped
                                      # image) alone reconstructs the driving frame's mouth region, so it learns
                                      # the inside of the mouth at full gradient, whatever m_I. NOT in EDTalk/LIA.
-                                     # Off in the tiny preset: w_draw=1 on it gave self jaw 0.45, pose 0.86,
-                                     # driver = source L1 0.0121 at 8000 steps (without: 0.63, 0.89, 0.0080)
+                                     # Over the whole mouth region (draw_region "mouth") it hurt: self jaw 0.45,
+                                     # pose 0.86, L1 0.0121 at 8000 steps (without: 0.63, 0.89, 0.0080)
     drive_expression: bool = False   # autoencoder: the driving frame's W^e joins W^m and W^p in f^{r→d}, and ELN and the
                                      # expression bank train with E and G, so all of its motion transfers, as in LIA's
                                      # pre-training (A.3: "a similar setting as LIA"); False drives mouth and pose only
@@ -74,23 +77,30 @@ TRAIN_PRESETS = {
     # tiny: sized for 2 CPU cores; the GAN terms stay off, since a discriminator adds 60 % per step and
     # a run of an hour is about reconstruction, not texture.
     # tiny stage 1 (issue 18): the teaching aids on (EDTalkTrainConfig; each is ablated in generator.py's
-    # table), and L_per over the SynthTalk expert's features (perceptual="expert", w_per 0.2) instead of a
-    # random VGG19. Measured on test identities with probe_tiny.pt, 8000 steps (64 min on one core beside
-    # another run): self-reenactment jaw R² 0.62, pose R² 0.92, driver = source L1 0.0072, eyes kept
-    # (`runs/wi_per20`). The same without L_per (`runs/wi_g`): 0.63, 0.89, 0.0080; at step 5250, jaw 0.63
-    # with the expert's L_per against 0.47 without; w_per 0.05 at 3500: jaw 0.33 against 0.26. (LIA's G
-    # with the other aids: 0.42, 0.81, 0.023, eyes lost.) Not yet issue 18's bars (jaw ≥ 0.8): G opens the
-    # mouth about half as far as the driver (slope 0.55, correlation 0.82) by stretching the source's lips
-    # (the image mask m_I stays ≈ 0.95 over the mouth) and draws no dark inside; E's latent holds the jaw
-    # (ridge read-out R² 0.93). A wider G (model.channel_base=4096, 2× the step time) tracked the same
-    # curve (jaw 0.53 at step 6000).
+    # table), L_per over the SynthTalk expert's features (perceptual="expert", w_per 0.2) instead of a
+    # random VGG19, and a curriculum for the inside of the mouth: G's drawing learns the inner-lip polygon
+    # (w_draw 1, draw_region "inside") from step 0, and m_I is taught to close there (w_mouth_inside 0.05)
+    # from step 5250. Measured on test identities with probe_tiny.pt, 8000 steps (tiny-seed0, about 90 min
+    # on one core beside another run): self-reenactment jaw R² 0.77, pose R² 0.92, driver = source L1
+    # 0.0090; the output's jaw has slope 0.75 and correlation 0.89 against the truth, and m_I falls to
+    # 0.006 inside an open mouth (`runs/wi_dinmi`). Ablations at 8000 steps on the same data:
+    #   without the curriculum's second half (w_mouth_inside 0, `runs/wi_din`):      jaw 0.63, pose 0.92, L1 0.0091
+    #   without w_draw and w_mouth_inside (`runs/wi_per20`):                        jaw 0.62, pose 0.92, L1 0.0072
+    #     (G stretches the source's lips: m_I ≈ 0.95 over the mouth, slope 0.55, no dark inside)
+    #   w_mouth_inside 0.05 from step 0 (`runs/wi_per20mi`): m_I opens on every mouth, the face blurs
+    #     (jaw 0.005 at step 2000)
+    #   also without the expert's L_per (`runs/wi_g`):                               jaw 0.63, pose 0.89, L1 0.0080
+    # At step 5250, jaw 0.63 with the expert's L_per against 0.47 without; w_per 0.05 at 3500: jaw 0.33 against
+    # 0.26. (LIA's G with the other aids: 0.42, 0.81, 0.023, eyes lost.) A wider G (model.channel_base=4096,
+    # 2× the step time) tracked the same curve (jaw 0.53 at step 6000). At constant lr the jaw R² of one
+    # checkpoint swings by about ±0.1 from one to the next.
     # With lr 5e-3 and β = (0.9, 0.99) G stopped learning within 100 steps (L1 stuck at the mean face's 0.27).
     # lr_decay: the image_draw run above continued from step 8000 to 9500, constant lr against a
-    # cosine over those 1500 steps: jaw 0.46 → 0.51, pose 0.87 → 0.88, driver = source L1 0.0125 → 0.0102
-    # (at constant lr the jaw R² of one checkpoint swings by ±0.1 from one to the next: 0.57 at 8000).
+    # cosine over those 1500 steps: jaw 0.46 → 0.51, pose 0.87 → 0.88, driver = source L1 0.0125 → 0.0102.
     "edtalk.autoencoder": {"tiny": _tiny(steps=8000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
                                          w_per=0.2, perceptual="expert", w_mouth=1.0, w_factors=1.0,
-                                         same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25),
+                                         same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25, w_draw=1.0,
+                                         draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250),
                            "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
     # tiny stage 2 keeps stage 1's navigation (navigation_init="keep") and anchors the bank weights read
     # from each swapped image to the truth of the frame each factor came from (w_factors), without L_per.
