@@ -141,14 +141,17 @@ def test_edtalk_batches_are_seeded_and_respect_the_stage_rules(tiny_dataset):
 
 
 def test_pairs_carry_the_driving_frames_truth_and_same_frame_pairs(tiny_dataset):
-    """The tiny autoencoder's aids: factors=True gives the driving frame's standardised mouth and
-    pose (clip frames and extra frames alike), same_fraction=1 makes every driving frame the source."""
+    """The tiny autoencoder's aids: factors=True gives the driving frame's standardised mouth, pose
+    and expression (clip frames and extra frames alike), same_fraction=1 makes every driving frame
+    the source."""
     from talkinglib.data.edtalk_batches import EDTalkBatches
     extra = np.zeros((8, 64, 64, 3), np.uint8)
-    extra_factors = {"mouth": np.full((8, 4), 7.0, np.float32), "pose": np.zeros((8, 5), np.float32)}
+    extra_factors = {"mouth": np.full((8, 4), 7.0, np.float32), "pose": np.zeros((8, 5), np.float32),
+                     "expression": np.zeros((8, 10), np.float32)}
     b = EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4, extra_factors=extra_factors)
     p = b.pairs(torch.Generator().manual_seed(0), 16, factors=True)
     assert p["mouth_factors"].shape == (16, 4) and p["pose_factors"].shape == (16, 5)
+    assert p["expression_factors"].shape == (16, 10)
     per_clip, stats = b.factors()
     mean, std = stats["mouth"]
     is_extra = (p["driving"] == -1).flatten(1).all(1)
@@ -164,6 +167,20 @@ def test_pairs_carry_the_driving_frames_truth_and_same_frame_pairs(tiny_dataset)
     assert torch.equal(default["driving"], again["driving"]), "the aids off: the same batches as before"
     with pytest.raises(ValueError, match="extra_factors"):
         EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4).pairs(torch.Generator(), 2, factors=True)
+
+
+def test_soft_regions_cover_their_landmarks_only(tiny_dataset):
+    """w_mouth's and w_eyes' regions: the soft eye region covers every brow and eye landmark and
+    none of the lips; the mouth region the reverse."""
+    from talkinglib.data.edtalk_batches import BROW_EYE, EDTalkBatches, soft_eye_region, soft_mouth_region
+    lm = EDTalkBatches(tiny_dataset, "train").pairs(torch.Generator().manual_seed(0), 4, landmarks=True)["lm_driving"]
+    eyes, mouth = soft_eye_region(lm, 64), soft_mouth_region(lm, 64)            # (4, 1, 64, 64) each
+    at = lambda region, idx: torch.stack([region[b, 0, lm[b, idx, 1].long(), lm[b, idx, 0].long()]   # noqa: E731
+                                          for b in range(len(lm))])
+    brow_eye, lips = list(BROW_EYE[0] + BROW_EYE[1]), list(range(48, 68))
+    assert (at(eyes, brow_eye) > 0.5).all() and (at(eyes, lips) == 0).all()
+    assert (at(mouth, lips) > 0.3).all() and (at(mouth, brow_eye) == 0).all()   # the lip corners: its soft edge
+    assert eyes.min() >= 0 and eyes.max() <= 1 and 0.01 < eyes.mean() < 0.15
 
 
 def test_factor_anchor_loss_regresses_the_first_bank_weights():

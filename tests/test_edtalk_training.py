@@ -178,7 +178,7 @@ def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
 def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(tiny_dataset, tmp_path):
     """Stage 2's w_factors (a tiny aid): the swapped image I^{m_a}_{p_b} must read a's mouth and b's
     pose. The batch carries both frames' truth without changing its draws, the loss is logged, and
-    it is zero exactly when every read matches its source frame."""
+    it is zero exactly when every read matches its source frame; w_mouth adds its logged mouth-region L1."""
     from talkinglib.data.edtalk_batches import EDTalkBatches
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     from talkinglib.train.edtalk_mouth_pose import factor_anchors, train_mouth_pose
@@ -194,8 +194,9 @@ def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(
     assert factor_anchors(w, rich) > 0
     train_autoencoder(tiny_dataset, tmp_path / "ae", cfg=fast_cfg("edtalk.autoencoder"), progress=False)
     run = train_mouth_pose(tiny_dataset, tmp_path / "mp", init=tmp_path / "ae" / "edtalk.pt",
-                           cfg=replace(fast_cfg("edtalk.mouth_pose"), w_factors=1.0), progress=False)
+                           cfg=replace(fast_cfg("edtalk.mouth_pose"), w_factors=1.0, w_mouth=1.0), progress=False)
     assert "factors" in run.logger.history
+    assert all(v > 0 and torch.isfinite(torch.tensor(v)) for _, v in run.logger.history["mouth"])
 
 
 def test_lr_decay_is_a_function_of_the_step_and_survives_a_resume(tiny_dataset, stage_runs, tmp_path):
@@ -223,13 +224,22 @@ def test_lr_decay_is_a_function_of_the_step_and_survives_a_resume(tiny_dataset, 
 
 def test_drive_expression_trains_eln_and_the_expression_bank_in_stage_one(tiny_dataset, tmp_path):
     """EDTalkTrainConfig.drive_expression (LIA's setting): the driving frame's W^e joins f^{r→d}, so ELN
-    and the expression bank learn with E and G; EEM, which stage 1 never calls, stays as it was."""
+    and the expression bank learn with E and G; EEM, which stage 1 never calls, stays as it was. With
+    w_factors, W^e regresses the true expression too, and w_eyes adds its logged L1 on brows and eyes."""
     from talkinglib.models.edtalk import PRESETS, EDTalk
+    from talkinglib.train import edtalk_autoencoder as autoencoder
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     torch.manual_seed(0)
     before = snapshot(EDTalk(PRESETS["tiny"]))
-    cfg = replace(fast_cfg("edtalk.autoencoder"), drive_expression=True, adv_start=10**9)
-    run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False)
+    cfg = replace(fast_cfg("edtalk.autoencoder"), drive_expression=True, adv_start=10**9, w_eyes=1.0)
+    seen = []
+    real_anchor = autoencoder.factor_anchor_loss
+    spy = lambda w, y: seen.append(y.shape[1]) or real_anchor(w, y)                    # noqa: E731
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(autoencoder, "factor_anchor_loss", spy)
+        run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False)
+    assert seen == [4, 5, 10] * cfg.steps, "mouth, pose and expression anchored each step"
+    assert all(torch.isfinite(torch.tensor(v)) for _, v in run.logger.history["eyes"])
     diff = changed(before, snapshot(run.model)) - buffer_names(run.model)
     groups = run.model.named_param_groups()
     eem = {n for n, _ in groups["expression"] if ".fineadainresblock." in n}

@@ -17,7 +17,23 @@ from talkinglib.data import clips as clipio
 from talkinglib.data.datasets import ClipStore, to_tensor_images
 from talkinglib.data.mouth_swap import CHIN, OUTER_LIPS, MouthSwapConfig, mouth_mask
 
-FACTORS = ("mouth", "pose")           # the ground truth pairs(factors=True) returns (SynthTalk only)
+FACTORS = ("mouth", "pose", "expression")   # the ground truth pairs(factors=True) returns (SynthTalk only)
+BROW_EYE = ((17, 18, 19, 20, 21, 36, 37, 38, 39, 40, 41),          # 68-point layout: one brow and its eye, per side
+            (22, 23, 24, 25, 26, 42, 43, 44, 45, 46, 47))
+
+
+def soft_mouth_region(landmarks, size):
+    """(B, 1, size, size) soft mouth region (lips and the chin below them) from 68-point landmarks
+    (B, 68, 2) in pixels: where the tiny aid w_mouth weighs the L1."""
+    return mouth_mask(landmarks[:, OUTER_LIPS], landmarks[:, list(CHIN)], size, MouthSwapConfig())
+
+
+def soft_eye_region(landmarks, size):
+    """(B, 1, size, size): soft ellipses around each brow and its eye, from 68-point landmarks
+    (B, 68, 2) in pixels: where the tiny aid w_eyes weighs the L1 (SynthTalk's expression shows there)."""
+    cfg = MouthSwapConfig(margin=1.6)                                # the ellipse reaches the box's corners (brow ends)
+    sides = [landmarks[:, list(idx)] for idx in BROW_EYE]
+    return torch.maximum(*(mouth_mask(p, p, size, cfg) for p in sides))   # chin = the points: no reach down
 
 
 class EDTalkBatches:
@@ -47,8 +63,8 @@ class EDTalkBatches:
         self._factors = None
 
     def factors(self):
-        """SynthTalk's per-frame truth of every clip, [{"mouth" (T, 4), "pose" (T, 5)}], and its
-        standardisation over the split {"mouth": (mean, std), "pose": (mean, std)}. Real clips have
+        """SynthTalk's per-frame truth of every clip, [{"mouth" (T, 4), "pose" (T, 5), "expression" (T, 10)}],
+        and its standardisation over the split {name: (mean, std)}. Real clips have
         none: a clear error says so (the aids that need it are SynthTalk-only)."""
         if self._factors is None:
             from talkinglib.data.datasets import frame_factors
@@ -86,7 +102,8 @@ class EDTalkBatches:
 
         same_fraction: the share of pairs whose driving frame is the source frame itself (drawn
         only when > 0, so the default keeps the batches of earlier runs). factors=True adds the
-        driving frame's standardised truth, "mouth_factors" (B, 4) and "pose_factors" (B, 5).
+        driving frame's standardised truth, "mouth_factors" (B, 4), "pose_factors" (B, 5) and
+        "expression_factors" (B, 10).
         landmarks=True adds both frames' landmarks, "lm_source" and "lm_driving" (B, 68, 2) pixels,
         and "has_landmarks" (B,) bool (False, with zeros, for extra frames). The draws are the same
         with or without factors and landmarks."""
@@ -127,7 +144,7 @@ class EDTalkBatches:
         known = [k for k, lm in enumerate(lms) if lm is not None]
         if known:
             lm = torch.from_numpy(np.stack([lms[k] for k in known]))    # (B', 68, 2) pixels
-            mouth[known] = mouth_mask(lm[:, OUTER_LIPS], lm[:, list(CHIN)], size, MouthSwapConfig())
+            mouth[known] = soft_mouth_region(lm, size)
         batch = {"source": to_tensor_images(np.stack(src)), "driving": to_tensor_images(np.stack(drv)),
                  "mouth": mouth}
         if landmarks:

@@ -10,9 +10,9 @@ train here too, as LIA's motion path; the mouth-pose stage then splits their rol
 
 Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkTrainConfig
 (off by default, on in the tiny preset; notebook 02 measures each against the plain recipe):
-- w_mouth: an L1 on the driving frame's mouth region;
-- w_factors: the first bank weights regress SynthTalk's true mouth and pose (needs ground truth,
-  so it refuses real clips);
+- w_mouth: an L1 on the driving frame's mouth region; w_eyes: the same on its brows and eyes;
+- w_factors: the first bank weights regress SynthTalk's true mouth and pose, and with
+  drive_expression W^e its expression (needs ground truth, so it refuses real clips);
 - same_fraction: a share of pairs whose driving frame is the source itself;
 - w_flow_landmarks: G's S² warp must carry each driving-frame landmark to the source's (pairs of
   dataset frames; the extra identities have no landmarks);
@@ -33,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data import clips as clipio
-from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches
+from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches, soft_eye_region
 from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, inner_mouth_mask, landmark_flow_loss,
                                       mouth_inside_loss, reconstruction_loss, region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
@@ -92,7 +92,7 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)              # noise injection replays on resume
         b = batches.pairs(g, cfg.batch_size, same_fraction=cfg.same_fraction, factors=cfg.w_factors > 0,
-                          landmarks=cfg.w_flow_landmarks > 0 or cfg.w_mouth_inside > 0 or inside_draw)
+                          landmarks=cfg.w_flow_landmarks > 0 or cfg.w_mouth_inside > 0 or inside_draw or cfg.w_eyes > 0)
         src, drv = b["source"].to(dev), b["driving"].to(dev)             # (B, 3, H, W) each
 
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
@@ -117,7 +117,15 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         if cfg.w_factors > 0:                                            # tiny-scale aid, not EDTalk
             losses["factors"] = (factor_anchor_loss(w["mouth"], b["mouth_factors"].to(dev))
                                  + factor_anchor_loss(w["pose"], b["pose_factors"].to(dev)))
+            if cfg.drive_expression:                                     # W^e drives too: anchor it as well
+                losses["factors"] = losses["factors"] + factor_anchor_loss(w["expression"],
+                                                                           b["expression_factors"].to(dev))
             loss = loss + cfg.w_factors * losses["factors"]
+        if cfg.w_eyes > 0:                                               # tiny-scale aid, not EDTalk
+            eyes = (soft_eye_region(b["lm_driving"].to(dev), drv.shape[-1])
+                    * b["has_landmarks"].to(dev).to(drv.dtype)[:, None, None, None])   # (B, 1, S, S)
+            losses["eyes"] = region_l1_loss(drv, fake, eyes)
+            loss = loss + cfg.w_eyes * losses["eyes"]
         if cfg.w_flow_landmarks > 0:                                     # tiny-scale aid, not EDTalk
             losses["flow_lm"] = landmark_flow_loss(warp["offset"], b["lm_source"].to(dev), b["lm_driving"].to(dev),
                                                    b["has_landmarks"].to(dev))

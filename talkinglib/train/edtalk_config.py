@@ -27,11 +27,14 @@ class EDTalkTrainConfig:
     w_fea: float = 1.0               # mouth_pose: Eq. 7
     w_mot: float = 10.0              # expression: Eq. 9 (weight 10)
     w_mc: float = 1.0                # expression: Eq. 10
-    w_mouth: float = 0.0             # autoencoder: L1 inside the driving frame's mouth mask. NOT in EDTalk;
+    w_mouth: float = 0.0             # autoencoder, mouth_pose: L1 inside the target frame's mouth mask. NOT in EDTalk;
                                      # a tiny-scale aid (at 64² the mouth is ~2 % of the pixels, and
                                      # without it G learns to render every mouth closed)
     w_factors: float = 0.0           # autoencoder, mouth_pose: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
-                                     # (losses.edtalk.factor_anchor_loss). NOT in EDTalk; SynthTalk only
+                                     # (losses.edtalk.factor_anchor_loss); with drive_expression also W^e[:, :10] its
+                                     # expression coefficients. NOT in EDTalk; SynthTalk only
+    w_eyes: float = 0.0              # autoencoder: L1 inside the driving frame's brow-and-eye regions (where SynthTalk's
+                                     # emotions show; edtalk_batches.soft_eye_region). NOT in EDTalk; needs landmarks
     same_fraction: float = 0.0       # autoencoder: share of pairs with driving frame = source. NOT in EDTalk/LIA
     w_flow_landmarks: float = 0.0    # autoencoder: G's S² warp carries the driving frame's landmarks to the source's
                                      # (losses.edtalk.landmark_flow_loss, per pixel). NOT in EDTalk/LIA; needs

@@ -12,14 +12,16 @@ L_fea (7) between features of swapped and original frames. Only MLN, PLN and the
 
 Tiny-scale aid (not in EDTalk; EDTalkTrainConfig.w_factors, SynthTalk only): the first bank weights
 read from each image regress the true mouth of the frame its mouth came from and the true pose of
-the frame its pose came from (`factor_anchors`).
+the frame its pose came from (`factor_anchors`). EDTalkTrainConfig.w_mouth: an L1 inside each
+frame's mouth region (`mouth_region_l1`).
 """
 import torch
 from tqdm.auto import tqdm
 
-from talkinglib.data.edtalk_batches import EDTalkBatches
+from talkinglib.data.edtalk_batches import EDTalkBatches, soft_mouth_region
 from talkinglib.data.mouth_swap import superimpose_mouth
-from talkinglib.losses.edtalk import factor_anchor_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss
+from talkinglib.losses.edtalk import (factor_anchor_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss,
+                                      region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
 from talkinglib.train.edtalk_common import (bank_feature, discriminator_step,
                                             close_run, finish_step, generator_step, setup_stage, step_generator)
@@ -61,6 +63,17 @@ def factor_anchors(w, batch):
     reads = (("ab", "a", "b"), ("ba", "b", "a"), ("a", "a", "a"), ("b", "b", "b"))   # (image, mouth of, pose of)
     return sum(factor_anchor_loss(w[img]["mouth"], batch[f"mouth_{m}"])
                + factor_anchor_loss(w[img]["pose"], batch[f"pose_{p}"]) for img, m, p in reads)
+
+
+def mouth_region_l1(out, batch):
+    """The tiny aid w_mouth in this stage (not in EDTalk): the L1 inside each frame's mouth region, for
+    its cross-reconstruction and its self-reconstruction. With E and G frozen, the whole-image L1
+    barely sees a few-pixel mouth, and the trainable banks drift off the directions along which
+    stage 1's G opens it."""
+    size = batch["a"].shape[-1]
+    m_a, m_b = soft_mouth_region(batch["lm_a"], size), soft_mouth_region(batch["lm_b"], size)   # (B, 1, S, S)
+    return (region_l1_loss(batch["a"], out["fake_a"], m_a) + region_l1_loss(batch["b"], out["fake_b"], m_b)
+            + region_l1_loss(batch["a"], out["self_a"], m_a) + region_l1_loss(batch["b"], out["self_b"], m_b))
 
 
 def mouth_pose_losses(out, batch, vgg):
@@ -111,6 +124,9 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
         if cfg.w_factors > 0:                                         # tiny-scale aid, not EDTalk
             losses["factors"] = factor_anchors(out["w"], batch)
             loss = loss + cfg.w_factors * losses["factors"]
+        if cfg.w_mouth > 0:                                           # tiny-scale aid, not EDTalk
+            losses["mouth"] = mouth_region_l1(out, batch)
+            loss = loss + cfg.w_mouth * losses["mouth"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)
