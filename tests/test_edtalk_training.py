@@ -136,6 +136,18 @@ def test_later_stages_need_an_init_checkpoint(tiny_dataset, tmp_path):
         train_mouth_pose(tiny_dataset, tmp_path, init=None, cfg=fast_cfg("edtalk.mouth_pose"), progress=False)
 
 
+def test_resuming_with_another_trained_parameter_set_names_the_fix(tiny_dataset, stage_runs, tmp_path):
+    """drive_expression adds ELN and the expression bank to stage 1's optimizer: a resume of a run
+    trained without them cannot restore its optimizer, and the error says how to start from it."""
+    import shutil
+    from talkinglib.train.edtalk_autoencoder import train_autoencoder
+    _, root = stage_runs
+    shutil.copytree(root / "ae", tmp_path / "ae")
+    cfg = replace(fast_cfg("edtalk.autoencoder", steps=4), drive_expression=True)
+    with pytest.raises(common.CheckpointError, match="--init .*edtalk.pt --out NEW_DIR"):
+        train_autoencoder(tiny_dataset, tmp_path / "ae", cfg=cfg, progress=False)
+
+
 def test_resuming_another_stages_checkpoint_is_refused(tiny_dataset, stage_runs, tmp_path):
     from talkinglib.train.edtalk_expression import train_expression
     _, root = stage_runs

@@ -212,7 +212,12 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
             raise common.CheckpointError(f"{ckpt_path} belongs to stage {state['config'].get('stage')}, not {stage}; "
                                          "use another --out or --no-resume")
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
+        try:
+            opt.load_state_dict(state["optimizer"])
+        except ValueError as e:                   # the trained parameter set changed (e.g. drive_expression)
+            raise common.CheckpointError(
+                f"{ckpt_path} was trained with other parameter groups than this config trains ({e}); to change "
+                f"what {stage} trains, start from its weights in a new run: --init {ckpt_path} --out NEW_DIR") from e
         D.load_state_dict(state["extra"]["discriminator"])
         d_opt.load_state_dict(state["extra"]["d_optimizer"])
         step = state["step"]
