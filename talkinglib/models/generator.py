@@ -39,17 +39,21 @@ probe_tiny.pt (n = 192; eval/disentangle.py: self_reconstruction, mouth_swap, co
     + image_draw reading x_S after the blend, 5750     0.55        0.77           – / –         0.013    kept
       the same at 8000                                 0.57        0.82         0.54 / 0.15     0.012    kept
     + image_draw (x_S before the blend) + lr_decay     0.63        0.89         0.62 / 0.13     0.0080   kept
-      0.25: the tiny preset (`runs/wi_g`), 8000 steps  (at 2000 / 3500 / 5250: jaw 0.09 / 0.26 / 0.47)
+      0.25 (`runs/wi_g`), 8000 steps                   (at 2000 / 3500 / 5250: jaw 0.09 / 0.26 / 0.47)
+    + L_per over the SynthTalk expert (`runs/wi_per20`) 0.62        0.92         0.59 / 0.27     0.0072   kept
+    + w_draw over the inner lips, then w_mouth_inside  0.77        0.92         0.77 / 0.08     0.0090   kept
+      from step 5250: the tiny preset (`runs/wi_dinmi`; on tiny-seed1 from scratch: 0.80 / 0.91 / 0.77 / 0.30 / 0.0117)
 
 (copy L1: driver = source, mean |Î − I| on [0, 1] images; two random frames of a clip differ by
 0.032. Swap pose is stage 1's own navigation, before stage 2 separates mouth from pose.) On the
 tiny preset's run the probe's jaw of the output correlates with the driver's true jaw at 0.85 but
 with slope 0.50: G opens the mouth about half as far as the driver (the driver frames themselves:
-0.98, slope 0.92). That compression, not noise, is what holds the jaw R² at 0.63.
+0.98, slope 0.92). That compression, not noise, held the jaw R² at 0.63; the curriculum of the
+last row lifts the slope to 0.75 (correlation 0.89), with a dark inside and teeth drawn by G.
 Without the landmark term the warp could not place the 3-pixel eyes exactly, and L1 erased them,
 even when driver = source. With both, an open-mouthed driver still gets the source's lips
-stretched, not a dark mouth with teeth: the inside of the mouth is what image_draw and
-EDTalkTrainConfig.w_mouth_inside are for.
+stretched, not a dark mouth with teeth: the inside of the mouth is what image_draw,
+EDTalkTrainConfig.w_draw (draw_region "inside") and w_mouth_inside (from mouth_inside_start) are for.
 
 Sub-module names follow the official checkpoint (`dec.convs.N`, `dec.to_flows.N`,
 `dec.fineadainresblock.N`, ...). Configuration: EDTalkConfig (edtalk.py).

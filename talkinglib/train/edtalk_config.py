@@ -83,10 +83,14 @@ TRAIN_PRESETS = {
     # table), L_per over the SynthTalk expert's features (perceptual="expert", w_per 0.2) instead of a
     # random VGG19, and a curriculum for the inside of the mouth: G's drawing learns the inner-lip polygon
     # (w_draw 1, draw_region "inside") from step 0, and m_I is taught to close there (w_mouth_inside 0.05)
-    # from step 5250. Measured on test identities with probe_tiny.pt, 8000 steps (tiny-seed0, about 90 min
-    # on one core beside another run): self-reenactment jaw R² 0.77, pose R² 0.92, driver = source L1
-    # 0.0090; the output's jaw has slope 0.75 and correlation 0.89 against the truth, and m_I falls to
-    # 0.006 inside an open mouth (`runs/wi_dinmi`). Ablations at 8000 steps on the same data:
+    # from step 5250. Measured on test identities with probe_tiny.pt, 8000 steps:
+    #   tiny-seed0 (`runs/wi_dinmi`, the curriculum by hand): self-reenactment jaw R² 0.77, pose R² 0.92,
+    #     driver = source L1 0.0090; the output's jaw has slope 0.75 and correlation 0.89 against the truth,
+    #     and m_I falls to 0.006 inside an open mouth;
+    #   tiny-seed1 (`runs/s1_seed1`, this preset from scratch, 85 min = 0.63 s/step on one core beside two
+    #     other runs): jaw 0.80, pose 0.91, driver = source L1 0.0117.
+    # Mouth swap with stage 1's own navigation: jaw 0.77, pose 0.08 (seed0), 0.77 / 0.30 (seed1): stage 2
+    # is what separates pose from mouth. Ablations at 8000 steps on tiny-seed0:
     #   without the curriculum's second half (w_mouth_inside 0, `runs/wi_din`):      jaw 0.63, pose 0.92, L1 0.0091
     #   without w_draw and w_mouth_inside (`runs/wi_per20`):                        jaw 0.62, pose 0.92, L1 0.0072
     #     (G stretches the source's lips: m_I ≈ 0.95 over the mouth, slope 0.55, no dark inside)
