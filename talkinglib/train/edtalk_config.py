@@ -109,13 +109,21 @@ TRAIN_PRESETS = {
                                          same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25, w_draw=1.0,
                                          draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250),
                            "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
-    # tiny stage 2 keeps stage 1's navigation (navigation_init="keep") and anchors the bank weights read
-    # from each swapped image to the truth of the frame each factor came from (w_factors), without L_per.
-    # On the warp_image + landmarks stage 1 above, 300 steps: self jaw 0.45, pose 0.78; swap jaw 0.48,
-    # pose 0.55 (stage 1's own navigation: 0.58, 0.80; 0.53, 0.39). Without w_factors the jaw fell
-    # (on a warp_image stage 1: swap jaw 0.22 against 0.44 with it); with fresh navigation 300 steps
-    # were not enough (self jaw −0.07, pose 0.41)
-    "edtalk.mouth_pose": {"tiny": _tiny(steps=300, adv_start=10**9, w_per=0.0, w_factors=1.0),
+    # tiny stage 2 keeps stage 1's navigation (navigation_init="keep"), anchors the bank weights read
+    # from each swapped image to the truth of the frame each factor came from (w_factors), weighs the L1
+    # inside each frame's mouth region (w_mouth 3), without L_per, for 1000 steps. On the tiny stage-1
+    # preset (tiny-seed0, `runs/wi_dinmi`: self jaw 0.77, pose 0.92; swap 0.77 / 0.08), 1000 steps
+    # (`runs/mp3_m3`, 31 min beside two other runs): self jaw 0.66, pose 0.90; swap jaw 0.66, pose 0.68.
+    #   w_mouth 1 (from step 300): swap pose 0.55 / 0.66 / 0.70 / 0.72 at 500 / 1000 / 1500 / 2000 steps,
+    #     swap jaw 0.56–0.63; on tiny-seed1, 1000 steps from step 0: self 0.68 / 0.84, swap 0.67 / 0.66
+    #   no w_mouth: 300 steps gave swap 0.56 / 0.46, and 1000 steps erased the jaw (self jaw 0.02): with E
+    #     and G frozen the banks drift off the directions along which stage 1's G opens the mouth, which
+    #     the whole-image L1 barely sees, while w_factors still holds W^m[:, :4] to the truth
+    # Swap pose is held back by pitch (R² 0.33 against yaw 0.74, roll 0.88, tx 0.92, ty 0.74 with w_mouth 1
+    # at 2000 steps): the output's pitch correlates 0.49 with the mouth frame's, so W^m still carries pitch.
+    # Without w_factors the jaw fell (on an older warp_image stage 1: swap jaw 0.22 against 0.44 with it);
+    # with fresh navigation 300 steps were not enough (self jaw −0.07, pose 0.41).
+    "edtalk.mouth_pose": {"tiny": _tiny(steps=1000, adv_start=10**9, w_per=0.0, w_factors=1.0, w_mouth=3.0),
                           "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
     # tiny stage 3: lr 2e-4 and no L_per. At EDTalk's 2e-3, L_mot (through the frozen expert) wrecked the
     # images of the tiny G: cross-reconstruction L1 0.05 → 0.6 by step 2000 with w_mot=10, 0.32 by step
