@@ -131,7 +131,13 @@ TRAIN_PRESETS = {
     # the images stay intact (L1 0.045–0.05), but 400 steps transfer no expression (probe accuracy 10 %,
     # chance 12.5 %): on this G the emotion is carried by f^{id}, not by the latent (G(lat_d, f^{id}_s)
     # 11.5 %, G(lat_s, f^{id}_d) 71 %), and with warp_image EEM reaches the image only through m_I and
-    # G's drawing. Issue 18 tracks it.
+    # G's drawing. Issue 18 tracks it. On the curriculum stage 1 (`runs/wi_dinmi`), optimising toward an
+    # emotional driver only the latent, or the latent and a per-channel scale and bias on each f^{id} level
+    # (what EEM's AdaIN can reach), left the probe's emotion at 19 %; the whole f^{id} pyramid reached 90 %:
+    # this G must learn expression in its motion path first. Stage 1 continued with drive_expression,
+    # w_eyes 1 and the W^e anchors (`runs/wi_exp`, 9000 more steps) moves the emotion: per-frame W^e
+    # transfer 13 % → 31 % → 51 % → 58 % at 1500 / 3000 / 6000 / 9000, with self jaw 0.84, pose 0.905,
+    # driver = source L1 0.0086 at 9000 (tiny-seed0).
     "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9, lr=2e-4, w_per=0.0),
                           "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
 }
