@@ -88,12 +88,15 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
     inside_draw = cfg.w_draw > 0 and cfg.draw_region == "inside"
+    need_landmarks = cfg.w_flow_landmarks > 0 or cfg.w_mouth_inside > 0 or inside_draw or cfg.w_eyes > 0
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)              # noise injection replays on resume
         b = batches.pairs(g, cfg.batch_size, same_fraction=cfg.same_fraction, factors=cfg.w_factors > 0,
-                          landmarks=cfg.w_flow_landmarks > 0 or cfg.w_mouth_inside > 0 or inside_draw or cfg.w_eyes > 0)
+                          landmarks=need_landmarks)
         src, drv = b["source"].to(dev), b["driving"].to(dev)             # (B, 3, H, W) each
+        if need_landmarks:                                               # (B, 1, 1, 1): 0 for extra frames (none)
+            known = b["has_landmarks"].to(dev).to(drv.dtype)[:, None, None, None]
 
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
         lat_d, _ = m.encode(drv)                                         # f^{d→r}
@@ -122,8 +125,7 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                                                                            b["expression_factors"].to(dev))
             loss = loss + cfg.w_factors * losses["factors"]
         if cfg.w_eyes > 0:                                               # tiny-scale aid, not EDTalk
-            eyes = (soft_eye_region(b["lm_driving"].to(dev), drv.shape[-1])
-                    * b["has_landmarks"].to(dev).to(drv.dtype)[:, None, None, None])   # (B, 1, S, S)
+            eyes = soft_eye_region(b["lm_driving"].to(dev), drv.shape[-1]) * known   # (B, 1, S, S)
             losses["eyes"] = region_l1_loss(drv, fake, eyes)
             loss = loss + cfg.w_eyes * losses["eyes"]
         if cfg.w_flow_landmarks > 0:                                     # tiny-scale aid, not EDTalk
@@ -137,8 +139,7 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         if cfg.w_draw > 0:                                               # tiny-scale aid, not EDTalk
             region = b["mouth"].to(dev)                                  # (B, 1, S, S)
             if inside_draw:                                              # the inner-lip polygon (extra frames: none)
-                region = (inner_mouth_mask(b["lm_driving"].to(dev), region.shape[-1])
-                          * b["has_landmarks"].to(dev).to(region.dtype)[:, None, None, None])
+                region = inner_mouth_mask(b["lm_driving"].to(dev), region.shape[-1]) * known
             losses["draw"] = region_l1_loss(drv, warp["drawing"], region)
             loss = loss + cfg.w_draw * losses["draw"]
         losses["loss"] = generator_step(run, loss)
