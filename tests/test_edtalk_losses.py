@@ -276,3 +276,30 @@ def test_ground_truth_aids_refuse_real_clips(tiny_dataset, tmp_path):
     assert b.pairs(torch.Generator().manual_seed(0), 2)["source"].shape == (2, 3, 64, 64)   # the plain recipe runs
     with pytest.raises(ClipFormatError, match="w_factors=0"):
         b.pairs(torch.Generator().manual_seed(0), 2, factors=True)
+
+
+def test_cross_correlation_loss_sees_a_leaked_factor_and_ignores_scale():
+    """w_leak's loss (ours): near zero for weights independent of the truth, near 1/(K·J) per leaked
+    pair at full correlation whatever the weights' scale, and it pushes the leaked weight only."""
+    from talkinglib.losses.edtalk import cross_correlation_loss
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(4000, 5, generator=g)
+    free = torch.randn(4000, 20, generator=g)
+    assert cross_correlation_loss(free, y) < 1e-3
+    leaked = free.clone()
+    leaked[:, 7] = 50 * y[:, 1] + 3                                    # one weight is the pitch, scaled
+    assert abs(cross_correlation_loss(leaked, y).item() - 1 / 100) < 1e-3
+    partial = free.clone()
+    partial[:, 7] = y[:, 1] + free[:, 7]                               # corr 1/√2: half of it leaked
+    w = partial[:256].clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=0.05)
+    for _ in range(200):                                               # descending it removes the leak
+        opt.zero_grad()
+        cross_correlation_loss(w, y[:256]).backward()
+        opt.step()
+    corr = lambda a, b: torch.corrcoef(torch.stack([a, b]))[0, 1]     # noqa: E731
+    assert corr(partial[:256, 7], y[:256, 1]) > 0.6 and abs(corr(w[:, 7].detach(), y[:256, 1])) < 0.1
+    moved = (w.detach() - partial[:256]).abs().mean(0)
+    assert moved[7] > 3 * moved[[i for i in range(20) if i != 7]].max()
+    with pytest.raises(ValueError, match="rows"):
+        cross_correlation_loss(free[:3], y[:4])

@@ -190,7 +190,8 @@ def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
 def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(tiny_dataset, tmp_path):
     """Stage 2's w_factors (a tiny aid): the swapped image I^{m_a}_{p_b} must read a's mouth and b's
     pose. The batch carries both frames' truth without changing its draws, the loss is logged, and
-    it is zero exactly when every read matches its source frame; w_mouth adds its logged mouth-region L1."""
+    it is zero exactly when every read matches its source frame; w_mouth adds its logged mouth-region L1,
+    w_leak its logged cross-correlation."""
     from talkinglib.data.edtalk_batches import EDTalkBatches
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     from talkinglib.train.edtalk_mouth_pose import factor_anchors, train_mouth_pose
@@ -206,8 +207,10 @@ def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(
     assert factor_anchors(w, rich) > 0
     train_autoencoder(tiny_dataset, tmp_path / "ae", cfg=fast_cfg("edtalk.autoencoder"), progress=False)
     run = train_mouth_pose(tiny_dataset, tmp_path / "mp", init=tmp_path / "ae" / "edtalk.pt",
-                           cfg=replace(fast_cfg("edtalk.mouth_pose"), w_factors=1.0, w_mouth=1.0), progress=False)
+                           cfg=replace(fast_cfg("edtalk.mouth_pose"), w_factors=1.0, w_mouth=1.0, w_leak=1.0),
+                           progress=False)
     assert "factors" in run.logger.history
+    assert all(0 < v < 1 for _, v in run.logger.history["leak"]), "a mean squared correlation"
     assert all(v > 0 and torch.isfinite(torch.tensor(v)) for _, v in run.logger.history["mouth"])
 
 
@@ -232,6 +235,32 @@ def test_lr_decay_is_a_function_of_the_step_and_survives_a_resume(tiny_dataset, 
     a, b, c = (r.model.state_dict() for r in (whole, resumed, flat))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_expression_start_holds_expression_back_until_its_step(tiny_dataset, tmp_path):
+    """expression_start (a curriculum, ours): before it, W^e does not drive, is not anchored, w_eyes is
+    off and ELN and the expression bank stay exactly as they were; from it on, all three switch on."""
+    from talkinglib.models.edtalk import PRESETS, EDTalk
+    from talkinglib.train import edtalk_autoencoder as autoencoder
+    from talkinglib.train.edtalk_autoencoder import train_autoencoder
+    cfg = replace(fast_cfg("edtalk.autoencoder", steps=2), drive_expression=True, adv_start=10**9, w_eyes=1.0,
+                  w_factors=1.0)
+    torch.manual_seed(0)
+    before = snapshot(EDTalk(PRESETS["tiny"]))
+    late = train_autoencoder(tiny_dataset, tmp_path / "late", cfg=replace(cfg, expression_start=2), progress=False)
+    groups = late.model.named_param_groups()
+    expression = {n for n, _ in groups["expression"] if ".fineadainresblock." not in n}
+    assert not expression & changed(before, snapshot(late.model)), "no gradient before expression_start"
+    seen = []
+    real_anchor = autoencoder.factor_anchor_loss
+    spy = lambda w, y: seen.append(y.shape[1]) or real_anchor(w, y)                    # noqa: E731
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(autoencoder, "factor_anchor_loss", spy)
+        torch.manual_seed(0)
+        run = train_autoencoder(tiny_dataset, tmp_path / "on", cfg=replace(cfg, expression_start=1), progress=False)
+    assert seen == [4, 5, 4, 5, 10], "W^e anchored from the start step on"
+    assert [s for s, _ in run.logger.history["eyes"]] == [2], "w_eyes: off for step 1, on from 2"
+    assert expression <= changed(before, snapshot(run.model))
 
 
 def test_drive_expression_trains_eln_and_the_expression_bank_in_stage_one(tiny_dataset, tmp_path):

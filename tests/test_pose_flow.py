@@ -160,3 +160,33 @@ def test_a_sequence_longer_than_the_context_is_read_in_training_sized_windows():
             h_seq, _ = windowed.flows[0](w, fa)
             assert torch.allclose(h_seq[:, t], h_win[:, t - start], atol=1e-5), t
         assert not torch.allclose(z, whole.to_latent(w, fa)[0], atol=1e-3)   # whole reading differs
+
+
+def test_ar1_prior_is_a_gaussian_with_correlated_frames_and_its_samples_follow_it():
+    """PoseFlowConfig.prior="ar1" (ours): log p(z) is the multivariate normal whose frames have unit
+    variance and correlation ρ^|i−j| per channel; at ρ = 0 (its start) it is Eq. 13's N(0, I); its
+    samples have unit variance and lag-1 correlation ρ; the flow's NLL uses it."""
+    from talkinglib.models.pose_flow import ar1_log_prob
+    N = 7
+    a = torch.tensor([0.0, 0.5, -1.0, 2.0, 1.5, 0.3])
+    z = torch.randn(3, N, 6, generator=torch.Generator().manual_seed(0))
+    t = torch.arange(N, dtype=torch.float64)
+    want = torch.zeros(3, dtype=torch.float64)
+    for c, rho in enumerate(torch.tanh(a.double())):
+        cov = rho ** (t[:, None] - t[None]).abs()
+        want += torch.distributions.MultivariateNormal(torch.zeros(N, dtype=torch.float64), cov).log_prob(z[..., c].double())
+    assert torch.allclose(ar1_log_prob(z, a).double(), want, atol=1e-4)
+    assert torch.allclose(ar1_log_prob(z, torch.zeros(6)), gaussian_log_prob(z), atol=1e-5)
+    flow = _flow(prior="ar1").eval()
+    assert torch.equal(flow.ar_logit, torch.zeros(6)), "starts as Eq. 13's prior"
+    fa = torch.randn(3, N, flow.audio_encoder.out_dim)
+    with torch.no_grad():
+        flow.ar_logit.copy_(a)
+        zz, logdet = flow.to_latent(z, fa)
+        assert torch.allclose(flow.nll(z, fa), -(ar1_log_prob(zz, a) + logdet) / (N * 6), atol=1e-6)
+        d = flow.draw_latent(4000, 2, torch.Generator().manual_seed(1))
+    assert torch.allclose(d.std((0, 1)), torch.ones(6), atol=0.05)
+    lag1 = (d[:, 0] * d[:, 1]).mean(0)
+    assert torch.allclose(lag1, torch.tanh(a), atol=0.06)
+    with pytest.raises(ValueError, match="prior"):
+        _flow(prior="ar2")

@@ -101,7 +101,7 @@ class EDTalkA:
             return None
         if self.pose_flow is None:
             raise ValueError("pose='sample' needs a pose flow (EDTalkA(..., pose_flow=...))")
-        return torch.randn(1, T, self.pose_flow.cfg.pose_dim, generator=generator)
+        return self.pose_flow.draw_latent(1, T, generator)
 
     def _pose_span(self, pose, mel, lo, hi, source_code, temperature, z):
         """Pose weights of frames lo .. hi-1, from `mel`, their mel windows."""

@@ -33,6 +33,20 @@ def factor_anchor_loss(weights, truth):
     return F.mse_loss(weights[:, :k], truth)
 
 
+def cross_correlation_loss(weights, truth, eps=1e-5):
+    """mean corr(W_i, y_j)² over the rows of a batch: weights (n, K), truth (n, J) -> scalar.
+    Not a term of EDTalk or LIA: stage 2's w_leak asks that W^m say nothing linear about the true pose
+    of the frames its mouth came from (and W^p nothing about their mouth), since the cross-
+    reconstruction never penalises it (the mouth patch and its target always share one pitch)."""
+    if weights.shape[0] != truth.shape[0] or weights.shape[0] < 2:
+        raise ValueError(f"need the same n ≥ 2 rows, got {tuple(weights.shape)} and {tuple(truth.shape)}")
+    w = weights - weights.mean(0)
+    y = truth - truth.mean(0)
+    w = w / (w.pow(2).mean(0).sqrt() + eps)
+    y = y / (y.pow(2).mean(0).sqrt() + eps)
+    return ((w.T @ y) / len(w)).pow(2).mean()
+
+
 def landmark_flow_loss(offset, lm_source, lm_driving, known=None):
     """Mean |warp target − source landmark| in pixels, over the driving frame's landmarks.
 

@@ -34,6 +34,10 @@ class PoseFlowConfig:
     heads: int = 4
     layers: int = 2                 # transformer layers per coupling
     scale_shift: float = 2.0        # s = sigmoid(raw + shift): starts near 0.88, bounded in (0, 1)
+    prior: str = "normal"           # the density of z: "normal" is Eq. 13's N(0, I), every frame independent; "ar1"
+                                    # (ours, not in EDTalk) keeps N(0, 1) per frame but links frames by a learned
+                                    # AR(1), z_t = ρ z_{t-1} + sqrt(1 − ρ²) ε_t per channel (ρ starts at 0: Eq. 13),
+                                    # so a sample at τ = 1 inherits the smoothness MLE finds left in z
     context: int = 0                # frames F's transformer sees around each frame: the training N (set by the
                                     # audio2pose stage). A longer sequence is read through N-frame windows, as
                                     # trained; 0 reads it whole (a flow trained on 25 frames then maps the W^p
@@ -169,6 +173,17 @@ def gaussian_log_prob(z):
     return (-0.5 * (z ** 2 + math.log(2 * math.pi))).sum(dim=(1, 2))
 
 
+def ar1_log_prob(z, a):
+    """log p(z) per sequence under a stationary AR(1) per channel with ρ = tanh(a) (C,):
+    log N(z_0; 0, 1) + Σ_{t≥1} log N(z_t; ρ z_{t-1}, 1 − ρ²). z (B, N, C) -> (B,). ρ = 0 is gaussian_log_prob."""
+    rho = torch.tanh(a)
+    log_var = -2 * (a.abs() + nn.functional.softplus(-2 * a.abs()) - math.log(2))   # log(1 − ρ²) = −2 log cosh a
+    first = -0.5 * (z[:, :1] ** 2 + math.log(2 * math.pi))
+    resid = z[:, 1:] - rho * z[:, :-1]
+    rest = -0.5 * (resid ** 2 / log_var.exp() + log_var + math.log(2 * math.pi))
+    return first.sum(dim=(1, 2)) + rest.sum(dim=(1, 2))
+
+
 class PoseFlow(nn.Module):
     """E_a + φ_p. Audio enters as mel windows (B*N, 1, 80, 16) or as features f^a (B, N, Da)."""
 
@@ -177,6 +192,25 @@ class PoseFlow(nn.Module):
         self.cfg = cfg
         self.audio_encoder = AudioEncoder(cfg.audio_width)
         self.flows = nn.ModuleList(FlowStep(cfg.pose_dim, self.audio_encoder.out_dim, cfg) for _ in range(cfg.steps))
+        if cfg.prior not in ("normal", "ar1"):
+            raise ValueError(f"PoseFlowConfig.prior must be 'normal' (EDTalk Eq. 13) or 'ar1', got {cfg.prior!r}")
+        if cfg.prior == "ar1":                                # ρ = tanh(a) per channel, 0 at init
+            self.ar_logit = nn.Parameter(torch.zeros(cfg.pose_dim))
+
+    def log_prior(self, z):
+        """log p(z) per sequence: (B, N, C) -> (B,). Eq. 13's N(0, I), or the AR(1) of cfg.prior."""
+        return ar1_log_prob(z, self.ar_logit) if self.cfg.prior == "ar1" else gaussian_log_prob(z)
+
+    def draw_latent(self, batch, frames, generator=None):
+        """z ~ p(z) at τ = 1, drawn on the CPU (seeded bytes): (B, N, C)."""
+        eps = torch.randn(batch, frames, self.cfg.pose_dim, generator=generator)
+        if self.cfg.prior == "normal":
+            return eps
+        rho = torch.tanh(self.ar_logit.detach().cpu().float())
+        z = [eps[:, 0]]
+        for t in range(1, frames):                             # z_t = ρ z_{t-1} + sqrt(1 − ρ²) ε_t
+            z.append(rho * z[-1] + (1 - rho ** 2).sqrt() * eps[:, t])
+        return torch.stack(z, 1)
 
     def audio_features(self, mel, batch, frames):
         """f^a_{1:N} = E_a(a_{1:N}): (B*N, 1, 80, 16) -> (B, N, Da)."""
@@ -211,13 +245,14 @@ class PoseFlow(nn.Module):
     def nll(self, w_pose, audio):
         """Eq. 13 with its change of variables, in nats per dimension: (B,)."""
         z, logdet = self.to_latent(w_pose, audio)
-        return -(gaussian_log_prob(z) + logdet) / z[0].numel()
+        return -(self.log_prior(z) + logdet) / z[0].numel()
 
     def sample(self, audio, batch=1, frames=None, temperature=1.0, generator=None):
-        """Ŵ^p from ẑ ~ N(0, τ² I): (B, N, 6). audio: mel windows (B*N, 1, 80, 16) or f^a (B, N, Da)."""
+        """Ŵ^p from ẑ ~ N(0, τ² I) (with prior "ar1", τ times the AR(1) process): (B, N, 6).
+        audio: mel windows (B*N, 1, 80, 16) or f^a (B, N, Da)."""
         if audio.dim() == 3:
             batch, frames = audio.shape[:2]
         frames = audio.shape[0] // batch if frames is None else frames
         fa = self._features(audio, batch, frames)
-        z = torch.randn(batch, frames, self.cfg.pose_dim, generator=generator)   # drawn on the CPU: seeded bytes
+        z = self.draw_latent(batch, frames, generator)
         return self.from_latent(temperature * z.to(fa.device, fa.dtype), fa)

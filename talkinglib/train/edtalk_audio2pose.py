@@ -85,7 +85,7 @@ def audio2pose_losses(flow, w_pose, mel, cfg, g=None):
     B, N, _ = w_pose.shape
     fa = flow.audio_features(mel, B, N)                                  # f^a_{1:N} (B, N, Da)
     mle = flow.nll(w_pose, fa).mean()                                    # Eq. 13 via A1, nats per dimension
-    zhat = torch.randn(w_pose.shape, generator=g).to(w_pose) * cfg.temperature
+    zhat = flow.draw_latent(B, N, g).to(w_pose) * cfg.temperature         # ẑ from the prior (N(0, I) in Eq. 13)
     w_hat = flow.from_latent(zhat, fa)                                   # Eq. A2
     return {"mle": mle, "rec": pose_reconstruction_loss(w_pose, w_hat), "tem": temporal_loss(w_pose, w_hat)}
 

@@ -25,7 +25,8 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
 - perceptual="expert": L_per over the SynthTalk expert's feature maps instead of VGG19's
   (models/experts.ExpertPerceptual);
 - drive_expression: the driving frame's W^e joins W^m and W^p, so all of its motion transfers, as
-  in LIA's pre-training (ELN and the expression bank train here too).
+  in LIA's pre-training (ELN and the expression bank train here too); from expression_start on,
+  with w_eyes and the W^e anchors (a curriculum: the jaw first).
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
 
@@ -101,7 +102,8 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
         lat_d, _ = m.encode(drv)                                         # f^{d→r}
         w = m.navigate(lat_d)                                            # W^m (B, 20), W^p (B, 6), W^e (B, 10)  (Eq. 1)
-        expression = w["expression"] if cfg.drive_expression else None  # LIA's setting: all of d's motion
+        drive_e = cfg.drive_expression and run.step >= cfg.expression_start   # (a curriculum: expression_start)
+        expression = w["expression"] if drive_e else None                # LIA's setting: all of d's motion
         fake, warp = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"], expression=expression), feats_s,
                                 return_warp=True)                        # Î (Eq. 2), the S² warp's offsets and m_I
 
@@ -120,11 +122,11 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         if cfg.w_factors > 0:                                            # tiny-scale aid, not EDTalk
             losses["factors"] = (factor_anchor_loss(w["mouth"], b["mouth_factors"].to(dev))
                                  + factor_anchor_loss(w["pose"], b["pose_factors"].to(dev)))
-            if cfg.drive_expression:                                     # W^e drives too: anchor it as well
+            if drive_e:                                                  # W^e drives too: anchor it as well
                 losses["factors"] = losses["factors"] + factor_anchor_loss(w["expression"],
                                                                            b["expression_factors"].to(dev))
             loss = loss + cfg.w_factors * losses["factors"]
-        if cfg.w_eyes > 0:                                               # tiny-scale aid, not EDTalk
+        if cfg.w_eyes > 0 and run.step >= cfg.expression_start:          # tiny-scale aid, not EDTalk
             eyes = soft_eye_region(b["lm_driving"].to(dev), drv.shape[-1]) * known   # (B, 1, S, S)
             losses["eyes"] = region_l1_loss(drv, fake, eyes)
             loss = loss + cfg.w_eyes * losses["eyes"]

@@ -33,6 +33,9 @@ class EDTalkTrainConfig:
     w_factors: float = 0.0           # autoencoder, mouth_pose: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
                                      # (losses.edtalk.factor_anchor_loss); with drive_expression also W^e[:, :10] its
                                      # expression coefficients. NOT in EDTalk; SynthTalk only
+    w_leak: float = 0.0              # mouth_pose: the squared batch correlation of every W^m weight with the true pose of
+                                     # the frames its mouth came from, and of W^p with their true mouth, is penalised
+                                     # (losses.edtalk.cross_correlation_loss). NOT in EDTalk; SynthTalk only
     w_eyes: float = 0.0              # autoencoder: L1 inside the driving frame's brow-and-eye regions (where SynthTalk's
                                      # emotions show; edtalk_batches.soft_eye_region). NOT in EDTalk; needs landmarks
     same_fraction: float = 0.0       # autoencoder: share of pairs with driving frame = source. NOT in EDTalk/LIA
@@ -54,6 +57,10 @@ class EDTalkTrainConfig:
     drive_expression: bool = False   # autoencoder: the driving frame's W^e joins W^m and W^p in f^{r→d}, and ELN and the
                                      # expression bank train with E and G, so all of its motion transfers, as in LIA's
                                      # pre-training (A.3: "a similar setting as LIA"); False drives mouth and pose only
+    expression_start: int = 0        # autoencoder, drive_expression: steps before W^e drives, w_eyes and the W^e anchors
+                                     # switch on (a curriculum, ours): G first learns the jaw and pose, then expression.
+                                     # ELN and the expression bank are in the optimizer from step 0 but get no
+                                     # gradient before it (Adam skips them)
     draw_region: str = "mouth"       # w_draw's region: "mouth" (the driving frame's soft mouth region) or "inside" (its
                                      # inner-lip polygon only: where an open mouth shows what the source has not,
                                      # so the drawing learns the dark inside and teeth, not the lips). NOT in EDTalk/LIA
@@ -104,10 +111,17 @@ TRAIN_PRESETS = {
     # With lr 5e-3 and β = (0.9, 0.99) G stopped learning within 100 steps (L1 stuck at the mean face's 0.27).
     # lr_decay: the image_draw run above continued from step 8000 to 9500, constant lr against a
     # cosine over those 1500 steps: jaw 0.46 → 0.51, pose 0.87 → 0.88, driver = source L1 0.0125 → 0.0102.
-    "edtalk.autoencoder": {"tiny": _tiny(steps=8000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
+    # Then expression (a second curriculum phase, expression_start 8000): the driving frame's W^e drives
+    # too (drive_expression), anchored to SynthTalk's expression, with an L1 on brows and eyes (w_eyes 1).
+    # Stage 1 continued so from `runs/wi_dinmi` (`runs/wi_exp`, 3 resumed segments of 3000 steps, the lr
+    # decaying in each) moved the per-frame emotion transfer (W^e from the driver, probe accuracy, test
+    # identities) 13 / 31 / 46 / 58 % at 1500 / 3000 / 5000 / 9000 steps, and the jaw with it (0.77 → 0.84,
+    # pose 0.905, L1 0.0086); without it stage 3 transfers none (10 %: the oracles in its comment below).
+    "edtalk.autoencoder": {"tiny": _tiny(steps=18000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
                                          w_per=0.2, perceptual="expert", w_mouth=1.0, w_factors=1.0,
                                          same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25, w_draw=1.0,
-                                         draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250),
+                                         draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250,
+                                         drive_expression=True, w_eyes=1.0, expression_start=8000),
                            "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
     # tiny stage 2 keeps stage 1's navigation (navigation_init="keep"), anchors the bank weights read
     # from each swapped image to the truth of the frame each factor came from (w_factors), weighs the L1

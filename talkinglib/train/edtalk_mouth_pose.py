@@ -13,14 +13,15 @@ L_fea (7) between features of swapped and original frames. Only MLN, PLN and the
 Tiny-scale aid (not in EDTalk; EDTalkTrainConfig.w_factors, SynthTalk only): the first bank weights
 read from each image regress the true mouth of the frame its mouth came from and the true pose of
 the frame its pose came from (`factor_anchors`). EDTalkTrainConfig.w_mouth: an L1 inside each
-frame's mouth region (`mouth_region_l1`).
+frame's mouth region (`mouth_region_l1`). EDTalkTrainConfig.w_leak: W^m must not correlate with the
+true pose of the frames it read, nor W^p with their mouth (`leak_correlation`; SynthTalk only).
 """
 import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import EDTalkBatches, soft_mouth_region
 from talkinglib.data.mouth_swap import superimpose_mouth
-from talkinglib.losses.edtalk import (factor_anchor_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss,
+from talkinglib.losses.edtalk import (cross_correlation_loss, factor_anchor_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss,
                                       region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
 from talkinglib.train.edtalk_common import (bank_feature, discriminator_step,
@@ -65,6 +66,17 @@ def factor_anchors(w, batch):
                + factor_anchor_loss(w[img]["pose"], batch[f"pose_{p}"]) for img, m, p in reads)
 
 
+def leak_correlation(w, batch):
+    """The tiny aid w_leak (not in EDTalk): W^m of a, b, I^{m_a}_{p_b} and I^{m_b}_{p_a} against the true
+    pose of both frames, and W^p against their true mouth (losses.edtalk.cross_correlation_loss). A
+    swapped image's weights are scored against both frames: each should carry one factor of one frame."""
+    rows = (("a", "a"), ("b", "b"), ("ab", "a"), ("ab", "b"), ("ba", "a"), ("ba", "b"))   # (image, truth of)
+    mouth = torch.cat([w[img]["mouth"] for img, _ in rows])                              # (6B, K_m)
+    pose = torch.cat([w[img]["pose"] for img, _ in rows])                                # (6B, K_p)
+    return (cross_correlation_loss(mouth, torch.cat([batch[f"pose_{f}"] for _, f in rows]))
+            + cross_correlation_loss(pose, torch.cat([batch[f"mouth_{f}"] for _, f in rows])))
+
+
 def mouth_region_l1(out, batch):
     """The tiny aid w_mouth in this stage (not in EDTalk): the L1 inside each frame's mouth region, for
     its cross-reconstruction and its self-reconstruction. With E and G frozen, the whole-image L1
@@ -99,7 +111,7 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
     run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device,
                       model_overrides=model_overrides)
     batches = EDTalkBatches(data_root, "train")
-    if cfg.w_factors > 0:
+    if cfg.w_factors > 0 or cfg.w_leak > 0:
         batches.factors()                                             # real clips: refused before step 1
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
@@ -107,7 +119,8 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)
-        batch = {k: v.to(dev) for k, v in batches.mouth_pose(g, cfg.batch_size, factors=cfg.w_factors > 0).items()}
+        batch = {k: v.to(dev) for k, v in batches.mouth_pose(g, cfg.batch_size,
+                                                             factors=cfg.w_factors > 0 or cfg.w_leak > 0).items()}
         out = cross_reconstruct(m, batch)
         real = torch.cat([batch["a"], batch["b"]])
         fake = torch.cat([out["fake_a"], out["fake_b"]])
@@ -124,6 +137,9 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
         if cfg.w_factors > 0:                                         # tiny-scale aid, not EDTalk
             losses["factors"] = factor_anchors(out["w"], batch)
             loss = loss + cfg.w_factors * losses["factors"]
+        if cfg.w_leak > 0:                                            # tiny-scale aid, not EDTalk
+            losses["leak"] = leak_correlation(out["w"], batch)
+            loss = loss + cfg.w_leak * losses["leak"]
         if cfg.w_mouth > 0:                                           # tiny-scale aid, not EDTalk
             losses["mouth"] = mouth_region_l1(out, batch)
             loss = loss + cfg.w_mouth * losses["mouth"]
