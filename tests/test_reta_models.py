@@ -150,6 +150,11 @@ def test_hierarchical_injection_routes_motion_early_and_emotion_late():
     assert torch.allclose(wc, (sty + f_m + model.emotion_proj(f_e))[:, None].expand_as(wc), atol=1e-5)
     no_style = _tiny_reta(style=False, geometric=False, emotion=False).control_styles(sty, f_m, f_e)
     assert no_style.abs().max() == 0
+    fine = _tiny_reta(fine_motion=True)                                        # ours: f_M at every level
+    fine.emotion_proj.load_state_dict(model.emotion_proj.state_dict())
+    wf = fine.control_styles(sty, f_m, f_e)
+    assert torch.allclose(wf[:, :k], w[:, :k]), "early levels: f_STY + f_M, as RETA"
+    assert torch.allclose(wf[:, k:], w[:, k:] + f_m[:, None]), "later levels: f_M joins f_E"
 
 
 def test_reta_config_round_trips_through_a_checkpoint_dict():

@@ -154,3 +154,24 @@ def test_cli_runs_the_stage_and_refuses_without_its_inputs(tiny_dataset, tmp_pat
                             "--set", "model.motion_levels=2"]) == 0
     model, state = R.load_reta_checkpoint(tmp_path / "z" / "reta.pt")
     assert state["step"] == 2 and model.cfg.motion_levels == 2
+
+
+def test_edtalk_codes_supervise_f_m_and_the_branches_take_their_own_lr(tiny_dataset, tmp_path):
+    """Ours, not RETA: w_mouth_code / w_emotion_code regress f_M and P_E(f_E) on the frozen EDTalk's
+    f^{r→m}, f^{r→e} of the real frames (logged, and they move E_M); lr_branches is the audio
+    branches' phase-2 lr, E_I and G keep lr; the codes need the --init EDTalk."""
+    cfg = replace(FAST, w_mouth_code=1.0, w_emotion_code=1.0, lr_branches=1e-2)
+    model, log = _train(tiny_dataset, tmp_path / "codes", cfg)
+    assert all(v > 0 for _, v in log.history["mouth_code"]) and "emotion_code" in log.history
+    state = common.load_checkpoint(tmp_path / "codes" / "reta.pt")
+    assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [cfg.lr, 1e-2]
+    plain, plain_log = _train(tiny_dataset, tmp_path / "plain", FAST)
+    assert "mouth_code" not in plain_log.history
+    common.seed_everything(cfg.seed)                              # as train_reta does before building
+    init = R._initial_model("tiny", None, EXPERTS["init"])
+    moved = lambda m: sum((p.detach() - q).abs().sum() for p, q in zip(m.geometry.parameters(),   # noqa: E731
+                                                                        init.geometry.parameters()))
+    assert moved(model) > 2 * moved(plain), "the codes and the branch lr move the bridge"
+    with pytest.raises(ValueError, match="--init"):
+        R.train_reta(tiny_dataset, tmp_path / "codes", cfg=replace(cfg, steps=5), progress=False,   # a resume
+                     teacher=EXPERTS["teacher"], syncnet=EXPERTS["syncnet"], init=None)

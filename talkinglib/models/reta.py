@@ -57,6 +57,10 @@ class RETAConfig:
     teacher_dim: int = 768               # H_T: the teacher's embedding (ViT-B: 768)
     motion_levels: int = 4               # G levels (4², 8², ...) driven by f_STY + f_M; the rest by f_STY + f_E.
                                          # Ours: RETA says "early" and "later" layers, without a split
+    fine_motion: bool = False            # ours, not in RETA: f_M also drives the later levels (f_STY + f_M + f_E),
+                                         # for a G that draws the open mouth at its finest level (the tiny G's 64²
+                                         # image draw: EDTalk's mouth code at levels 1-3 only gave jaw R² −0.24,
+                                         # at all 5 levels 0.60). f_E still stays out of the early levels
     injection: str = "hierarchical"      # "hierarchical" | "concat" (w/o HI)
     style: bool = True                   # f_STY in the control (False: w/o f_STY)
     geometric: bool = True               # the GPL branch (False: w/o GPL)
@@ -136,7 +140,7 @@ class RETA(nn.Module):
         if self.cfg.injection == "concat":
             c = self.fuse(torch.cat([sty, m, e], -1))
             return c[:, None].expand(-1, L, -1)
-        early, late = sty + m, sty + e
+        early, late = sty + m, sty + e + (m if self.cfg.fine_motion else zero)
         return torch.stack([early] * k + [late] * (L - k), dim=1)
 
     def render(self, source: SourceCode, f_m, f_e):
@@ -178,6 +182,11 @@ class RETA(nn.Module):
         (without G's unused tensors, which never reach the output)."""
         unused = {f"dec.{n}" for n in self.dec.unused_parameter_names()}
         return [p for n, p in self.named_parameters() if p.requires_grad and n not in unused]
+
+    def branch_parameters(self):
+        """The audio branches: E_A, D, E_M, S and P_E (phase 2 may give them their own lr)."""
+        mods = (self.audio, self.geometry, self.student, self.emotion_proj)
+        return [p for m in mods for p in m.parameters() if p.requires_grad]
 
     def audio_parameters(self):
         """E_A and the student S: what distillation alone trains (train/reta.py's first phase)."""

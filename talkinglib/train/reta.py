@@ -70,6 +70,12 @@ class RETATrainConfig:
     w_emo_vv: float = 2.0           # λ_emo on the rendered-frame terms: L_emo^{v-v} and the cross-synthesis
                                     # (RETA uses one λ_emo = 2 for all; see TRAIN_PRESETS["tiny"])
     eds: bool = True                # the cross-synthesis consistency term ("w/o EDS": false)
+    lr_branches: float = 0.0        # phase 2 lr of the audio branches (E_A, D, E_M, S, P_E); 0 keeps lr. Ours: at
+                                    # the tiny lr 1e-4, 400 steps moved E_M's weights by at most 0.008 (f_M flat)
+    w_mouth_code: float = 0.0       # f_M regresses the frozen EDTalk's mouth feature f^{r→m} = Σ W^m b^m of each real
+                                    # frame (EDTalk Eq. 1, from --init). NOT in RETA (its f_M learns from pixels
+                                    # only); needs no labels, so real clips work too
+    w_emotion_code: float = 0.0     # likewise P_E(f_E) regresses EDTalk's expression feature f^{r→e}. NOT in RETA
     adv_start: int = 0              # steps before the adversarial terms switch on
     r1: float = 1.0
     r1_every: int = 16
@@ -176,19 +182,35 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     model.to(device)
     D = Discriminator(replace(D_PRESETS[preset], size=mcfg.size)).to(device).requires_grad_(False)
     params = model.trained_parameters()
-    opt = torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))                      # phase 2: everything
+    branch = {id(p) for p in model.branch_parameters()}
+    groups = [{"params": [p for p in params if id(p) not in branch], "lr": cfg.lr},         # E_I, G
+              {"params": [p for p in params if id(p) in branch], "lr": cfg.lr_branches or cfg.lr}]
+    opt = torch.optim.Adam(groups, betas=tuple(cfg.betas))                                  # phase 2: everything
+    codes = None
+    if cfg.w_mouth_code > 0 or cfg.w_emotion_code > 0:                   # EDTalk's own codes as f_M's, P_E(f_E)'s targets
+        if init is None:
+            raise ValueError("w_mouth_code / w_emotion_code read the EDTalk checkpoint the run started from: pass "
+                             "the same --init again")
+        from talkinglib.train.edtalk_common import _initial_model as edtalk_model
+        codes = edtalk_model("edtalk.mouth_pose", preset, init, None)[0].float().to(device).eval().requires_grad_(False)
     opt_audio = torch.optim.Adam(model.audio_parameters(), lr=cfg.lr_distill, betas=tuple(cfg.betas))  # phase 1
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
     step = 0
     logger = common.Logger(out_dir / "tb" if rank == 0 else None)
     if resuming:
-        opt.load_state_dict(state["optimizer"])
+        try:
+            opt.load_state_dict(state["optimizer"])
+        except ValueError as e:                                           # a run from before the two lr groups
+            raise common.CheckpointError(f"{ckpt_path}'s optimizer does not fit this trainer ({e}); start a new run "
+                                         "from its --init with another --out") from e
         opt_audio.load_state_dict(state["extra"]["audio_optimizer"])
         D.load_state_dict(state["extra"]["discriminator"])
         d_opt.load_state_dict(state["extra"]["d_optimizer"])
         step = state["step"]
         logger.history = {k: [tuple(p) for p in v] for k, v in state.get("history", {}).items()}
-        for o, lr in ((opt, cfg.lr), (opt_audio, cfg.lr_distill), (d_opt, cfg.lr_d)):   # --set lr=... on resume
+        for group, lr in zip(opt.param_groups, (cfg.lr, cfg.lr_branches or cfg.lr)):    # --set lr=... on resume
+            group["lr"] = lr
+        for o, lr in ((opt_audio, cfg.lr_distill), (d_opt, cfg.lr_d)):
             for group in o.param_groups:
                 group["lr"] = lr
     vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual, criterion="l1").to(device)   # ‖φ(ŷ) − φ(y)‖₁
@@ -250,6 +272,12 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
             z_real = targets_logits(targets, b, K)
             losses["emo_vv"] = emotion_kl_loss(z_real, z_fake)
             zero = fake.new_zeros(())
+            if codes is not None:                                          # ours: EDTalk's codes of the real frames
+                with torch.no_grad():
+                    w_real = codes.navigate(codes.encode(real_flat).latent, ("mouth", "expression"))
+                losses["mouth_code"] = (f_m - codes.feature("mouth", w_real["mouth"])).pow(2).mean()
+                losses["emotion_code"] = ((model.emotion_proj(f_e) - codes.feature("expression", w_real["expression"]))
+                                          .pow(2).mean() if mcfg.emotion else zero)
             losses["emo_va"] = distillation_loss(c["f_E"], f_v) if mcfg.emotion else zero
             if cfg.eds and mcfg.emotion and B > 1:                                          # Î^{mn} = G(f_I^m, f_M^m, f_E^n)
                 mid = K // 2
@@ -269,7 +297,9 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                 losses["adv"] = fake.new_zeros(())
             loss = (cfg.w_l1 * losses["l1"] + cfg.w_per * losses["per"] + cfg.w_motion * losses["motion"]
                     + cfg.w_adv * losses["adv"] + cfg.w_sync * losses["sync"]
-                    + cfg.w_emo_vv * (losses["emo_vv"] + losses["emo_cross"]) + cfg.w_emo * losses["emo_va"])
+                    + cfg.w_emo_vv * (losses["emo_vv"] + losses["emo_cross"]) + cfg.w_emo * losses["emo_va"]
+                    + cfg.w_mouth_code * losses.get("mouth_code", zero)
+                    + cfg.w_emotion_code * losses.get("emotion_code", zero))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(params, world)
