@@ -123,7 +123,8 @@ def cmd_train(args):
     elif args.stage == "edtalk.mouth_pose":
         from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
         overrides = dict(kv.split("=", 1) for kv in model_sets)     # model.bank=direct, model.orthogonalize=none
-        train_mouth_pose(args.data, args.out, init=args.init, model_overrides=overrides or None, **common)
+        train_mouth_pose(args.data, args.out, init=args.init, model_overrides=overrides or None, expert=args.expert,
+                         **common)
     else:
         if model_sets:
             raise SystemExit(f"edtalk.expression takes its model from --init; model fields {model_sets} "
@@ -238,7 +239,8 @@ def build_parser():
                         "official EDTalk.pt)")
     t.add_argument("--expert", default=None,
                    help="edtalk.expression: the L_mot expert checkpoint; edtalk.autoencoder: the expert of "
-                        "perceptual=expert (default data/checkpoints/expert_PRESET.pt)")
+                        "perceptual=expert; edtalk.mouth_pose: the reader of w_swap_expert "
+                        "(default data/checkpoints/expert_PRESET.pt)")
     t.add_argument("--syncnet", default=None,
                    help="edtalk.audio2lip: the lip-sync expert checkpoint (default data/checkpoints/syncnet_PRESET.pt); "
                         "reta: the same, required at tiny, Wav2Lip's expert from the registry at full when omitted")

@@ -303,3 +303,19 @@ def test_cross_correlation_loss_sees_a_leaked_factor_and_ignores_scale():
     assert moved[7] > 3 * moved[[i for i in range(20) if i != 7]].max()
     with pytest.raises(ValueError, match="rows"):
         cross_correlation_loss(free[:3], y[:4])
+
+
+def test_swap_reading_loss_is_zero_only_when_the_swap_reads_as_its_two_sources():
+    """w_swap_expert's loss (ours): the swap must read a's mouth and b's pose; the frames are targets."""
+    from talkinglib.losses.edtalk import swap_reading_loss
+    g = torch.Generator().manual_seed(0)
+    ra = {"mouth": torch.randn(3, 4, generator=g), "pose": torch.randn(3, 5, generator=g)}
+    rb = {"mouth": torch.randn(3, 4, generator=g), "pose": torch.randn(3, 5, generator=g)}
+    good = {"mouth": ra["mouth"].clone().requires_grad_(True), "pose": rb["pose"].clone()}
+    assert swap_reading_loss(good, ra, rb) == 0
+    assert swap_reading_loss({"mouth": rb["mouth"], "pose": ra["pose"]}, ra, rb) > 0.5    # the other way round
+    target = ra["mouth"].clone().requires_grad_(True)
+    swap = torch.zeros(3, 4, requires_grad=True)
+    swap_reading_loss({"mouth": swap, "pose": rb["pose"]}, {"mouth": target, "pose": ra["pose"]}, rb).backward()
+    assert swap.grad.abs().sum() > 0
+    assert target.grad is None, "the real frames' reads are targets"

@@ -191,7 +191,7 @@ def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(
     """Stage 2's w_factors (a tiny aid): the swapped image I^{m_a}_{p_b} must read a's mouth and b's
     pose. The batch carries both frames' truth without changing its draws, the loss is logged, and
     it is zero exactly when every read matches its source frame; w_mouth adds its logged mouth-region L1,
-    w_leak its logged cross-correlation."""
+    w_leak its logged cross-correlation, w_swap_expert the expert's reading of the true swaps."""
     from talkinglib.data.edtalk_batches import EDTalkBatches
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     from talkinglib.train.edtalk_mouth_pose import factor_anchors, train_mouth_pose
@@ -207,10 +207,14 @@ def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(
     assert factor_anchors(w, rich) > 0
     train_autoencoder(tiny_dataset, tmp_path / "ae", cfg=fast_cfg("edtalk.autoencoder"), progress=False)
     run = train_mouth_pose(tiny_dataset, tmp_path / "mp", init=tmp_path / "ae" / "edtalk.pt",
-                           cfg=replace(fast_cfg("edtalk.mouth_pose"), w_factors=1.0, w_mouth=1.0, w_leak=1.0),
-                           progress=False)
+                           cfg=replace(fast_cfg("edtalk.mouth_pose"), w_factors=1.0, w_mouth=1.0, w_leak=1.0,
+                                       w_swap_expert=1.0), progress=False)
     assert "factors" in run.logger.history
     assert all(0 < v < 1 for _, v in run.logger.history["leak"]), "a mean squared correlation"
+    assert all(v > 0 and torch.isfinite(torch.tensor(v)) for _, v in run.logger.history["swap_expert"])
+    with pytest.raises(FileNotFoundError, match="--expert"):
+        train_mouth_pose(tiny_dataset, tmp_path / "mp2", init=tmp_path / "ae" / "edtalk.pt", progress=False,
+                         cfg=replace(fast_cfg("edtalk.mouth_pose"), w_swap_expert=1.0), expert=tmp_path / "none.pt")
     assert all(v > 0 and torch.isfinite(torch.tensor(v)) for _, v in run.logger.history["mouth"])
 
 

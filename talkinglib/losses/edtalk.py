@@ -47,6 +47,14 @@ def cross_correlation_loss(weights, truth, eps=1e-5):
     return ((w.T @ y) / len(w)).pow(2).mean()
 
 
+def swap_reading_loss(read_swap, read_mouth_frame, read_pose_frame):
+    """mean (mouth(Î) − mouth(I^a))² + mean (pose(Î) − pose(I^b))², each a frozen reader's standardised
+    factors {"mouth" (B, 4), "pose" (B, 5)}, for Î = G(W^m_a, W^p_b). Not a term of EDTalk or LIA
+    (EDTalkTrainConfig.w_swap_expert); the frames' reads are targets (no gradient)."""
+    return (F.mse_loss(read_swap["mouth"], read_mouth_frame["mouth"].detach())
+            + F.mse_loss(read_swap["pose"], read_pose_frame["pose"].detach()))
+
+
 def landmark_flow_loss(offset, lm_source, lm_driving, known=None):
     """Mean |warp target − source landmark| in pixels, over the driving frame's landmarks.
 

@@ -36,6 +36,10 @@ class EDTalkTrainConfig:
     w_leak: float = 0.0              # mouth_pose: the squared batch correlation of every W^m weight with the true pose of
                                      # the frames its mouth came from, and of W^p with their true mouth, is penalised
                                      # (losses.edtalk.cross_correlation_loss). NOT in EDTalk; SynthTalk only
+    w_swap_expert: float = 0.0       # mouth_pose: the truly swapped G(W^m_a, W^p_b), read by the frozen SynthTalk expert,
+                                     # must show a's mouth and b's pose as the expert reads them on a and b
+                                     # (losses.edtalk.swap_reading_loss). NOT in EDTalk: its cross-reconstruction
+                                     # never renders a mouth with another frame's pose. SynthTalk only (the expert)
     w_eyes: float = 0.0              # autoencoder: L1 inside the driving frame's brow-and-eye regions (where SynthTalk's
                                      # emotions show; edtalk_batches.soft_eye_region). NOT in EDTalk; needs landmarks
     same_fraction: float = 0.0       # autoencoder: share of pairs with driving frame = source. NOT in EDTalk/LIA

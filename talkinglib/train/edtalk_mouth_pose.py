@@ -15,16 +15,20 @@ read from each image regress the true mouth of the frame its mouth came from and
 the frame its pose came from (`factor_anchors`). EDTalkTrainConfig.w_mouth: an L1 inside each
 frame's mouth region (`mouth_region_l1`). EDTalkTrainConfig.w_leak: W^m must not correlate with the
 true pose of the frames it read, nor W^p with their mouth (`leak_correlation`; SynthTalk only).
+EDTalkTrainConfig.w_swap_expert: the truly swapped G(W^m_a, W^p_b), which the cross-reconstruction
+never renders, must read as a's mouth and b's pose to the frozen SynthTalk expert (`swap_reading`).
 """
+from pathlib import Path
+
 import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import EDTalkBatches, soft_mouth_region
 from talkinglib.data.mouth_swap import superimpose_mouth
-from talkinglib.losses.edtalk import (cross_correlation_loss, factor_anchor_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss,
+from talkinglib.losses.edtalk import (cross_correlation_loss, factor_anchor_loss, swap_reading_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss,
                                       region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
-from talkinglib.train.edtalk_common import (bank_feature, discriminator_step,
+from talkinglib.train.edtalk_common import (bank_feature, default_expert, discriminator_step,
                                             close_run, finish_step, generator_step, setup_stage, step_generator)
 
 STAGE = "edtalk.mouth_pose"
@@ -77,6 +81,23 @@ def leak_correlation(w, batch):
             + cross_correlation_loss(pose, torch.cat([batch[f"mouth_{f}"] for _, f in rows])))
 
 
+def swap_reading(m, reader, out, batch):
+    """The tiny aid w_swap_expert (not in EDTalk): Î^{ab} = G(f^{s→r} + f^{r→m}_a + f^{r→p}_b, f^{id}_s) from the
+    plain frames' weights, and the reverse, read by the frozen expert against a's mouth and b's pose."""
+    w, B = out["w"], batch["a"].shape[0]
+    with torch.no_grad():
+        lat_s, feats_s = m.encode(batch["source"])
+        reads = reader(torch.cat([batch["a"], batch["b"]]))
+    lat2, feats2 = torch.cat([lat_s, lat_s]), [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats_s]
+    swapped = m.generate(m.compose(lat2, mouth=torch.cat([w["a"]["mouth"], w["b"]["mouth"]]),
+                                   pose=torch.cat([w["b"]["pose"], w["a"]["pose"]])), feats2)   # (2B, 3, S, S)
+    r_a = {k: v[:B] for k, v in reads.items()}
+    r_b = {k: v[B:] for k, v in reads.items()}
+    r_s = reader(swapped)
+    return (swap_reading_loss({k: v[:B] for k, v in r_s.items()}, r_a, r_b)
+            + swap_reading_loss({k: v[B:] for k, v in r_s.items()}, r_b, r_a))
+
+
 def mouth_region_l1(out, batch):
     """The tiny aid w_mouth in this stage (not in EDTalk): the L1 inside each frame's mouth region, for
     its cross-reconstruction and its self-reconstruction. With E and G frozen, the whole-image L1
@@ -103,7 +124,7 @@ def mouth_pose_losses(out, batch, vgg):
 
 
 def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=True, progress=True, callback=None,
-                     stop_at=None, device=None, model_overrides=None):
+                     stop_at=None, device=None, model_overrides=None, expert=None):
     """Train (or resume) MLN, PLN and their banks; writes out_dir/edtalk.pt. Returns the StageRun.
     model_overrides: {"bank": "direct"} or {"orthogonalize": "none"} trains an ablated navigation
     (with cfg.navigation_init="fresh") on the frozen E and G of `init`."""
@@ -114,6 +135,14 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
     if cfg.w_factors > 0 or cfg.w_leak > 0:
         batches.factors()                                             # real clips: refused before step 1
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
+    reader = None
+    if cfg.w_swap_expert > 0:                                         # the frozen SynthTalk expert reads the swaps
+        from talkinglib.train.probe import load_probe
+        path = expert or default_expert(preset)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"w_swap_expert reads swapped images with the SynthTalk expert {path}, which is "
+                                    f"missing: pass --expert, or train one (`talkinglib train expert`)")
+        reader = load_probe(path).to(dev).eval().requires_grad_(False).standardised
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
     while run.step < last:
@@ -140,6 +169,9 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
         if cfg.w_leak > 0:                                            # tiny-scale aid, not EDTalk
             losses["leak"] = leak_correlation(out["w"], batch)
             loss = loss + cfg.w_leak * losses["leak"]
+        if cfg.w_swap_expert > 0:                                     # tiny-scale aid, not EDTalk
+            losses["swap_expert"] = swap_reading(m, reader, out, batch)
+            loss = loss + cfg.w_swap_expert * losses["swap_expert"]
         if cfg.w_mouth > 0:                                           # tiny-scale aid, not EDTalk
             losses["mouth"] = mouth_region_l1(out, batch)
             loss = loss + cfg.w_mouth * losses["mouth"]
