@@ -45,7 +45,10 @@ class PoseFlowConfig:
 
 
 PRESETS = {
-    "tiny": PoseFlowConfig(audio_width=8, steps=4, hidden=64, heads=2, layers=1),
+    # tiny: the AR(1) prior (ours). With Eq. 13's N(0, I) the 4-step tiny flow's samples at τ = 1 moved 2.5, 1.5
+    # and 1.0 times as fast as real heads (yaw, pitch, roll; 8000 steps): MLE leaves z far from white (the
+    # learned ρ rises to 0.98-0.99 within 2000 steps), and independent ẑ_t adds that jitter back
+    "tiny": PoseFlowConfig(audio_width=8, steps=4, hidden=64, heads=2, layers=1, prior="ar1"),
     "full": PoseFlowConfig(),
 }
 
