@@ -141,6 +141,11 @@ TRAIN_PRESETS = {
     # at 2000 steps): the output's pitch correlates 0.49 with the mouth frame's, so W^m still carries pitch.
     # Without w_factors the jaw fell (on an older warp_image stage 1: swap jaw 0.22 against 0.44 with it);
     # with fresh navigation 300 steps were not enough (self jaw −0.07, pose 0.41).
+    # On the expression-trained stage 1 (`runs/wi_exp`), this preset (`runs/we_mp`): self jaw 0.80, pose 0.91;
+    # swap jaw 0.75, pose 0.70; driver = source L1 0.0115 (0.0086 with stage 1's navigation).
+    #   w_leak 10 (W^m decorrelated from the true pose, `runs/we_mp_leak10`, stopped at 500 steps): worse
+    #     everywhere (self 0.68 / 0.84, swap 0.69 / 0.51; the output's pitch correlates 0.64 with the mouth
+    #     frame's): a W^m without linear pose information still moves G's pitch
     "edtalk.mouth_pose": {"tiny": _tiny(steps=1000, adv_start=10**9, w_per=0.0, w_factors=1.0, w_mouth=3.0),
                           "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
     # tiny stage 3: lr 2e-4 and no L_per. At EDTalk's 2e-3, L_mot (through the frozen expert) wrecked the
@@ -155,7 +160,9 @@ TRAIN_PRESETS = {
     # this G must learn expression in its motion path first. Stage 1 continued with drive_expression,
     # w_eyes 1 and the W^e anchors (`runs/wi_exp`, 9000 more steps) moves the emotion: per-frame W^e
     # transfer 13 % → 31 % → 51 % → 58 % at 1500 / 3000 / 6000 / 9000, with self jaw 0.84, pose 0.905,
-    # driver = source L1 0.0086 at 9000 (tiny-seed0).
+    # driver = source L1 0.0086 at 9000 (tiny-seed0). This stage's preset on it (after stage 2's preset,
+    # `runs/we_mp` → `runs/we_exp`): expression transfer (eval.disentangle.expression_transfer, K-frame
+    # window, n = 192) 73.4 % (EEM at its identity start before this stage: 65.1 %).
     "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9, lr=2e-4, w_per=0.0),
                           "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
 }
