@@ -44,6 +44,24 @@ def test_the_bridge_is_differentiable_and_starts_silent(mm):
     assert set(direct(torch.randn(1, 5, 16))) == {"f_M"}
 
 
+def test_offset_norm_gives_e_m_unit_scale_offsets(mm):
+    """BridgeConfig.offset_norm (ours): E_M's input is the vertex offsets over their RMS under p^exp ~ N(0, I),
+    so it has about unit RMS there, the same E_M weights see the offsets scaled and nothing else changes."""
+    seen = []
+    p = torch.randn(4000, mm.exp_dim, generator=torch.Generator().manual_seed(0))
+    off = mm.shapes(p) - mm.mean
+    for norm in (False, True):
+        torch.manual_seed(0)
+        gp = GeometricPrior(16, BridgeConfig(hidden=32, encoder_hidden=32, motion_dim=24, offset_norm=norm), mm)
+        gp.encoder.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+        gp(torch.randn(1, 5, 16))
+    raw, normed = seen
+    scale = raw.norm() / normed.norm()
+    assert torch.allclose(raw, normed * scale, atol=1e-7), "one constant scale"
+    assert abs((off / scale).pow(2).mean().sqrt().item() - 1) < 0.05
+    assert off.pow(2).mean().sqrt() < 0.1, "SynthTalk's 3DMM-lite: raw offsets are small"
+
+
 def test_a_bfm_style_file_loads_and_a_broken_one_says_what_is_missing(tmp_path, mm):
     V = mm.num_vertices
     tri = mm.triangles.numpy() + 1                                             # MATLAB's 1-based indices

@@ -146,6 +146,10 @@ class BridgeConfig:
     blocks: int = 3              # D: dilations 1, 2, 4
     encoder_hidden: int = 256    # E_M width
     motion_dim: int = 512        # f_M: the generator's latent size D
+    offset_norm: bool = False    # ours, not in RETA: E_M reads the vertex offsets divided by their RMS under p^exp ~ N(0, I)
+                                 # (rms = sqrt(mean(U^exp²)·K_exp)), so a unit change of p^exp is a unit change of
+                                 # E_M's input. SynthTalk's 3DMM-lite has U^exp entries of about 0.004: raw, E_M's input
+                                 # barely moves (f_M's std over time 0.0013 after training, "asleep")
 
     def __post_init__(self):
         if self.bridge not in BRIDGES:
@@ -195,7 +199,10 @@ class GeometricPrior(nn.Module):
             return {"f_M": self.direct(f_a)}
         p_exp = self.decoder(f_a)                                        # (B, T, n)
         meshes = self.mm.shapes(p_exp)                                   # (B, T, V, 3), p_id = mean face
-        f_m = self.encoder(meshes - self.mm.mean)                        # (B, T, D)
+        offsets = meshes - self.mm.mean
+        if self.cfg.offset_norm:                                         # ours: unit scale per unit of p^exp
+            offsets = offsets / self.mm.U_exp.pow(2).mean().mul(self.mm.exp_dim).sqrt()
+        f_m = self.encoder(offsets)                                      # (B, T, D)
         return {"f_M": f_m, "p_exp": p_exp, "meshes": meshes}
 
 

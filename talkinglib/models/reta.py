@@ -184,8 +184,9 @@ class RETA(nn.Module):
         return [p for n, p in self.named_parameters() if p.requires_grad and n not in unused]
 
     def branch_parameters(self):
-        """The audio branches: E_A, D, E_M, S and P_E (phase 2 may give them their own lr)."""
-        mods = (self.audio, self.geometry, self.student, self.emotion_proj)
+        """The branches phase 2 starts from scratch: D, E_M (or the direct TCN) and P_E (they may take their
+        own lr; E_A and the student S arrive distilled)."""
+        mods = (self.geometry, self.emotion_proj)
         return [p for m in mods for p in m.parameters() if p.requires_grad]
 
     def audio_parameters(self):

@@ -70,8 +70,9 @@ class RETATrainConfig:
     w_emo_vv: float = 2.0           # λ_emo on the rendered-frame terms: L_emo^{v-v} and the cross-synthesis
                                     # (RETA uses one λ_emo = 2 for all; see TRAIN_PRESETS["tiny"])
     eds: bool = True                # the cross-synthesis consistency term ("w/o EDS": false)
-    lr_branches: float = 0.0        # phase 2 lr of the audio branches (E_A, D, E_M, S, P_E); 0 keeps lr. Ours: at
-                                    # the tiny lr 1e-4, 400 steps moved E_M's weights by at most 0.008 (f_M flat)
+    lr_branches: float = 0.0        # phase 2 lr of the new branches (D, E_M, P_E; not E_A or the distilled S); 0
+                                    # keeps lr. Ours: at the tiny lr 1e-4, 400 steps moved E_M's weights by at most
+                                    # 0.008 (f_M flat)
     w_mouth_code: float = 0.0       # f_M regresses the frozen EDTalk's mouth feature f^{r→m} = Σ W^m b^m of each real
                                     # frame (EDTalk Eq. 1, from --init). NOT in RETA (its f_M learns from pixels
                                     # only); needs no labels, so real clips work too
