@@ -146,7 +146,11 @@ TRAIN_PRESETS = {
     #   w_leak 10 (W^m decorrelated from the true pose, `runs/we_mp_leak10`, stopped at 500 steps): worse
     #     everywhere (self 0.68 / 0.84, swap 0.69 / 0.51; the output's pitch correlates 0.64 with the mouth
     #     frame's): a W^m without linear pose information still moves G's pitch
-    "edtalk.mouth_pose": {"tiny": _tiny(steps=1000, adv_start=10**9, w_per=0.0, w_factors=1.0, w_mouth=3.0),
+    #   w_swap_expert 1 (the true swap read by the SynthTalk expert, `runs/we_mp_sx1`; now in the preset): self jaw
+    #     0.82, pose 0.91; swap jaw 0.77, pose 0.74 (pitch R² 0.52, was 0.33; its correlation with the mouth
+    #     frame's pitch 0.42); driver = source L1 0.0112. The output's pose still moves too little (slope 0.55-0.88)
+    "edtalk.mouth_pose": {"tiny": _tiny(steps=1000, adv_start=10**9, w_per=0.0, w_factors=1.0, w_mouth=3.0,
+                                        w_swap_expert=1.0),
                           "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
     # tiny stage 3: lr 2e-4 and no L_per. At EDTalk's 2e-3, L_mot (through the frozen expert) wrecked the
     # images of the tiny G: cross-reconstruction L1 0.05 → 0.6 by step 2000 with w_mot=10, 0.32 by step

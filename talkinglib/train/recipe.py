@@ -60,7 +60,8 @@ def tiny_recipe():
     steps = [_train("expert_tiny", "expert", "expert.pt"),
              _export("expert_tiny", "expert.pt", "expert_tiny.pt", half=False)]
     steps += _edtalk("edtalk_ae", "edtalk.autoencoder", "edtalk_tiny_ae.pt", "--expert", REL + "expert_tiny.pt")
-    steps += _edtalk("edtalk_mp", "edtalk.mouth_pose", "edtalk_tiny_mp.pt", "--init", REL + "edtalk_tiny_ae.pt")
+    steps += _edtalk("edtalk_mp", "edtalk.mouth_pose", "edtalk_tiny_mp.pt", "--init", REL + "edtalk_tiny_ae.pt",
+                     "--expert", REL + "expert_tiny.pt")
     steps += _edtalk("edtalk_exp", "edtalk.expression", "edtalk_tiny.pt", "--init", REL + "edtalk_tiny_mp.pt",
                      "--expert", REL + "expert_tiny.pt")
     # EDTalk Tab. 3: the full design and its two ablations, each trained the same way from the same E
@@ -69,7 +70,8 @@ def tiny_recipe():
     # self jaw −0.07 against 0.45 kept, so a 300-step ablation would measure its start, not its design)
     for name, field in (("fresh", None), ("nobank", "model.bank=direct"), ("noorth", "model.orthogonalize=none")):
         steps += _edtalk(f"edtalk_{name}", "edtalk.mouth_pose", f"edtalk_tiny_{name}.pt", "--init",
-                         REL + "edtalk_tiny_ae.pt", "--steps", str(TAB3_STEPS), "--set", "navigation_init=fresh",
+                         REL + "edtalk_tiny_ae.pt", "--expert", REL + "expert_tiny.pt", "--steps", str(TAB3_STEPS),
+                         "--set", "navigation_init=fresh",
                          *(("--set", field) if field else ()))
     steps += [_train("syncnet_tiny", "syncnet", "syncnet.pt"), _export("syncnet_tiny", "syncnet.pt", "syncnet_tiny.pt")]
     for name, dst, extra in (("a2l", "audio2lip_tiny.pt", ("--syncnet", REL + "syncnet_tiny.pt")),
