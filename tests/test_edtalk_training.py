@@ -138,12 +138,13 @@ def test_later_stages_need_an_init_checkpoint(tiny_dataset, tmp_path):
 
 def test_resuming_with_another_trained_parameter_set_names_the_fix(tiny_dataset, stage_runs, tmp_path):
     """drive_expression adds ELN and the expression bank to stage 1's optimizer: a resume of a run
-    trained without them cannot restore its optimizer, and the error says how to start from it."""
+    trained with another setting cannot restore its optimizer, and the error says how to start from it."""
     import shutil
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     _, root = stage_runs
     shutil.copytree(root / "ae", tmp_path / "ae")
-    cfg = replace(fast_cfg("edtalk.autoencoder", steps=4), drive_expression=True)
+    trained = common.load_checkpoint(root / "ae" / "edtalk.pt")["config"]["train"]["drive_expression"]
+    cfg = replace(fast_cfg("edtalk.autoencoder", steps=4), drive_expression=not trained)
     with pytest.raises(common.CheckpointError, match="--init .*edtalk.pt --out NEW_DIR"):
         train_autoencoder(tiny_dataset, tmp_path / "ae", cfg=cfg, progress=False)
 
@@ -276,7 +277,7 @@ def test_drive_expression_trains_eln_and_the_expression_bank_in_stage_one(tiny_d
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     torch.manual_seed(0)
     before = snapshot(EDTalk(PRESETS["tiny"]))
-    cfg = replace(fast_cfg("edtalk.autoencoder"), drive_expression=True, adv_start=10**9, w_eyes=1.0)
+    cfg = replace(fast_cfg("edtalk.autoencoder"), drive_expression=True, adv_start=10**9, w_eyes=1.0, expression_start=0)
     seen = []
     real_anchor = autoencoder.factor_anchor_loss
     spy = lambda w, y: seen.append(y.shape[1]) or real_anchor(w, y)                    # noqa: E731
