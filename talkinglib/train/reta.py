@@ -97,7 +97,13 @@ TRAIN_PRESETS = {
     # 1e-3, the L1 rose from 0.25 to 0.38 within 40 steps (the generator came apart). Phase 1 at lr 3e-4: at D.2's
     # 1e-3 it is at the edge of divergence (from the issue-18 EDTalk `runs/we_exp`, 1 − cos stayed at 0.7-0.96 for
     # 600 steps and the student named 12.5 % of test clips; from edtalk_tiny.pt it fell to 0.39 by step 200 and
-    # jumped to 0.92 at 225); at 3e-4, 0.34 by step 250 and a student at 87.5 %
+    # jumped to 0.92 at 225); at 3e-4, 0.34 by step 250 and a student at 87.5 %.
+    # Issue 18, from `runs/we_exp` (an EDTalk whose G renders jaw and expression), 32 test clips, with
+    # model.fine_motion, model.bridge.offset_norm, w_mouth_code 1, w_emotion_code 1 (all ours, off here):
+    #   lr_branches 1e-3 (`runs/we_reta2`): f_M's std over time 0.12 (committed: 0.0008), emotion read from the
+    #     frames 43.8 %, student 87.5 %, jaw R² −0.51; the mouth-code MSE spiked 0.24 → 14.2 mid-run
+    #   lr_branches 3e-4 (`runs/we_reta3`): f_M 0.073, emotion 56.2 %, student 75 %, jaw −0.37; the mouth-code
+    #     MSE stayed at 0.2-0.3 (about the target's variance): 400 steps do not teach audio → f_M the jaw
     "tiny": RETATrainConfig(lr=1e-4, lr_distill=3e-4, adv_start=10**9),
     # full: D.2's settings on 256² MEAD/HDTF segments of 2 s
     "full": RETATrainConfig(steps=100_000, distill_steps=5000, distill_batch=32, batch_size=8, clip_frames=50,
