@@ -239,6 +239,17 @@ def default_expert(preset):
     return Path(__file__).resolve().parents[2] / "data" / "checkpoints" / f"expert_{preset}.pt"
 
 
+def expert_probe(preset, expert=None, purpose="this stage reads"):
+    """The frozen SynthTalk expert (a FactorProbe in eval mode) from `expert`, default
+    data/checkpoints/expert_<preset>.pt; a missing file names how to make it."""
+    from talkinglib.train.probe import load_probe
+    path = Path(expert) if expert else default_expert(preset)
+    if not path.is_file():
+        raise FileNotFoundError(f"{purpose} the SynthTalk expert {path}, which is missing: pass --expert, or train "
+                                f"it with `talkinglib train expert --preset {preset} --data D --out {path.parent}`")
+    return load_probe(path).eval().requires_grad_(False)
+
+
 def perceptual_network(preset, weights, expert=None):
     """Φ of L_per (EDTalk Eq. 5): VGG19 with "random" or "imagenet" weights, or "expert": the SynthTalk
     expert's features (models/experts.py ExpertPerceptual; ours, not in EDTalk), read from `expert`
@@ -246,13 +257,8 @@ def perceptual_network(preset, weights, expert=None):
     from talkinglib.losses.perceptual import VGGPerceptual
     if weights == "expert":
         from talkinglib.models.experts import ExpertPerceptual
-        from talkinglib.train.probe import load_probe
-        path = Path(expert) if expert else default_expert(preset)
-        if not path.is_file():
-            raise FileNotFoundError(f"perceptual='expert' reads the SynthTalk expert {path}, which is missing: "
-                                    f"train it with `talkinglib train expert --preset {preset} --data D --out "
-                                    f"{path.parent}`, or pick perceptual='random' or 'imagenet'")
-        return ExpertPerceptual(load_probe(path))
+        return ExpertPerceptual(expert_probe(preset, expert, "perceptual='expert' (or pick 'random' or 'imagenet') "
+                                                            "reads"))
     if weights not in ("random", "imagenet"):
         raise ValueError(f"perceptual must be 'random', 'imagenet' or 'expert', got {weights!r}")
     return VGGPerceptual.for_preset(preset, weights=weights)

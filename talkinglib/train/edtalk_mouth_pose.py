@@ -18,17 +18,15 @@ true pose of the frames it read, nor W^p with their mouth (`leak_correlation`; S
 EDTalkTrainConfig.w_swap_expert: the truly swapped G(W^m_a, W^p_b), which the cross-reconstruction
 never renders, must read as a's mouth and b's pose to the frozen SynthTalk expert (`swap_reading`).
 """
-from pathlib import Path
-
 import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import EDTalkBatches, soft_mouth_region
 from talkinglib.data.mouth_swap import superimpose_mouth
-from talkinglib.losses.edtalk import (cross_correlation_loss, factor_anchor_loss, swap_reading_loss, feature_loss, g_nonsaturating_loss, reconstruction_loss,
-                                      region_l1_loss)
+from talkinglib.losses.edtalk import (cross_correlation_loss, factor_anchor_loss, feature_loss, g_nonsaturating_loss,
+                                      reconstruction_loss, region_l1_loss, swap_reading_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
-from talkinglib.train.edtalk_common import (bank_feature, default_expert, discriminator_step,
+from talkinglib.train.edtalk_common import (bank_feature, discriminator_step, expert_probe,
                                             close_run, finish_step, generator_step, setup_stage, step_generator)
 
 STAGE = "edtalk.mouth_pose"
@@ -58,7 +56,7 @@ def cross_reconstruct(m, batch):
            "mouth_a": (feat(mouth=w_ab["mouth"]), feat(mouth=w_a["mouth"])),
            "mouth_b": (feat(mouth=w_ba["mouth"]), feat(mouth=w_b["mouth"]))}
     return {"x_ab": x_ab, "x_ba": x_ba, "fake_a": fake_a, "fake_b": fake_b, "self_a": self_a, "self_b": self_b,
-            "fea": fea, "w": {"ab": w_ab, "ba": w_ba, "a": w_a, "b": w_b}}
+            "fea": fea, "w": {"ab": w_ab, "ba": w_ba, "a": w_a, "b": w_b}, "gen": gen}
 
 
 def factor_anchors(w, batch):
@@ -86,16 +84,13 @@ def swap_reading(m, reader, out, batch):
     plain frames' weights, and the reverse, read by the frozen expert against a's mouth and b's pose."""
     w, B = out["w"], batch["a"].shape[0]
     with torch.no_grad():
-        lat_s, feats_s = m.encode(batch["source"])
         reads = reader(torch.cat([batch["a"], batch["b"]]))
-    lat2, feats2 = torch.cat([lat_s, lat_s]), [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats_s]
-    swapped = m.generate(m.compose(lat2, mouth=torch.cat([w["a"]["mouth"], w["b"]["mouth"]]),
-                                   pose=torch.cat([w["b"]["pose"], w["a"]["pose"]])), feats2)   # (2B, 3, S, S)
-    r_a = {k: v[:B] for k, v in reads.items()}
-    r_b = {k: v[B:] for k, v in reads.items()}
+    swapped = torch.cat(out["gen"](torch.cat([w["a"]["mouth"], w["b"]["mouth"]]),
+                                   torch.cat([w["b"]["pose"], w["a"]["pose"]])))    # (2B, 3, S, S): ab, then ba
+    half = lambda r, i: {k: v[i * B:(i + 1) * B] for k, v in r.items()}              # noqa: E731
     r_s = reader(swapped)
-    return (swap_reading_loss({k: v[:B] for k, v in r_s.items()}, r_a, r_b)
-            + swap_reading_loss({k: v[B:] for k, v in r_s.items()}, r_b, r_a))
+    return (swap_reading_loss(half(r_s, 0), half(reads, 0), half(reads, 1))
+            + swap_reading_loss(half(r_s, 1), half(reads, 1), half(reads, 0)))
 
 
 def mouth_region_l1(out, batch):
@@ -137,12 +132,7 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
     reader = None
     if cfg.w_swap_expert > 0:                                         # the frozen SynthTalk expert reads the swaps
-        from talkinglib.train.probe import load_probe
-        path = expert or default_expert(preset)
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"w_swap_expert reads swapped images with the SynthTalk expert {path}, which is "
-                                    f"missing: pass --expert, or train one (`talkinglib train expert`)")
-        reader = load_probe(path).to(dev).eval().requires_grad_(False).standardised
+        reader = expert_probe(preset, expert, "w_swap_expert reads swapped images with").to(dev).standardised
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
     while run.step < last:
