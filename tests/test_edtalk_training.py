@@ -242,6 +242,28 @@ def test_lr_decay_is_a_function_of_the_step_and_survives_a_resume(tiny_dataset, 
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+def test_mouth_pose_lr_generator_trains_g_at_its_own_lr_and_leaves_e_alone(tiny_dataset, stage_runs, tmp_path):
+    """EDTalkTrainConfig.lr_generator (ours): stage 2 then trains G as well, in its own optimizer group whose lr
+    follows the stage's schedule scaled by lr_generator / lr; E stays bit-identical, and a run of the default
+    (frozen G) cannot resume as one that trains G."""
+    from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
+    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+    init = stage_runs[1] / "ae" / "edtalk.pt"
+    before = snapshot(load_edtalk_checkpoint(init)[0])
+    cfg = replace(fast_cfg("edtalk.mouth_pose", steps=2), lr=1e-2, lr_generator=1e-3, lr_decay=0.5)
+    run = train_mouth_pose(tiny_dataset, tmp_path / "g", init=init, cfg=cfg, progress=False)
+    groups = run.model.param_groups()
+    name = {id(p): n for n, p in run.model.named_parameters()}
+    diff = changed(before, snapshot(run.model)) - buffer_names(run.model)
+    assert {name[id(p)] for p in groups["encoder"]}.isdisjoint(diff)
+    assert {name[id(p)] for p in groups["generator"]} & diff, "G did not train"
+    lrs = [g["lr"] for g in run.opt.param_groups]
+    assert lrs == pytest.approx([0.05e-2, 0.005e-2])                  # the end of the decay, ×1 and ×0.1
+    with pytest.raises(common.CheckpointError, match="parameter groups"):
+        train_mouth_pose(tiny_dataset, tmp_path / "g", init=init, cfg=replace(cfg, lr_generator=0.0, steps=3),
+                         progress=False)
+
+
 def test_expression_start_holds_expression_back_until_its_step(tiny_dataset, tmp_path):
     """expression_start (a curriculum, ours): before it, W^e does not drive, is not anchored, w_eyes is
     off and ELN and the expression bank stay exactly as they were; from it on, all three switch on."""

@@ -175,3 +175,32 @@ def test_edtalk_codes_supervise_f_m_and_the_branches_take_their_own_lr(tiny_data
     with pytest.raises(ValueError, match="--init"):
         R.train_reta(tiny_dataset, tmp_path / "codes", cfg=replace(cfg, steps=5), progress=False,   # a resume
                      teacher=EXPERTS["teacher"], syncnet=EXPERTS["syncnet"], init=None)
+
+
+def test_code_distill_teaches_the_branches_edtalks_codes_before_any_rendering(tiny_dataset, tmp_path):
+    """Ours, not RETA: with code_distill, phase 1 (no G in the loop) also trains D, E_M and P_E on the code
+    terms, against a cache of the frozen EDTalk's codes; E_I and G still wait for phase 2. Without a code
+    weight it is refused, and a run cannot resume under the other setting."""
+    from talkinglib.data.reta_clips import CodeTargets, RETAClips
+    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+    cfg = replace(FAST, steps=2, distill_steps=2, w_mouth_code=1.0, w_emotion_code=1.0, code_distill=True)
+    model, log = _train(tiny_dataset, tmp_path / "cd", cfg)
+    assert len(log.history["mouth_code"]) == 2 and len(log.history["emotion_code"]) == 2
+    common.seed_everything(cfg.seed)
+    init = R._initial_model("tiny", None, EXPERTS["init"]).state_dict()
+    after = model.state_dict()
+    moved = lambda prefix: any(not torch.equal(init[k], after[k]) for k in init if k.startswith(prefix))  # noqa: E731
+    assert moved("geometry.") and moved("emotion_proj.") and moved("audio.")
+    assert not moved("dec.") and not moved("enc.")
+    # the cache holds the frozen EDTalk's f^{r→m} of the clip's frames
+    edtalk, _ = load_edtalk_checkpoint(EXPERTS["init"])
+    data = RETAClips(tiny_dataset, "train", cfg.clip_frames, cfg.window)
+    m, e = CodeTargets(edtalk.float(), data).frames(0, 3, 2)
+    with torch.no_grad():
+        w = edtalk.float().navigate(edtalk.float().encode(data.frames(0, slice(3, 5))).latent)
+        want = edtalk.float().feature("mouth", w["mouth"])
+    assert m.shape == (2, want.shape[1]) and torch.allclose(m, want, atol=2e-3 * want.abs().max())
+    with pytest.raises(ValueError, match="w_mouth_code"):
+        _train(tiny_dataset, tmp_path / "bad", replace(cfg, w_mouth_code=0.0, w_emotion_code=0.0))
+    with pytest.raises(common.CheckpointError, match="code_distill"):
+        _train(tiny_dataset, tmp_path / "cd", replace(cfg, steps=3, code_distill=False))

@@ -4,6 +4,7 @@ voices of the distillation phase, and the frozen teacher's targets for them.
 - `RETAClips`: segments of clip_frames frames; `audio_batch` for distillation, `batch` end to end.
 - `DistillClips` / `distillation_clips`: the training split plus a further folder's clips.
 - `TeacherTargets`: f_V and the teacher's logits per frame, cached or computed per batch.
+- `CodeTargets`: a frozen EDTalk's mouth and expression features per frame, cached (ours, not RETA's).
 
 Used by the `reta` stage (train/reta.py); tests/test_reta_training.py trains with every label
 field made unreadable.
@@ -136,6 +137,38 @@ class TeacherTargets:
     def segments(self, clips, starts, length):
         """f_V (B, length, H_T) of the batch's clip segments."""
         return torch.stack([self.frames(c, s, length)[0] for c, s in zip(clips.tolist(), starts.tolist())])
+
+
+class CodeTargets:
+    """A frozen EDTalk's f^{r→m} = Σ W^m b^m and f^{r→e} = Σ W^e b^e (EDTalk Eq. 1) of every frame of
+    a clip, computed the first time the clip is asked for and kept on the CPU in float16: the targets
+    of RETATrainConfig.w_mouth_code / w_emotion_code (ours, not in RETA). No label is read: the
+    codes come from the frames, so real clips work too."""
+
+    def __init__(self, edtalk, media: ClipMedia, device="cpu", batch=256, shared=None):
+        """shared: the CodeTargets of media whose clips 0 .. len − 1 are this media's first ones."""
+        self.edtalk, self.media, self.device, self.batch = edtalk.to(device).eval(), media, device, batch
+        self._cache = shared._cache if shared is not None else {}
+
+    @torch.no_grad()
+    def _codes(self, frames):
+        e = self.edtalk
+        w = e.navigate(e.encode(frames.to(self.device)).latent, ("mouth", "expression"))
+        return e.feature("mouth", w["mouth"]), e.feature("expression", w["expression"])   # (N, D) each
+
+    def frames(self, c, start, length):
+        """(f^{r→m}, f^{r→e}), each (length, D), of frames start .. start + length − 1 of clip c, on the device."""
+        if c not in self._cache:
+            frames = self.media.frames(c)
+            parts = [self._codes(frames[i:i + self.batch]) for i in range(0, len(frames), self.batch)]
+            self._cache[c] = tuple(torch.cat([p[k] for p in parts]).half().cpu() for k in (0, 1))
+        m, e = self._cache[c]
+        return m[start:start + length].to(self.device).float(), e[start:start + length].to(self.device).float()
+
+    def segments(self, clips, starts, length):
+        """(f^{r→m}, f^{r→e}), each (B, length, D), of the batch's clip segments."""
+        rows = [self.frames(c, s, length) for c, s in zip(clips.tolist(), starts.tolist())]
+        return torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
 
 
 def window_rows(x, offsets, K):

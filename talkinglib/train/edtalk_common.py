@@ -39,9 +39,22 @@ def average_gradients(params, world):
 # -- freezing -------------------------------------------------------------------------------
 def trained_groups(stage, cfg=None):
     """The parameter groups a stage trains: TRAINABLE[stage], plus "expression" in an autoencoder run
-    with cfg.drive_expression (ELN and the expression bank then carry the driver's expression)."""
+    with cfg.drive_expression (ELN and the expression bank then carry the driver's expression), and
+    "generator" in a mouth_pose run with cfg.lr_generator > 0 (ours)."""
     extra = ("expression",) if stage == "edtalk.autoencoder" and getattr(cfg, "drive_expression", False) else ()
+    if stage == "edtalk.mouth_pose" and getattr(cfg, "lr_generator", 0.0) > 0:
+        extra = ("generator",)
     return TRAINABLE[stage] + extra
+
+
+def param_groups(model, stage, cfg, params):
+    """The optimizer's groups: one, or with a mouth_pose cfg.lr_generator a second for G, whose lr is
+    that fraction ("lr_scale") of the stage's schedule (set_stage_lr)."""
+    if "generator" not in trained_groups(stage, cfg) or "generator" in TRAINABLE[stage]:
+        return [{"params": params, "lr_scale": 1.0}]
+    gen = {id(p) for p in model.param_groups()["generator"]}
+    return [{"params": [p for p in params if id(p) not in gen], "lr_scale": 1.0},
+            {"params": [p for p in params if id(p) in gen], "lr_scale": cfg.lr_generator / cfg.lr}]
 
 
 def freeze_for_stage(model, stage, cfg=None):
@@ -203,7 +216,7 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
     model.to(device)
     D.to(device)                     # before the optimizers, so their state lives on the device too
     params = freeze_for_stage(model, stage, cfg)
-    opt = torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas))
+    opt = torch.optim.Adam(param_groups(model, stage, cfg, params), lr=cfg.lr, betas=tuple(cfg.betas))
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
     step = 0
     if resume and ckpt_path.is_file():
@@ -278,7 +291,7 @@ def stage_lr(cfg, step):
 
 def set_stage_lr(opt, cfg, step):
     for group in opt.param_groups:
-        group["lr"] = stage_lr(cfg, step)
+        group["lr"] = stage_lr(cfg, step) * group.get("lr_scale", 1.0)
 
 
 def finish_step(run, cfg, bar, last, losses, callback=None):

@@ -51,6 +51,9 @@ class EDTalkTrainConfig:
     mouth_inside_start: int = 0      # autoencoder: steps before w_mouth_inside switches on (a curriculum, ours): G's
                                      # drawing must first have learned the open mouth (w_draw), or closing m_I there
                                      # opens it on every mouth and blurs the face
+    lr_generator: float = 0.0        # mouth_pose: G trains too, at this lr (0: G frozen, EDTalk A.3). NOT in EDTalk: a G
+                                     # trained only on frames whose mouth and pose agree renders part of the pose from
+                                     # W^m (tiny stage 1: swap pose R² 0.21), which frozen, it keeps
     lr_decay: float = 0.0            # over this last fraction of the steps, the lr of G's side falls by a half
                                      # cosine to 5 % (stage_lr). NOT in EDTalk (A.3: a constant lr); 0 keeps it
     w_draw: float = 0.0              # autoencoder, image_draw: G's own drawing (what m_I blends with the warped

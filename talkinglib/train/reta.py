@@ -29,14 +29,16 @@ Ablations (RETA Tab. 4) are settings: model.geometric/emotion/style/injection/br
 (models/reta.py), eds=false (no cross-synthesis), w_motion=0 (no TVM). "w/o ERL" (model.emotion=false)
 has no student to distil or to cross-synthesise with: the run skips phase 1 (it starts at step
 distill_steps, so it gets the same end-to-end steps as the others) and drops L_emo^{v-a} and the
-cross-synthesis term; L_emo^{v-v} on the rendered frames stays.
+cross-synthesis term; L_emo^{v-v} on the rendered frames stays. With code_distill (ours), its phase 1
+trains the mouth code alone, so that the ablation differs from the full model in the emotion only.
 """
 from dataclasses import dataclass, field, replace
 
 import torch
 from tqdm.auto import tqdm
 
-from talkinglib.data.reta_clips import RETAClips, TeacherTargets, distillation_clips, targets_logits, window_rows
+from talkinglib.data.reta_clips import (CodeTargets, RETAClips, TeacherTargets, distillation_clips, targets_logits,
+                                       window_rows)
 from talkinglib.losses.reta import (distillation_loss, emotion_kl_loss, masked_l1_loss, relativistic_d_loss,
                                     relativistic_g_loss, sync_cosine_loss)
 from talkinglib.models.tvm import TVMConfig, clip_masks
@@ -77,6 +79,9 @@ class RETATrainConfig:
                                     # frame (EDTalk Eq. 1, from --init). NOT in RETA (its f_M learns from pixels
                                     # only); needs no labels, so real clips work too
     w_emotion_code: float = 0.0     # likewise P_E(f_E) regresses EDTalk's expression feature f^{r→e}. NOT in RETA
+    code_distill: bool = False      # ours, NOT in RETA: phase 1 also trains D, E_M and P_E (with E_A and S) on the
+                                    # two code terms above, over every frame of the distillation clips (no G in the
+                                    # loop, like Audio2Lip's image_start), so phase 2 starts with an f_M that talks
     adv_start: int = 0              # steps before the adversarial terms switch on
     r1: float = 1.0
     r1_every: int = 16
@@ -109,6 +114,16 @@ TRAIN_PRESETS = {
     "full": RETATrainConfig(steps=100_000, distill_steps=5000, distill_batch=32, batch_size=8, clip_frames=50,
                             perceptual="imagenet", cache_teacher=False, log_every=100, ckpt_every=2000),
 }
+
+
+def code_losses(model, f_m, f_e, m_true, e_true):
+    """Ours, not in RETA: ‖f_M − f^{r→m}‖² and ‖P_E(f_E) − f^{r→e}‖² (mean squared error) against a frozen
+    EDTalk's codes of the same frames (CodeTargets). A branch that is switched off (w/o GPL, w/o ERL)
+    has no code to learn: its term is 0. Shapes (..., D) and (..., H_T)."""
+    zero = f_m.new_zeros(())
+    mouth = (f_m - m_true).pow(2).mean() if model.cfg.geometric else zero
+    emotion = (model.emotion_proj(f_e) - e_true).pow(2).mean() if model.cfg.emotion else zero
+    return mouth, emotion
 
 
 def load_reta_checkpoint(path):
@@ -196,14 +211,14 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     groups = [{"params": [p for p in params if id(p) not in branch], "lr": cfg.lr},         # E_I, G
               {"params": [p for p in params if id(p) in branch], "lr": cfg.lr_branches or cfg.lr}]
     opt = torch.optim.Adam(groups, betas=tuple(cfg.betas))                                  # phase 2: everything
-    codes = None
-    if cfg.w_mouth_code > 0 or cfg.w_emotion_code > 0:                   # EDTalk's own codes as f_M's, P_E(f_E)'s targets
-        if init is None:
-            raise ValueError("w_mouth_code / w_emotion_code read the EDTalk checkpoint the run started from: pass "
-                             "the same --init again")
-        from talkinglib.train.edtalk_common import _initial_model as edtalk_model
-        codes = edtalk_model("edtalk.mouth_pose", preset, init, None)[0].float().to(device).eval().requires_grad_(False)
-    opt_audio = torch.optim.Adam(model.audio_parameters(), lr=cfg.lr_distill, betas=tuple(cfg.betas))  # phase 1
+    use_codes = cfg.w_mouth_code > 0 or cfg.w_emotion_code > 0          # EDTalk's own codes as f_M's, P_E(f_E)'s targets
+    if cfg.code_distill and not use_codes:
+        raise ValueError("code_distill trains on the code terms: set w_mouth_code and/or w_emotion_code > 0")
+    if use_codes and init is None:
+        raise ValueError("w_mouth_code / w_emotion_code read the EDTalk checkpoint the run started from: pass "
+                         "the same --init again")
+    distill_params = model.audio_parameters() + (model.branch_parameters() if cfg.code_distill else [])
+    opt_audio = torch.optim.Adam(distill_params, lr=cfg.lr_distill, betas=tuple(cfg.betas))              # phase 1
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
     step = 0
     logger = common.Logger(out_dir / "tb" if rank == 0 else None)
@@ -213,7 +228,11 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
         except ValueError as e:                                           # a run from before the two lr groups
             raise common.CheckpointError(f"{ckpt_path}'s optimizer does not fit this trainer ({e}); start a new run "
                                          "from its --init with another --out") from e
-        opt_audio.load_state_dict(state["extra"]["audio_optimizer"])
+        try:
+            opt_audio.load_state_dict(state["extra"]["audio_optimizer"])
+        except ValueError as e:                                           # code_distill changed since the run began
+            raise common.CheckpointError(f"{ckpt_path}'s phase-1 optimizer does not fit code_distill={cfg.code_distill}"
+                                         f" ({e}); resume with the run's own setting, or start a new --out") from e
         D.load_state_dict(state["extra"]["discriminator"])
         d_opt.load_state_dict(state["extra"]["d_optimizer"])
         step = state["step"]
@@ -226,9 +245,16 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual, criterion="l1").to(device)   # ‖φ(ŷ) − φ(y)‖₁
     data = RETAClips(data_root, "train", cfg.clip_frames, cfg.window)
     targets = TeacherTargets(T_net, data, device, cache=cfg.cache_teacher)
-    distill = distillation_clips(data, data_root, cfg.distill_data) if mcfg.emotion else data
+    phase1 = mcfg.emotion or cfg.code_distill                            # w/o ERL without code_distill: nothing to distil
+    distill = distillation_clips(data, data_root, cfg.distill_data) if phase1 else data
     distill_targets = (targets if distill is data else
                        TeacherTargets(T_net, distill, device, cache=cfg.cache_teacher, shared=targets))
+    codes = distill_codes = None
+    if use_codes:
+        from talkinglib.train.edtalk_common import _initial_model as edtalk_model
+        edtalk = edtalk_model("edtalk.mouth_pose", preset, init, None)[0].float().requires_grad_(False)
+        codes = CodeTargets(edtalk, data, device)
+        distill_codes = codes if distill is data else CodeTargets(edtalk, distill, device, shared=codes)
     config = {"stage": STAGE, "model": common.config_to_dict(mcfg), "train": common.config_to_dict(cfg),
               "init": str(init) if init else None}
 
@@ -238,7 +264,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                                    extra={"audio_optimizer": opt_audio.state_dict(), "discriminator": D.state_dict(),
                                           "d_optimizer": d_opt.state_dict()}, history=logger.history)
 
-    if not mcfg.emotion and step < cfg.distill_steps:                     # w/o ERL: nothing to distil
+    if not phase1 and step < cfg.distill_steps:
         step = cfg.distill_steps
     model.train()
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
@@ -252,11 +278,17 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
             b = distill.audio_batch(g, cfg.distill_batch)
             f_a = model.audio(b["wav"].to(device), cfg.clip_frames)          # (B, T, C_A)
             f_e = model.student(f_a)                                         # (B, T, H_T)
-            losses["emo_va"] = distillation_loss(f_e, distill_targets.segments(b["clip"], b["start"], cfg.clip_frames))
+            losses["emo_va"] = (distillation_loss(f_e, distill_targets.segments(b["clip"], b["start"], cfg.clip_frames))
+                                if mcfg.emotion else f_e.new_zeros(()))
             loss = cfg.w_emo * losses["emo_va"]
+            if cfg.code_distill:                                          # ours: the branches learn EDTalk's codes
+                m_true, e_true = distill_codes.segments(b["clip"], b["start"], cfg.clip_frames)   # (B, T, D) each
+                losses["mouth_code"], losses["emotion_code"] = code_losses(model, model.geometry(f_a)["f_M"], f_e,
+                                                                           m_true, e_true)
+                loss = loss + cfg.w_mouth_code * losses["mouth_code"] + cfg.w_emotion_code * losses["emotion_code"]
             opt_audio.zero_grad(set_to_none=True)
             loss.backward()
-            average_gradients(model.audio_parameters(), world)
+            average_gradients(distill_params, world)
             opt_audio.step()
         else:                                                             # phase 2: end to end
             b = data.batch(g, cfg.batch_size)
@@ -283,11 +315,9 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
             losses["emo_vv"] = emotion_kl_loss(z_real, z_fake)
             zero = fake.new_zeros(())
             if codes is not None:                                          # ours: EDTalk's codes of the real frames
-                with torch.no_grad():
-                    w_real = codes.navigate(codes.encode(real_flat).latent, ("mouth", "expression"))
-                losses["mouth_code"] = (f_m - codes.feature("mouth", w_real["mouth"])).pow(2).mean()
-                losses["emotion_code"] = ((model.emotion_proj(f_e) - codes.feature("expression", w_real["expression"]))
-                                          .pow(2).mean() if mcfg.emotion else zero)
+                starts = b["start"] + b["offset"]
+                m_true, e_true = (x.flatten(0, 1) for x in codes.segments(b["clip"], starts, K))   # (B*K, D)
+                losses["mouth_code"], losses["emotion_code"] = code_losses(model, f_m, f_e, m_true, e_true)
             losses["emo_va"] = distillation_loss(c["f_E"], f_v) if mcfg.emotion else zero
             if cfg.eds and mcfg.emotion and B > 1:                                          # Î^{mn} = G(f_I^m, f_M^m, f_E^n)
                 mid = K // 2
