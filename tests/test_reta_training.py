@@ -204,3 +204,14 @@ def test_code_distill_teaches_the_branches_edtalks_codes_before_any_rendering(ti
         _train(tiny_dataset, tmp_path / "bad", replace(cfg, w_mouth_code=0.0, w_emotion_code=0.0))
     with pytest.raises(common.CheckpointError, match="code_distill"):
         _train(tiny_dataset, tmp_path / "cd", replace(cfg, steps=3, code_distill=False))
+
+
+def test_grad_clip_is_logged_and_changes_phase_two(tiny_dataset, tmp_path):
+    """Ours, not RETA: phase 2 logs its gradient norm, and grad_clip bounds it (Adam's first step is scale-free,
+    so the second step is where a clip shows)."""
+    plain, log = _train(tiny_dataset, tmp_path / "plain", FAST)
+    norms = [v for _, v in log.history["grad_norm"]]
+    assert len(norms) == FAST.steps - FAST.distill_steps and all(v > 0 for v in norms)
+    clipped, _ = _train(tiny_dataset, tmp_path / "clip", replace(FAST, grad_clip=1e-4 * min(norms)))
+    a, b = plain.state_dict(), clipped.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("dec."))

@@ -82,6 +82,9 @@ class RETATrainConfig:
     code_distill: bool = False      # ours, NOT in RETA: phase 1 also trains D, E_M and P_E (with E_A and S) on the
                                     # two code terms above, over every frame of the distillation clips (no G in the
                                     # loop, like Audio2Lip's image_start), so phase 2 starts with an f_M that talks
+    grad_clip: float = 0.0          # phase 2: the global gradient norm of E_I, G and the branches is clipped to this
+                                    # (torch.nn.utils.clip_grad_norm_); 0: no clipping, as RETA. Ours. Logged as
+                                    # "grad_norm" (before clipping) either way
     adv_start: int = 0              # steps before the adversarial terms switch on
     r1: float = 1.0
     r1_every: int = 16
@@ -343,6 +346,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
             opt.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(params, world)
+            clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+            losses["grad_norm"] = torch.nn.utils.clip_grad_norm_(params, clip)          # the norm before clipping
             opt.step()
         losses["loss"] = loss.detach()
         step += 1
