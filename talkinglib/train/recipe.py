@@ -87,8 +87,9 @@ def tiny_recipe():
     distill = ("--set", "distill_data={voices}")
     steps += [_train("reta", "reta", "reta.pt", *RETA, *distill), _export("reta", "reta.pt", "reta_tiny.pt")]
     for name, args in RETA_ABLATIONS.items():
-        student = () if name == "noerl" else distill                      # w/o ERL has no student to distil
-        steps += [_train(f"reta_{name}", "reta", "reta.pt", *RETA, *args, *student),
+        # w/o ERL has no student to distil, but with code_distill (the tiny preset) its phase 1 still teaches
+        # f_M the mouth on the same voices, so that it differs from the full model in the emotion alone
+        steps += [_train(f"reta_{name}", "reta", "reta.pt", *RETA, *args, *distill),
                   _export(f"reta_{name}", "reta.pt", f"reta_tiny_{name}.pt")]
     return steps
 
