@@ -188,6 +188,33 @@ def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
                           model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=False))
 
 
+def test_autoencoder_swap_reading_starts_at_its_step_and_reads_each_factor_from_its_frame(tiny_dataset, expert_ckpt,
+                                                                                          tmp_path):
+    """Stage 1's w_swap_expert (ours): from swap_start on, G renders the driver's mouth on the source's pose and
+    the reverse, and the loss is the expert's squared error against the two frames' own reads."""
+    from talkinglib.losses.edtalk import swap_reading_loss
+    from talkinglib.models.edtalk import PRESETS, EDTalk
+    from talkinglib.train.edtalk_autoencoder import swap_reading, train_autoencoder
+    from talkinglib.train.edtalk_common import expert_probe
+    cfg = replace(fast_cfg("edtalk.autoencoder", steps=3), w_swap_expert=1.0, swap_start=1, adv_start=10**9)
+    run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False, expert=expert_ckpt)
+    assert [s for s, _ in run.logger.history["swap_expert"]] == [2, 3], "off for step 1, on from 2"
+    plain = train_autoencoder(tiny_dataset, tmp_path / "plain", cfg=replace(cfg, w_swap_expert=0.0), progress=False)
+    a, b = run.model.state_dict(), plain.model.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("dec."))
+    # the loss itself: with d = s every "swap" is a reconstruction, and reading it back scores it
+    torch.manual_seed(0)
+    m, reader = EDTalk(PRESETS["tiny"]).eval(), expert_probe("tiny", expert_ckpt).standardised
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        lat, feats = m.encode(x)
+        w = m.navigate(lat)
+        got = swap_reading(m, reader, x, x, lat, feats, w, w, expression=False)
+        out = m.generate(m.compose(lat, mouth=w["mouth"], pose=w["pose"]), feats)
+        want = 2 * swap_reading_loss(reader(out), reader(x), reader(x))
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
 def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(tiny_dataset, tmp_path):
     """Stage 2's w_factors (a tiny aid): the swapped image I^{m_a}_{p_b} must read a's mouth and b's
     pose. The batch carries both frames' truth without changing its draws, the loss is logged, and

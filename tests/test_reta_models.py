@@ -153,7 +153,7 @@ def test_reta_starts_as_edtalks_reconstruction_of_the_source():
 
 def test_hierarchical_injection_routes_motion_early_and_emotion_late():
     torch.manual_seed(0)
-    model = _tiny_reta()
+    model = _tiny_reta(fine_motion=False)                                      # RETA's routing
     torch.nn.init.normal_(model.emotion_proj.weight)
     sty, f_m, f_e = torch.randn(3, 128), torch.randn(3, 128), torch.randn(3, 96)
     w = model.control_styles(sty, f_m, f_e)                                    # (3, 5, 128)

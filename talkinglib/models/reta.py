@@ -79,11 +79,13 @@ class RETAConfig:
 
 PRESETS = {
     # E_I and G as EDTalk's tiny preset (64², D = 128), so RETA starts from edtalk_tiny.pt; the tiny
-    # teacher's 96-d embedding; 5 G levels (4² ... 64²): f_M drives 4², 8², 16², f_E drives 32², 64²
+    # teacher's 96-d embedding; 5 G levels (4² ... 64²): f_M drives 4², 8², 16², f_E drives 32², 64². Ours, for
+    # the tiny G (issue 18): fine_motion (f_M reaches the 64² image draw too) and offset_norm (E_M reads unit-scale
+    # offsets); with them and train/reta.py's code terms, jaw R² 0.69 (TRAIN_PRESETS["tiny"])
     "tiny": RETAConfig(size=64, latent_dim=128, channel_base=2048, channel_max=128, teacher_dim=96,
                        warp_grid="aligned", encoder_norm="batch", warp_image=True, image_draw=True, motion_levels=3,
-                       audio=AUDIO_PRESETS["tiny"],
-                       bridge=BridgeConfig(encoder_hidden=128, motion_dim=128),
+                       fine_motion=True, audio=AUDIO_PRESETS["tiny"],
+                       bridge=BridgeConfig(encoder_hidden=128, motion_dim=128, offset_norm=True),
                        student=STUDENT_PRESETS["tiny"]),
     # official EDTalk G (256², D = 512, 7 levels: f_M drives 4² ... 32²), wav2vec 2.0 base, ViT-B teacher
     "full": RETAConfig(bridge=BridgeConfig(hidden=256, encoder_hidden=512, motion_dim=512),

@@ -26,7 +26,10 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
   (models/experts.ExpertPerceptual);
 - drive_expression: the driving frame's W^e joins W^m and W^p, so all of its motion transfers, as
   in LIA's pre-training (ELN and the expression bank train here too); from expression_start on,
-  with w_eyes and the W^e anchors (a curriculum: the jaw first).
+  with w_eyes and the W^e anchors (a curriculum: the jaw first);
+- w_swap_expert (from swap_start on): the driver's mouth on the source's own pose, and the reverse,
+  rendered and read by the frozen SynthTalk expert (`swap_reading`). Reconstruction alone only ever
+  shows G a mouth and a pose of one frame, and G then renders part of the pose from W^m.
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
 
@@ -36,9 +39,9 @@ from tqdm.auto import tqdm
 from talkinglib.data import clips as clipio
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches, soft_eye_region
 from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, inner_mouth_mask, landmark_flow_loss,
-                                      mouth_inside_loss, reconstruction_loss, region_l1_loss)
+                                      mouth_inside_loss, reconstruction_loss, region_l1_loss, swap_reading_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
-from talkinglib.train.edtalk_common import (discriminator_step, close_run, finish_step, generator_step,
+from talkinglib.train.edtalk_common import (discriminator_step, close_run, expert_probe, finish_step, generator_step,
                                             setup_stage, step_generator)
 
 STAGE = "edtalk.autoencoder"
@@ -54,6 +57,24 @@ def _extra_frames(data_root, cfg, size, progress):
                                           "on real data pass --set extra_identities=0 --set w_factors=0 (both "
                                           "SynthTalk-only aids of the tiny preset)")
     return frames["images"], {k: frames[k] for k in FACTORS}
+
+
+def swap_reading(m, reader, src, drv, lat_s, feats_s, w_s, w_d, expression):
+    """The tiny aid w_swap_expert in this stage (not in EDTalk or LIA): Î^{ds} = G(f^{s→r} + f^{r→m}_d + f^{r→p}_s,
+    f^{id}_s) and Î^{sd} with the roles swapped (each with its mouth frame's W^e when expression drives), read by
+    the frozen expert against the frames' own reads: d's mouth and s's pose, then s's mouth and d's pose."""
+    B = src.shape[0]
+    cat = lambda x, y: torch.cat([x, y])                                  # noqa: E731
+    with torch.no_grad():
+        reads = reader(cat(drv, src))
+    exp = cat(w_d["expression"], w_s["expression"]) if expression else None
+    swapped = m.generate(m.compose(cat(lat_s, lat_s), mouth=cat(w_d["mouth"], w_s["mouth"]),
+                                   pose=cat(w_s["pose"], w_d["pose"]), expression=exp),
+                         [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats_s])    # (2B, 3, S, S): ds, then sd
+    r = reader(swapped)
+    half = lambda x, i: {k: v[i * B:(i + 1) * B] for k, v in x.items()}  # noqa: E731
+    return (swap_reading_loss(half(r, 0), half(reads, 0), half(reads, 1))
+            + swap_reading_loss(half(r, 1), half(reads, 1), half(reads, 0)))
 
 
 def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init=None, resume=True,
@@ -86,6 +107,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         raise ValueError("w_mouth_inside closes the image mask of EDTalkConfig.warp_image; this model has none "
                          "(--set model.warp_image=true, or w_mouth_inside=0)")
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
+    reader = None
+    if cfg.w_swap_expert > 0:                                            # the frozen SynthTalk expert reads the swaps
+        reader = expert_probe(preset, expert, "w_swap_expert reads swapped images with").to(dev).standardised
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
     inside_draw = cfg.w_draw > 0 and cfg.draw_region == "inside"
@@ -144,6 +168,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                 region = inner_mouth_mask(b["lm_driving"].to(dev), region.shape[-1]) * known
             losses["draw"] = region_l1_loss(drv, warp["drawing"], region)
             loss = loss + cfg.w_draw * losses["draw"]
+        if reader is not None and run.step >= cfg.swap_start:            # tiny-scale aid, not EDTalk
+            losses["swap_expert"] = swap_reading(m, reader, src, drv, lat_s, feats_s, m.navigate(lat_s), w, drive_e)
+            loss = loss + cfg.w_swap_expert * losses["swap_expert"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)

@@ -36,7 +36,11 @@ class EDTalkTrainConfig:
     w_leak: float = 0.0              # mouth_pose: the squared batch correlation of every W^m weight with the true pose of
                                      # the frames its mouth came from, and of W^p with their true mouth, is penalised
                                      # (losses.edtalk.cross_correlation_loss). NOT in EDTalk; SynthTalk only
-    w_swap_expert: float = 0.0       # mouth_pose: the truly swapped G(W^m_a, W^p_b), read by the frozen SynthTalk expert,
+    swap_start: int = 0              # autoencoder, w_swap_expert: steps before the swap term switches on (a curriculum)
+    w_swap_expert: float = 0.0       # autoencoder: G(f^{s→r} + W^m_d + W^p_s) and G(f^{s→r} + W^m_s + W^p_d), the driver's
+                                     # mouth with the source's own pose and the reverse, must read as such to the frozen
+                                     # SynthTalk expert, so that G renders the pose from W^p alone (from swap_start on).
+                                     # mouth_pose: the truly swapped G(W^m_a, W^p_b), read by the frozen SynthTalk expert,
                                      # must show a's mouth and b's pose as the expert reads them on a and b
                                      # (losses.edtalk.swap_reading_loss). NOT in EDTalk: its cross-reconstruction
                                      # never renders a mouth with another frame's pose. SynthTalk only (the expert)

@@ -107,12 +107,19 @@ TRAIN_PRESETS = {
     # 600 steps and the student named 12.5 % of test clips; from edtalk_tiny.pt it fell to 0.39 by step 200 and
     # jumped to 0.92 at 225); at 3e-4, 0.34 by step 250 and a student at 87.5 %.
     # Issue 18, from `runs/we_exp` (an EDTalk whose G renders jaw and expression), 32 test clips, with
-    # model.fine_motion, model.bridge.offset_norm, w_mouth_code 1, w_emotion_code 1 (all ours, off here):
+    # model.fine_motion, model.bridge.offset_norm, w_mouth_code 1, w_emotion_code 1 (all ours, on in this preset):
     #   lr_branches 1e-3 (`runs/we_reta2`): f_M's std over time 0.12 (committed: 0.0008), emotion read from the
     #     frames 43.8 %, student 87.5 %, jaw R² −0.51; the mouth-code MSE spiked 0.24 → 14.2 mid-run
     #   lr_branches 3e-4 (`runs/we_reta3`): f_M 0.073, emotion 56.2 %, student 75 %, jaw −0.37; the mouth-code
     #     MSE stayed at 0.2-0.3 (about the target's variance): 400 steps do not teach audio → f_M the jaw
-    "tiny": RETATrainConfig(lr=1e-4, lr_distill=3e-4, adv_start=10**9),
+    #   + code_distill (`runs/we_reta4`): phase 1 ends at a mouth-code MSE of 0.08, which is all audio can explain
+    #     there (that EDTalk's f^{r→m} is R² 0.35 mouth, 0.49 pose); stopped after phase 1 (`runs/we_reta4p1`) the
+    #     frames already talk: jaw R² 0.73, Sync_conf 0.42, emotion from frames 43.8 %. Phase 2 then undid the
+    #     mouth (code MSE back to 0.2-1.3, jaw 0.06) while teaching the emotion (65.6 %)
+    #   + w_mouth_code = w_emotion_code = 10 (`runs/we_reta5`, this preset): jaw R² 0.69, emotion from the frames
+    #     75.0 %, student 93.8 %, f_M std 0.14, PSNR 20.7
+    "tiny": RETATrainConfig(lr=1e-4, lr_distill=3e-4, lr_branches=3e-4, w_mouth_code=10.0, w_emotion_code=10.0,
+                            code_distill=True, adv_start=10**9),
     # full: D.2's settings on 256² MEAD/HDTF segments of 2 s
     "full": RETATrainConfig(steps=100_000, distill_steps=5000, distill_batch=32, batch_size=8, clip_frames=50,
                             perceptual="imagenet", cache_teacher=False, log_every=100, ckpt_every=2000),
