@@ -156,6 +156,13 @@ TRAIN_PRESETS = {
     #   w_swap_expert 1 (the true swap read by the SynthTalk expert, `runs/we_mp_sx1`; now in the preset): self jaw
     #     0.82, pose 0.91; swap jaw 0.77, pose 0.74 (pitch R² 0.52, was 0.33; its correlation with the mouth
     #     frame's pitch 0.42); driver = source L1 0.0112. The output's pose still moves too little (slope 0.55-0.88)
+    # On the regenerated stage 1 (`runs/chain4/edtalk_ae`, 18000 steps: self 0.846 / 0.912, swap 0.826 / 0.229,
+    # L1 0.0085), 1000 steps with w_swap_expert 3 and G training too (lr_generator, ours):
+    #   lr_generator 2e-4 (`runs/c4_mpA`): self 0.819 / 0.918, swap 0.797 / 0.777, L1 0.0108
+    #   lr_generator 5e-4, lr_decay 0.25 (`runs/c4_mpB`): self 0.817 / 0.915, swap 0.783 / 0.839, L1 0.0119
+    #   lr_generator 1e-3, lr_decay 0.25, w_self 3 (`runs/c4_mpC`): self 0.849 / 0.909, swap 0.810 / 0.850, L1 0.0115
+    #   A trained G moves the swap's pose toward the pose frame, but stage 2 costs the copy L1 (bar 0.01) in every
+    #   variant; W^m's feature still has R² 0.45-0.51 from the true pose (0.73 after stage 1)
     "edtalk.mouth_pose": {"tiny": _tiny(steps=1000, adv_start=10**9, w_per=0.0, w_factors=1.0, w_mouth=3.0,
                                         w_swap_expert=1.0),
                           "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
