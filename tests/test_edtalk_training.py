@@ -291,6 +291,36 @@ def test_mouth_pose_lr_generator_trains_g_at_its_own_lr_and_leaves_e_alone(tiny_
                          progress=False)
 
 
+def test_mouth_pose_all_clips_draws_every_emotion_and_renders_each_frames_expression(tiny_dataset, stage_runs, tmp_path):
+    """EDTalkTrainConfig.all_clips (ours): a and b come from any clip of the identity (the source stays neutral),
+    and the images take the W^e of the frame they reconstruct, so the run differs from the neutral-only one."""
+    import numpy as np
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
+    data = EDTalkBatches(tiny_dataset, "train")
+    emotional = {i for i, e in enumerate(data.emotion) if e not in ("neutral", None)}
+    picked = []
+    data._frame = lambda c, t: (picked.append(c), np.zeros((64, 64, 3), np.uint8))[1]   # record the clips drawn
+    drawn = []
+    for i in range(20):
+        picked.clear()
+        data.mouth_pose(torch.Generator().manual_seed(i), 1, all_clips=True)    # draws a, b, then the source
+        assert picked[2] not in emotional, "the source stays neutral"
+        drawn += picked[:2]
+    assert emotional & set(drawn), "all_clips never drew an emotional frame"
+    picked.clear()
+    for i in range(20):
+        data.mouth_pose(torch.Generator().manual_seed(i), 1)
+    assert not emotional & set(picked), "the default draws neutral frames only (EDTalk A.3)"
+    init = stage_runs[1] / "ae" / "edtalk.pt"
+    cfg = replace(fast_cfg("edtalk.mouth_pose", steps=2), lr_generator=1e-3)
+    a = train_mouth_pose(tiny_dataset, tmp_path / "all", init=init, cfg=replace(cfg, all_clips=True), progress=False)
+    b = train_mouth_pose(tiny_dataset, tmp_path / "neu", init=init, cfg=cfg, progress=False)
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert any(not torch.equal(sa[k], sb[k]) for k in sa)
+    assert np.isfinite([v for _, v in a.logger.history["rec"]]).all()
+
+
 def test_expression_start_holds_expression_back_until_its_step(tiny_dataset, tmp_path):
     """expression_start (a curriculum, ours): before it, W^e does not drive, is not anchored, w_eyes is
     off and ELN and the expression bank stay exactly as they were; from it on, all three switch on."""

@@ -156,8 +156,9 @@ class EDTalkBatches:
             batch[f"{k}_factors"] = self._standardised(truth, k)
         return batch
 
-    def mouth_pose(self, g, batch_size, factors=False):
-        """{"a", "b", "source"} (B, 3, H, W) and {"lm_a", "lm_b"} (B, 68, 2): neutral frames of one identity.
+    def mouth_pose(self, g, batch_size, factors=False, all_clips=False):
+        """{"a", "b", "source"} (B, 3, H, W) and {"lm_a", "lm_b"} (B, 68, 2): neutral frames of one identity
+        (all_clips=True: a and b from any of its clips, every emotion; the source stays neutral).
         factors=True adds a's and b's standardised truth, "mouth_a", "pose_a", "mouth_b", "pose_b"
         ((B, 4), (B, 5); SynthTalk only, as pairs(factors=True)). The draws are the same either way."""
         if factors:
@@ -167,7 +168,7 @@ class EDTalkBatches:
         for _ in range(batch_size):
             ident = self._pick(g, self.identities)
             for key in ("a", "b", "source"):
-                c = self._pick(g, self.neutral_of[ident])
+                c = self._pick(g, self.clips_of[ident] if all_clips and key != "source" else self.neutral_of[ident])
                 t = self._randint(g, self.num_frames[c])
                 out[key].append(self._frame(c, t))
                 if key != "source":

@@ -55,6 +55,9 @@ class EDTalkTrainConfig:
     mouth_inside_start: int = 0      # autoencoder: steps before w_mouth_inside switches on (a curriculum, ours): G's
                                      # drawing must first have learned the open mouth (w_draw), or closing m_I there
                                      # opens it on every mouth and blurs the face
+    all_clips: bool = False          # mouth_pose: frames a and b come from every clip of the identity, not its neutral
+                                     # ones (A.3), and each image G renders also takes its target frame's own W^e (ELN is
+                                     # frozen here), so a G that trains (lr_generator) keeps seeing expressions. Ours
     lr_generator: float = 0.0        # mouth_pose: G trains too, at this lr (0: G frozen, EDTalk A.3). NOT in EDTalk: a G
                                      # trained only on frames whose mouth and pose agree renders part of the pose from
                                      # W^m (tiny stage 1: swap pose R² 0.21), which frozen, it keeps

@@ -32,8 +32,10 @@ from talkinglib.train.edtalk_common import (bank_feature, discriminator_step, ex
 STAGE = "edtalk.mouth_pose"
 
 
-def cross_reconstruct(m, batch):
-    """Eqs. (3)-(4) and the generator calls. Returns the images and features the losses need."""
+def cross_reconstruct(m, batch, expression=False):
+    """Eqs. (3)-(4) and the generator calls. Returns the images and features the losses need.
+    expression=True (EDTalkTrainConfig.all_clips, ours): every image also takes the W^e of the frame it
+    reconstructs, read from that frame (the swaps: the mouth frame's)."""
     a, b, lm_a, lm_b = batch["a"], batch["b"], batch["lm_a"], batch["lm_b"]
     x_ab, _ = superimpose_mouth(a, lm_a, b, lm_b)                     # I^{m_a}_{p_b}: b wearing a's mouth
     x_ba, _ = superimpose_mouth(b, lm_b, a, lm_a)                     # I^{m_b}_{p_a}
@@ -45,8 +47,10 @@ def cross_reconstruct(m, batch):
     w_a, w_b = m.navigate(lat_a), m.navigate(lat_b)                   # PLN(E(I^#)), MLN(E(I^#))
     lat_s2, feats_s2 = torch.cat([lat_s, lat_s]), [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats_s]
 
-    def gen(mouth, pose):                                             # G(f^{s→r} + f^{r→m} + f^{r→p}, f^{id})
-        return m.generate(m.compose(lat_s2, mouth=mouth, pose=pose), feats_s2).split(B)
+    exp_ab = torch.cat([w_a["expression"], w_b["expression"]]).detach() if expression else None   # (2B, K_e): a, b
+
+    def gen(mouth, pose, expression=exp_ab):                          # G(f^{s→r} + f^{r→m} + f^{r→p}, f^{id})
+        return m.generate(m.compose(lat_s2, mouth=mouth, pose=pose, expression=expression), feats_s2).split(B)
 
     fake_a, fake_b = gen(torch.cat([w_ab["mouth"], w_ba["mouth"]]), torch.cat([w_ba["pose"], w_ab["pose"]]))
     self_a, self_b = gen(torch.cat([w_a["mouth"], w_b["mouth"]]), torch.cat([w_a["pose"], w_b["pose"]]))
@@ -138,9 +142,9 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)
-        batch = {k: v.to(dev) for k, v in batches.mouth_pose(g, cfg.batch_size,
-                                                             factors=cfg.w_factors > 0 or cfg.w_leak > 0).items()}
-        out = cross_reconstruct(m, batch)
+        batch = {k: v.to(dev) for k, v in batches.mouth_pose(g, cfg.batch_size, factors=cfg.w_factors > 0 or cfg.w_leak > 0,
+                                                             all_clips=cfg.all_clips).items()}
+        out = cross_reconstruct(m, batch, expression=cfg.all_clips)
         real = torch.cat([batch["a"], batch["b"]])
         fake = torch.cat([out["fake_a"], out["fake_b"]])
 
