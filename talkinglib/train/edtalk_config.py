@@ -131,11 +131,16 @@ TRAIN_PRESETS = {
     # decaying in each) moved the per-frame emotion transfer (W^e from the driver, probe accuracy, test
     # identities) 13 / 31 / 46 / 58 % at 1500 / 3000 / 5000 / 9000 steps, and the jaw with it (0.77 → 0.84,
     # pose 0.905, L1 0.0086); without it stage 3 transfers none (10 %: the oracles in its comment below).
+    # w_swap_expert from step 10000 (ours, the stage-1 swap): without it the 18000-step stage 1 (`runs/chain4`)
+    # renders the swap's pose from W^m (swap pose R² 0.202 at 12000, 0.229 at 18000; self 0.846 / 0.912). Resumed
+    # from that run's step 10000 with it (`runs/c5_ae`), at step 12250: swap jaw 0.800, pose 0.853; self 0.795 /
+    # 0.896 (0.773 / 0.866 without, at 12000); driver = source L1 0.0111 (the same; the lr decay comes later)
     "edtalk.autoencoder": {"tiny": _tiny(steps=18000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
                                          w_per=0.2, perceptual="expert", w_mouth=1.0, w_factors=1.0,
                                          same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25, w_draw=1.0,
                                          draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250,
-                                         drive_expression=True, w_eyes=1.0, expression_start=8000),
+                                         drive_expression=True, w_eyes=1.0, expression_start=8000,
+                                         w_swap_expert=1.0, swap_start=10000),
                            "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
     # tiny stage 2 keeps stage 1's navigation (navigation_init="keep"), anchors the bank weights read
     # from each swapped image to the truth of the frame each factor came from (w_factors), weighs the L1
