@@ -169,6 +169,9 @@ TRAIN_PRESETS = {
     #   lr_generator 2e-4 (`runs/c4_mpA`): self 0.819 / 0.918, swap 0.797 / 0.777, L1 0.0108
     #   lr_generator 5e-4, lr_decay 0.25 (`runs/c4_mpB`): self 0.817 / 0.915, swap 0.783 / 0.839, L1 0.0119
     #   lr_generator 1e-3, lr_decay 0.25, w_self 3 (`runs/c4_mpC`): self 0.849 / 0.909, swap 0.810 / 0.850, L1 0.0115
+    #   the same + all_clips (`runs/c4_mpD`): self 0.722 / 0.882, swap 0.676 / 0.868, L1 0.0167 (emotional frames
+    #     0.0163, neutral 0.0148 with W^e); W^m's feature became mouth (R² 0.83 from the true mouth, 0.10 from the pose)
+    #     but every image got worse
     #   A trained G moves the swap's pose toward the pose frame, but stage 2 costs the copy L1 (bar 0.01) in every
     #   variant; W^m's feature still has R² 0.45-0.51 from the true pose (0.73 after stage 1)
     "edtalk.mouth_pose": {"tiny": _tiny(steps=1000, adv_start=10**9, w_per=0.0, w_factors=1.0, w_mouth=3.0,
