@@ -55,6 +55,16 @@ def swap_reading_loss(read_swap, read_mouth_frame, read_pose_frame):
             + F.mse_loss(read_swap["pose"], read_pose_frame["pose"].detach()))
 
 
+def paired_swap_reading_loss(read_swaps, read_frames):
+    """swap_reading_loss for both directions at once: read_swaps and read_frames are reads of 2B images,
+    {"mouth" (2B, 4), "pose" (2B, 5)}; swap i < B shows frame i's mouth on frame i + B's pose, swap i + B
+    the reverse."""
+    B = read_swaps["mouth"].shape[0] // 2
+    half = lambda r, i: {k: v[i * B:(i + 1) * B] for k, v in r.items()}              # noqa: E731
+    return (swap_reading_loss(half(read_swaps, 0), half(read_frames, 0), half(read_frames, 1))
+            + swap_reading_loss(half(read_swaps, 1), half(read_frames, 1), half(read_frames, 0)))
+
+
 def landmark_flow_loss(offset, lm_source, lm_driving, known=None):
     """Mean |warp target − source landmark| in pixels, over the driving frame's landmarks.
 

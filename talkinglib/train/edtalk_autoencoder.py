@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 from talkinglib.data import clips as clipio
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches, soft_eye_region
 from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, inner_mouth_mask, landmark_flow_loss,
-                                      mouth_inside_loss, reconstruction_loss, region_l1_loss, swap_reading_loss)
+                                      mouth_inside_loss, paired_swap_reading_loss, reconstruction_loss,
+                                      region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
 from talkinglib.train.edtalk_common import (discriminator_step, close_run, expert_probe, finish_step, generator_step,
                                             setup_stage, step_generator)
@@ -63,7 +64,6 @@ def swap_reading(m, reader, src, drv, lat_s, feats_s, w_s, w_d, expression):
     """The tiny aid w_swap_expert in this stage (not in EDTalk or LIA): Î^{ds} = G(f^{s→r} + f^{r→m}_d + f^{r→p}_s,
     f^{id}_s) and Î^{sd} with the roles swapped (each with its mouth frame's W^e when expression drives), read by
     the frozen expert against the frames' own reads: d's mouth and s's pose, then s's mouth and d's pose."""
-    B = src.shape[0]
     cat = lambda x, y: torch.cat([x, y])                                  # noqa: E731
     with torch.no_grad():
         reads = reader(cat(drv, src))
@@ -71,10 +71,7 @@ def swap_reading(m, reader, src, drv, lat_s, feats_s, w_s, w_d, expression):
     swapped = m.generate(m.compose(cat(lat_s, lat_s), mouth=cat(w_d["mouth"], w_s["mouth"]),
                                    pose=cat(w_s["pose"], w_d["pose"]), expression=exp),
                          [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats_s])    # (2B, 3, S, S): ds, then sd
-    r = reader(swapped)
-    half = lambda x, i: {k: v[i * B:(i + 1) * B] for k, v in x.items()}  # noqa: E731
-    return (swap_reading_loss(half(r, 0), half(reads, 0), half(reads, 1))
-            + swap_reading_loss(half(r, 1), half(reads, 1), half(reads, 0)))
+    return paired_swap_reading_loss(reader(swapped), reads)
 
 
 def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init=None, resume=True,

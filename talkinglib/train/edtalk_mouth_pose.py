@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from talkinglib.data.edtalk_batches import EDTalkBatches, soft_mouth_region
 from talkinglib.data.mouth_swap import superimpose_mouth
 from talkinglib.losses.edtalk import (cross_correlation_loss, factor_anchor_loss, feature_loss, g_nonsaturating_loss,
-                                      reconstruction_loss, region_l1_loss, swap_reading_loss)
+                                      paired_swap_reading_loss, reconstruction_loss, region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
 from talkinglib.train.edtalk_common import (bank_feature, discriminator_step, expert_probe,
                                             close_run, finish_step, generator_step, setup_stage, step_generator)
@@ -86,15 +86,12 @@ def leak_correlation(w, batch):
 def swap_reading(m, reader, out, batch):
     """The tiny aid w_swap_expert (not in EDTalk): Î^{ab} = G(f^{s→r} + f^{r→m}_a + f^{r→p}_b, f^{id}_s) from the
     plain frames' weights, and the reverse, read by the frozen expert against a's mouth and b's pose."""
-    w, B = out["w"], batch["a"].shape[0]
+    w = out["w"]
     with torch.no_grad():
         reads = reader(torch.cat([batch["a"], batch["b"]]))
     swapped = torch.cat(out["gen"](torch.cat([w["a"]["mouth"], w["b"]["mouth"]]),
                                    torch.cat([w["b"]["pose"], w["a"]["pose"]])))    # (2B, 3, S, S): ab, then ba
-    half = lambda r, i: {k: v[i * B:(i + 1) * B] for k, v in r.items()}              # noqa: E731
-    r_s = reader(swapped)
-    return (swap_reading_loss(half(r_s, 0), half(reads, 0), half(reads, 1))
-            + swap_reading_loss(half(r_s, 1), half(reads, 1), half(reads, 0)))
+    return paired_swap_reading_loss(reader(swapped), reads)
 
 
 def mouth_region_l1(out, batch):
