@@ -46,6 +46,17 @@ def cmd_evaluate(args):
     return 0
 
 
+def cmd_scorecard(args):
+    from talkinglib.eval.scorecard import format_scorecard, scorecard, write_scorecard
+    card = scorecard(args.data, args.checkpoints, args.split, tuple(args.parts), args.n, args.max_clips,
+                     edtalk=args.edtalk, audio2lip=args.audio2lip, syncnet=args.syncnet, audio2pose=args.audio2pose,
+                     reta=args.reta, probe=args.probe)
+    print(format_scorecard(card))
+    if args.out:
+        print(f"wrote {write_scorecard(args.out, card)} and scorecard.json")
+    return 0
+
+
 def cmd_bench(args):
     from talkinglib.eval.bench import bench, format_bench
     r = bench(args.preset, args.mode, frames=args.frames, batch_sizes=tuple(args.batch_size), device=args.device,
@@ -80,6 +91,19 @@ def add_cli(sub):
     v.add_argument("--batch-size", type=int, default=32)
     v.add_argument("--device", default="cpu")
     v.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser("scorecard", help="issue 18's bars on a SynthTalk split: EDTalk-V, EDTalk-A, the pose flow, RETA")
+    c.add_argument("--data", required=True, help="a SynthTalk dataset (best a seed no checkpoint was trained on)")
+    c.add_argument("--checkpoints", default=None, help="folder of the chain's exports (default data/checkpoints)")
+    c.add_argument("--split", default="test")
+    c.add_argument("--parts", nargs="+", default=["edtalk", "edtalk-a", "flow", "reta"],
+                   choices=["edtalk", "edtalk-a", "flow", "reta"])
+    c.add_argument("--n", type=int, default=192, help="samples per EDTalk-V measurement")
+    c.add_argument("--max-clips", type=int, default=None, help="clips for EDTalk-A, the flow and RETA (default all)")
+    for name in ("edtalk", "audio2lip", "syncnet", "audio2pose", "reta", "probe"):
+        c.add_argument(f"--{name}", default=None, help=f"this {name} checkpoint instead of the folder's")
+    c.add_argument("--out", default=None, help="write scorecard.json and scorecard.md here")
+    c.set_defaults(func=cmd_scorecard)
 
     b = sub.add_parser("bench", help="inference frames/s and latency against the official per-frame loop")
     b.add_argument("--preset", choices=["tiny", "full"], default="full")

@@ -17,8 +17,11 @@ from talkinglib.eval.factors import r2_score
 
 @torch.no_grad()
 def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test", max_clips=None,
-                  mouth_sources=("audio", "video"), batch=128):
-    """{row: {"jaw_r2", "jaw_corr", "sync_conf", "lse_d", "clips"}} for rows "real" and each mouth source."""
+                  mouth_sources=("audio", "video"), batch=128, pose="frames"):
+    """{row: {"jaw_r2", "jaw_corr", "sync_conf", "lse_d", "clips"}} for rows "real" and each mouth source.
+    pose: "frames" (W^p of the clip's own frames) or "still" (the first frame's W^p throughout)."""
+    if pose not in ("frames", "still"):
+        raise ValueError(f"pose must be 'frames' or 'still', not {pose!r}")
     from talkinglib.data.clips import FPS
     from talkinglib.data.datasets import ClipStore, frame_factors, to_tensor_images
     from talkinglib import audio as tl_audio
@@ -35,7 +38,9 @@ def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test
         frames = to_tensor_images(store.frames(c))                              # (T, 3, H, W)
         mel = tl_audio.mel_windows(store.audio(c), fps=FPS)                     # (T, 1, 80, 16)
         jaw = frame_factors(store.metas[c])["mouth"][:, 0]
-        w = targets[c]                                                          # W^m, W^p, W^e of the frames
+        w = dict(targets[c])                                                    # W^m, W^p, W^e of the frames
+        if pose == "still":
+            w["pose"] = w["pose"][:1].expand_as(w["pose"])
         outputs = {"real": frames}
         if "audio" in mouth_sources:
             w_audio = audio2lip(mel, batch=1, frames=len(mel))[0]               # Ŵ^m (T, 20)

@@ -45,7 +45,8 @@ def _row(jaw_true, jaw_read, hits, confs, **extra):
 @torch.no_grad()
 def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", max_clips=None, batch=128, stride=1):
     """One row of RETA Tab. 4 on a split: {"psnr", "ssim", "jaw_r2", "sync_conf", "emotion_acc",
-    "student_acc_clip", "student_acc_frame", "lve", "clips"}. Clips 0, stride, 2·stride, ... (at most
+    "student_acc_clip", "student_acc_frame", "lve", "f_m_std", "clips"}. f_m_std: f_M's std over each
+    clip's frames, averaged over channels and clips (0 for a still face: RETA's f_M "asleep"). Clips 0, stride, 2·stride, ... (at most
     max_clips): stride 3 visits every test identity and every emotion in 11 of SynthTalk's 32."""
     from talkinglib.data.datasets import ClipStore, to_tensor_images
     from talkinglib.eval.image_metrics import psnr, ssim
@@ -58,7 +59,7 @@ def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", 
     metas = store.metas
     clips = list(range(0, len(store), stride))[:max_clips]
     acc = {k: [] for k in ("psnr", "ssim", "lve")}
-    scores, f_es, labels = [], [], []
+    scores, f_es, labels, f_m_std = [], [], [], []
     for c in clips:
         source = to_tensor_images(store.identity_image(c)[None]).to(dev)             # (1, 3, S, S)
         real = to_tensor_images(store.frames(c))                                      # (T, 3, S, S)
@@ -75,9 +76,10 @@ def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", 
             p_true = torch.as_tensor(np.asarray(metas[c]["tdmm"]["p_exp"], np.float32))[None, :T].to(dev)
             acc["lve"].append(lip_vertex_error(model.geometry.mm, ctrl["p_exp"], p_true))
         f_es.append(ctrl["f_E"][0].cpu())
+        f_m_std.append(float(ctrl["f_M"][0].float().std(0).mean()))
         labels.append(metas[c]["emotion"])
     row = _row(*zip(*scores), psnr=float(np.mean(acc["psnr"])), ssim=float(np.mean(acc["ssim"])),
-               lve=float(np.mean(acc["lve"])) if acc["lve"] else float("nan"))
+               lve=float(np.mean(acc["lve"])) if acc["lve"] else float("nan"), f_m_std=float(np.mean(f_m_std)))
     if teacher is not None and model.cfg.emotion:                # "w/o ERL" has no student (f_E unused)
         s = student_emotion_accuracy(teacher, torch.stack(f_es).to(next(teacher.parameters()).device), labels)
         row.update(student_acc_clip=s["clip"], student_acc_frame=s["frame"])
