@@ -135,7 +135,12 @@ TRAIN_PRESETS = {
     # renders the swap's pose from W^m (swap pose R² 0.202 at 12000, 0.229 at 18000; self 0.846 / 0.912). Resumed
     # from that run's step 10000 with it (`runs/c5_ae`), at step 12250: swap jaw 0.800, pose 0.853; self 0.795 /
     # 0.896 (0.773 / 0.866 without, at 12000); driver = source L1 0.0111 (the same; the lr decay comes later)
-    "edtalk.autoencoder": {"tiny": _tiny(steps=18000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
+    # 16000 steps (was 18000; the lr decays over 12000-16000), from scratch by the recipe (`runs/chain5`, exported
+    # to data/checkpoints/next/edtalk_tiny_ae.pt, about 140 min alone on 2 threads: 2.2-2.8 steps/s, 1.3-1.5 from
+    # step 10000): self 0.842 / 0.920, swap 0.830 / 0.915, L1 0.0101 on tiny-seed0's test identities; on tiny-seed1
+    # (no identity of it trained on) 0.871 / 0.945, 0.845 / 0.937, 0.0106. At step 10000: self 0.616 / 0.857,
+    # swap 0.606 / 0.210, L1 0.0127.
+    "edtalk.autoencoder": {"tiny": _tiny(steps=16000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
                                          w_per=0.2, perceptual="expert", w_mouth=1.0, w_factors=1.0,
                                          same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25, w_draw=1.0,
                                          draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250,
