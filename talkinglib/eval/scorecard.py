@@ -175,7 +175,8 @@ def format_scorecard(card):
              "| measure | value | bar | holds |", "|---|---|---|---|"]
     for r in card["rows"]:
         v = r["value"]
-        text = "–" if v is None else (f"{v:.1%}" if r["key"].endswith("_acc") else f"{v:.3f}")
+        digits = 4 if r["key"] == "copy_l1" else 3                     # 0.0101 must not print as 0.010 ≤ 0.01
+        text = "–" if v is None else (f"{v:.1%}" if r["key"].endswith("_acc") else f"{v:.{digits}f}")
         lines.append(f"| {r['label']} | {text} | {r['bar']} | {mark[r['holds']]} |")
     lines += [f"\n{part}: skipped, {why}" for part, why in card["skipped"].items()]
     return "\n".join(lines)
