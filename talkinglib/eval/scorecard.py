@@ -23,8 +23,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
 
 PARTS = ("edtalk", "edtalk-a", "flow", "reta")
 FILES = {"edtalk": "edtalk_tiny.pt", "audio2lip": "audio2lip_tiny.pt", "syncnet": "syncnet_tiny.pt",
@@ -187,7 +185,6 @@ def write_scorecard(out, card):
     from talkinglib.data.clips import atomic_write_bytes
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    clean = json.loads(json.dumps(card, default=lambda x: float(x) if isinstance(x, (np.floating, torch.Tensor)) else str(x)))
-    atomic_write_bytes(out / "scorecard.json", (json.dumps(clean, indent=1) + "\n").encode())
+    atomic_write_bytes(out / "scorecard.json", (json.dumps(card, indent=1, default=float) + "\n").encode())
     atomic_write_bytes(out / "scorecard.md", (format_scorecard(card) + "\n").encode())
     return out / "scorecard.md"
