@@ -161,7 +161,10 @@ def test_pairs_carry_the_driving_frames_truth_and_same_frame_pairs(tiny_dataset)
     clips = p["mouth_factors"][~is_extra]
     assert clips.abs().max() < 6 and clips.std() > 0.3, "clip frames: standardised truth, not the extras' 7"
     same = b.pairs(torch.Generator().manual_seed(0), 6, same_fraction=1.0)
-    assert torch.equal(same["source"], same["driving"])
+    assert torch.equal(same["source"], same["driving"]) and bool(same["same"].all())
+    some = b.pairs(torch.Generator().manual_seed(1), 32, same_fraction=0.3, extra_fraction=0.0)   # (extras: all alike)
+    flagged = (some["source"] == some["driving"]).flatten(1).all(1)
+    assert torch.equal(some["same"], flagged) and 0 < int(flagged.sum()) < 32, "'same' marks exactly those pairs"
     default = b.pairs(torch.Generator().manual_seed(0), 6)
     again = EDTalkBatches(tiny_dataset, "train", extra=extra, extra_block=4).pairs(torch.Generator().manual_seed(0), 6)
     assert torch.equal(default["driving"], again["driving"]), "the aids off: the same batches as before"
@@ -190,6 +193,24 @@ def test_factor_anchor_loss_regresses_the_first_bank_weights():
     assert factor_anchor_loss(w, torch.tensor([[0.0, 2.0], [0.0, 0.0]])) == pytest.approx(0.25)
     with pytest.raises(ValueError, match="at least 3"):
         factor_anchor_loss(w[:, :2], torch.zeros(2, 3))
+
+
+def test_copy_warp_loss_counts_offset_pixels_and_mask_on_same_pairs_only():
+    """losses.edtalk.copy_warp_loss (EDTalkTrainConfig.w_copy_warp): on driver = source pairs, an offset
+    of (1, −0.5) px everywhere costs |1| + |−0.5| = 1.5 and m_I = 0.8 costs 0.2 more; the identity warp
+    with m_I = 1 costs 0; other pairs, however wrong, count for nothing."""
+    S = 64
+    px = torch.tensor([1.0, -0.5]) * 2 / (S - 1)                          # pixels -> normalised units
+    off = px.expand(3, S, S, 2).contiguous()
+    mask = torch.full((3, 1, S, S), 0.8)
+    same = torch.tensor([True, True, False])
+    assert L.copy_warp_loss(off, mask, same) == pytest.approx(1.7, abs=1e-4)
+    exact_off, exact_mask = off.clone(), mask.clone()
+    exact_off[:2], exact_mask[:2] = 0, 1
+    assert L.copy_warp_loss(exact_off, exact_mask, same) == 0
+    assert L.copy_warp_loss(off, mask, torch.zeros(3, dtype=torch.bool)) == 0
+    with pytest.raises(ValueError, match="offset must be"):
+        L.copy_warp_loss(off, mask[:, :, :32], same)
 
 
 def test_landmark_flow_loss_is_zero_for_the_true_warp_and_counts_pixels():

@@ -111,10 +111,11 @@ class EDTalkBatches:
             per_clip = self.factors()[0]
             if self.extra is not None and self.extra_factors is None:
                 raise ValueError("factors=True with extra frames needs their extra_factors")
-        src, drv, lms, src_lms, truth = [], [], [], [], []
+        src, drv, lms, src_lms, truth, sames = [], [], [], [], [], []
         for _ in range(batch_size):
             use_extra = self.extra is not None and float(torch.rand((), generator=g)) < extra_fraction
             same = same_fraction > 0 and float(torch.rand((), generator=g)) < same_fraction
+            sames.append(same)
             if use_extra:
                 block = self._randint(g, len(self.extra) // self.extra_block) * self.extra_block
                 i, j = (block + self._randint(g, self.extra_block) for _ in range(2))
@@ -146,7 +147,7 @@ class EDTalkBatches:
             lm = torch.from_numpy(np.stack([lms[k] for k in known]))    # (B', 68, 2) pixels
             mouth[known] = soft_mouth_region(lm, size)
         batch = {"source": to_tensor_images(np.stack(src)), "driving": to_tensor_images(np.stack(drv)),
-                 "mouth": mouth}
+                 "mouth": mouth, "same": torch.tensor(sames)}
         if landmarks:
             zero = np.zeros((68, 2), np.float32)
             batch["has_landmarks"] = torch.tensor([lm is not None for lm in lms])

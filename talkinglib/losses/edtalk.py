@@ -89,6 +89,25 @@ def landmark_flow_loss(offset, lm_source, lm_driving, known=None):
     return (err * w).sum() / w.sum().clamp_min(1.0)
 
 
+def copy_warp_loss(offset, image_mask, same):
+    """Mean |offset| in pixels plus mean (1 − m_I), over the pairs whose driving frame is the source.
+
+    With driver = source the right output is the source itself: G's S² warp should read every pixel
+    where it is (offset 0) and the image mask m_I should take the warped image everywhere (m_I = 1),
+    so nothing of the blurrier drawing is blended in. offset (B, S, S, 2) normalised units (x first),
+    image_mask (B, 1, S, S), same (B,) bool; no such pair gives 0. Needs no ground truth (the pair is
+    made from one frame), so it applies to real clips as well. Not a term of EDTalk or LIA: the tiny
+    autoencoder's EDTalkTrainConfig.w_copy_warp."""
+    S = offset.shape[1]
+    if offset.shape[1:] != (S, S, 2) or image_mask.shape[1:] != (1, S, S) or same.shape != offset.shape[:1]:
+        raise ValueError(f"offset must be (B, S, S, 2), image_mask (B, 1, S, S) and same (B,); got "
+                         f"{tuple(offset.shape)}, {tuple(image_mask.shape)}, {tuple(same.shape)}")
+    if not bool(same.any()):
+        return offset.new_zeros(())
+    px = offset[same].abs().sum(-1).mean() * (S - 1) / 2                          # L1 of the offset, pixels
+    return px + (1 - image_mask[same]).mean()
+
+
 def inner_mouth_mask(lm, size):
     """(B, 1, size, size) in {0, 1}: pixel centres inside the inner-lip polygon (landmarks 60-67) of
     lm (B, 68, 2) pixels (pixel i covers [i, i + 1)). A closed mouth has no inside: all zero."""

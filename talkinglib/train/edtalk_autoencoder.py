@@ -29,7 +29,10 @@ Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkT
   with w_eyes and the W^e anchors (a curriculum: the jaw first);
 - w_swap_expert (from swap_start on): the driver's mouth on the source's own pose, and the reverse,
   rendered and read by the frozen SynthTalk expert (`swap_reading`). Reconstruction alone only ever
-  shows G a mouth and a pose of one frame, and G then renders part of the pose from W^m.
+  shows G a mouth and a pose of one frame, and G then renders part of the pose from W^m;
+- w_copy_warp (with EDTalkConfig.warp_image, from copy_warp_start on): on the driver = source pairs
+  of same_fraction, G's S² offsets go to 0 and m_I to 1, so that a frame driven by itself comes back
+  as itself, not as a 1-pixel-shifted blend with the drawing.
 The D step comes first, then the G step; D's requires_grad is switched off for the G step.
 """
 
@@ -38,7 +41,8 @@ from tqdm.auto import tqdm
 
 from talkinglib.data import clips as clipio
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches, soft_eye_region
-from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, inner_mouth_mask, landmark_flow_loss,
+from talkinglib.losses.edtalk import (copy_warp_loss, factor_anchor_loss, g_nonsaturating_loss, inner_mouth_mask,
+                                      landmark_flow_loss,
                                       mouth_inside_loss, paired_swap_reading_loss, reconstruction_loss,
                                       region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
@@ -95,6 +99,10 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                 f"perceptual='expert' scores images with a network trained on SynthTalk faces, and these clips are "
                 f"not SynthTalk ({e}): pass --set perceptual=imagenet (after `talkinglib weights fetch vgg19`) "
                 "or --set perceptual=random") from e
+    if cfg.w_copy_warp > 0 and (not run.model_cfg.warp_image or cfg.same_fraction <= 0):
+        raise ValueError("w_copy_warp acts on the driver = source pairs of same_fraction through the image mask of "
+                         "EDTalkConfig.warp_image: it needs both (--set same_fraction=0.1 --set model.warp_image=true, "
+                         "or w_copy_warp=0)")
     if cfg.w_draw > 0 and not run.model_cfg.image_draw:
         raise ValueError("w_draw trains G's own drawing of EDTalkConfig.image_draw; this model has none "
                          "(--set model.warp_image=true --set model.image_draw=true, or w_draw=0)")
@@ -165,6 +173,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                 region = inner_mouth_mask(b["lm_driving"].to(dev), region.shape[-1]) * known
             losses["draw"] = region_l1_loss(drv, warp["drawing"], region)
             loss = loss + cfg.w_draw * losses["draw"]
+        if cfg.w_copy_warp > 0 and run.step >= cfg.copy_warp_start:     # tiny-scale aid, not EDTalk
+            losses["copy_warp"] = copy_warp_loss(warp["offset"], warp["image_mask"], b["same"].to(dev))
+            loss = loss + cfg.w_copy_warp * losses["copy_warp"]
         if reader is not None and run.step >= cfg.swap_start:            # tiny-scale aid, not EDTalk
             losses["swap_expert"] = swap_reading(m, reader, src, drv, lat_s, feats_s, m.navigate(lat_s), w, drive_e)
             loss = loss + cfg.w_swap_expert * losses["swap_expert"]

@@ -37,6 +37,9 @@ class EDTalkTrainConfig:
                                      # the frames its mouth came from, and of W^p with their true mouth, is penalised
                                      # (losses.edtalk.cross_correlation_loss). NOT in EDTalk; SynthTalk only
     swap_start: int = 0              # autoencoder, w_swap_expert: steps before the swap term switches on (a curriculum)
+    w_copy_warp: float = 0.0         # autoencoder, warp_image: on the driver = source pairs (same_fraction), the S²
+                                     # offsets → 0 and m_I → 1 (losses.edtalk.copy_warp_loss). NOT in EDTalk/LIA
+    copy_warp_start: int = 0         # autoencoder, w_copy_warp: steps before it switches on (a curriculum)
     w_swap_expert: float = 0.0       # autoencoder: G(f^{s→r} + W^m_d + W^p_s) and G(f^{s→r} + W^m_s + W^p_d), the driver's
                                      # mouth with the source's own pose and the reverse, must read as such to the frozen
                                      # SynthTalk expert, so that G renders the pose from W^p alone (from swap_start on).
@@ -63,6 +66,8 @@ class EDTalkTrainConfig:
                                      # W^m (tiny stage 1: swap pose R² 0.21), which frozen, it keeps
     lr_decay: float = 0.0            # over this last fraction of the steps, the lr of G's side falls by a half
                                      # cosine to 5 % (stage_lr). NOT in EDTalk (A.3: a constant lr); 0 keeps it
+    lr_hold: int = 0                 # with lr_decay: the last this many steps stay at the 5 % floor, and the decay
+                                     # spans lr_decay · (steps − lr_hold) before them (ours, as lr_decay)
     w_draw: float = 0.0              # autoencoder, image_draw: G's own drawing (what m_I blends with the warped
                                      # image) alone reconstructs the driving frame's mouth region, so it learns
                                      # the inside of the mouth at full gradient, whatever m_I. NOT in EDTalk/LIA.
