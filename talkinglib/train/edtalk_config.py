@@ -145,7 +145,15 @@ TRAIN_PRESETS = {
     # step 10000): self 0.842 / 0.920, swap 0.830 / 0.915, L1 0.0101 on tiny-seed0's test identities; on tiny-seed1
     # (no identity of it trained on) 0.871 / 0.945, 0.845 / 0.937, 0.0106. At step 10000: self 0.616 / 0.857,
     # swap 0.606 / 0.210, L1 0.0127.
-    "edtalk.autoencoder": {"tiny": _tiny(steps=16000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
+    # w_copy_warp from step 16000, 1000 steps held at the floor lr (lr_hold; ours): at 16000 a frame driven by
+    # itself came back through a 0.94-px warp (95 %: 2.5 px) blended with the drawing (m_I 0.88), about as far
+    # from it as a 3×3 box blur (copy L1 0.0106 against the blur's 0.0133 on tiny-seed1). Resumed from 16000
+    # (`runs/ae_cw`), test identities, n = 192, self jaw / pose, swap jaw / pose, copy L1:
+    #   tiny-seed0: 16000 0.842 / 0.920, 0.830 / 0.915, 0.0101 → 17000 0.847 / 0.916, 0.828 / 0.916, 0.0095
+    #   tiny-seed1: 16000 0.871 / 0.945, 0.845 / 0.937, 0.0106 → 17000 0.871 / 0.946, 0.842 / 0.939, 0.01004
+    # the copy's warp 0.48 px at 16500 (m_I 0.887). The same 500 steps at the floor lr without it
+    # (`runs/ae_hold`, 16500): L1 0.0098 / 0.0106, self 0.846 / 0.919, swap 0.819 / 0.916 on tiny-seed0.
+    "edtalk.autoencoder": {"tiny": _tiny(steps=17000, lr_hold=1000, w_copy_warp=0.3, copy_warp_start=16000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
                                          w_per=0.2, perceptual="expert", w_mouth=1.0, w_factors=1.0,
                                          same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25, w_draw=1.0,
                                          draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250,
