@@ -164,7 +164,7 @@ def test_autoencoder_aids_are_trained_and_logged(tiny_dataset, tmp_path):
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     cfg = replace(fast_cfg("edtalk.autoencoder"), w_factors=1.0, w_mouth=1.0, same_fraction=0.5, w_per=0.0,
                   w_flow_landmarks=0.1, w_mouth_inside=0.05, mouth_inside_start=0, w_draw=1.0, adv_start=10**9,
-                  w_copy_warp=0.3)
+                  w_copy_warp=0.3, copy_warp_start=0)
     run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False,
                             model_cfg=replace(PRESETS["tiny"], warp_image=True, image_draw=True))
     h = run.logger.history
@@ -264,11 +264,11 @@ def test_lr_decay_is_a_function_of_the_step_and_survives_a_resume(tiny_dataset, 
     with pytest.raises(ValueError, match="fraction"):
         stage_lr(replace(cfg, lr_decay=2000), 0)
     # lr_hold (ours): a run made longer at the floor repeats the shorter one's schedule up to its end
-    held = replace(cfg, steps=6, lr_hold=2)
+    held = replace(cfg, steps=6, lr_hold=1 / 3)
     assert [stage_lr(held, s) for s in range(5)] == [stage_lr(cfg, s) for s in range(5)]
     assert stage_lr(held, 5) == stage_lr(held, 6) == pytest.approx(0.05e-2)
     with pytest.raises(ValueError, match="lr_hold"):
-        stage_lr(replace(cfg, lr_hold=4), 0)
+        stage_lr(replace(cfg, lr_hold=1.0), 0)
     init = stage_runs[1] / "ae" / "edtalk.pt"
     whole = train_mouth_pose(tiny_dataset, tmp_path / "whole", init=init, cfg=cfg, progress=False)
     train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False, stop_at=3)

@@ -279,16 +279,15 @@ def perceptual_network(preset, weights, expert=None):
 
 def stage_lr(cfg, step):
     """The lr of G's side for the update after `step` updates: constant, then a half cosine from cfg.lr
-    down to 5 % of it over the cfg.lr_decay · end steps that end at end = cfg.steps − cfg.lr_hold, then
-    the floor. A function of the step, so a resumed run continues the schedule exactly, and a run made
-    longer by lr_hold repeats the shorter one's schedule up to its end."""
+    down to 5 % of it over the cfg.lr_decay · end steps that end at end = cfg.steps − round(cfg.lr_hold ·
+    cfg.steps), then the floor. A function of the step, so a resumed run continues the schedule exactly,
+    and a run made longer by lr_hold repeats the shorter one's schedule up to its end."""
     if not 0.0 <= cfg.lr_decay <= 1.0:
         raise ValueError(f"lr_decay is the fraction of the steps over which the lr decays: 0 to 1, got {cfg.lr_decay}")
-    hold = getattr(cfg, "lr_hold", 0)
-    if not 0 <= hold < cfg.steps:
-        raise ValueError(f"lr_hold is a number of steps at the floor lr, from 0 to steps − 1 ({cfg.steps - 1}), "
-                         f"got {hold}")
-    end = cfg.steps - hold
+    hold = getattr(cfg, "lr_hold", 0.0)
+    if not 0.0 <= hold < 1.0:
+        raise ValueError(f"lr_hold is the fraction of the steps held at the floor lr: 0 to below 1, got {hold}")
+    end = cfg.steps - round(hold * cfg.steps)
     n = round(cfg.lr_decay * end)
     if n <= 0 or step < end - n:
         return cfg.lr

@@ -66,8 +66,8 @@ class EDTalkTrainConfig:
                                      # W^m (tiny stage 1: swap pose R² 0.21), which frozen, it keeps
     lr_decay: float = 0.0            # over this last fraction of the steps, the lr of G's side falls by a half
                                      # cosine to 5 % (stage_lr). NOT in EDTalk (A.3: a constant lr); 0 keeps it
-    lr_hold: int = 0                 # with lr_decay: the last this many steps stay at the 5 % floor, and the decay
-                                     # spans lr_decay · (steps − lr_hold) before them (ours, as lr_decay)
+    lr_hold: float = 0.0             # with lr_decay: this last fraction of the steps stays at the 5 % floor, and the
+                                     # decay spans lr_decay of the steps before them (ours, as lr_decay)
     w_draw: float = 0.0              # autoencoder, image_draw: G's own drawing (what m_I blends with the warped
                                      # image) alone reconstructs the driving frame's mouth region, so it learns
                                      # the inside of the mouth at full gradient, whatever m_I. NOT in EDTalk/LIA.
@@ -145,15 +145,16 @@ TRAIN_PRESETS = {
     # step 10000): self 0.842 / 0.920, swap 0.830 / 0.915, L1 0.0101 on tiny-seed0's test identities; on tiny-seed1
     # (no identity of it trained on) 0.871 / 0.945, 0.845 / 0.937, 0.0106. At step 10000: self 0.616 / 0.857,
     # swap 0.606 / 0.210, L1 0.0127.
-    # w_copy_warp from step 16000, 1000 steps held at the floor lr (lr_hold; ours): at 16000 a frame driven by
-    # itself came back through a 0.94-px warp (95 %: 2.5 px) blended with the drawing (m_I 0.88), about as far
+    # w_copy_warp from step 16000, the last 1000 steps (lr_hold 1/17) held at the floor lr (ours): at 16000
+    # a frame driven by itself came back through a 0.94-px warp (95 %: 2.5 px) blended with the drawing (m_I 0.88), about as far
     # from it as a 3×3 box blur (copy L1 0.0106 against the blur's 0.0133 on tiny-seed1). Resumed from 16000
     # (`runs/ae_cw`), test identities, n = 192, self jaw / pose, swap jaw / pose, copy L1:
     #   tiny-seed0: 16000 0.842 / 0.920, 0.830 / 0.915, 0.0101 → 17000 0.847 / 0.916, 0.828 / 0.916, 0.0095
     #   tiny-seed1: 16000 0.871 / 0.945, 0.845 / 0.937, 0.0106 → 17000 0.871 / 0.946, 0.842 / 0.939, 0.01004
     # the copy's warp 0.48 px at 16500 (m_I 0.887). The same 500 steps at the floor lr without it
     # (`runs/ae_hold`, 16500): L1 0.0098 / 0.0106, self 0.846 / 0.919, swap 0.819 / 0.916 on tiny-seed0.
-    "edtalk.autoencoder": {"tiny": _tiny(steps=17000, lr_hold=1000, w_copy_warp=0.3, copy_warp_start=16000, lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
+    "edtalk.autoencoder": {"tiny": _tiny(steps=17000, lr_hold=1 / 17, w_copy_warp=0.3, copy_warp_start=16000,
+                                         lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
                                          w_per=0.2, perceptual="expert", w_mouth=1.0, w_factors=1.0,
                                          same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25, w_draw=1.0,
                                          draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250,
