@@ -42,9 +42,8 @@ from tqdm.auto import tqdm
 from talkinglib.data import clips as clipio
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches, soft_eye_region
 from talkinglib.losses.edtalk import (copy_warp_loss, factor_anchor_loss, g_nonsaturating_loss, inner_mouth_mask,
-                                      landmark_flow_loss,
-                                      mouth_inside_loss, paired_swap_reading_loss, reconstruction_loss,
-                                      region_l1_loss)
+                                      landmark_flow_loss, mouth_inside_loss, paired_swap_reading_loss,
+                                      reconstruction_loss, region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
 from talkinglib.train.edtalk_common import (discriminator_step, close_run, expert_probe, finish_step, generator_step,
                                             setup_stage, step_generator)

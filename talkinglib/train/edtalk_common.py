@@ -284,10 +284,9 @@ def stage_lr(cfg, step):
     and a run made longer by lr_hold repeats the shorter one's schedule up to its end."""
     if not 0.0 <= cfg.lr_decay <= 1.0:
         raise ValueError(f"lr_decay is the fraction of the steps over which the lr decays: 0 to 1, got {cfg.lr_decay}")
-    hold = getattr(cfg, "lr_hold", 0.0)
-    if not 0.0 <= hold < 1.0:
-        raise ValueError(f"lr_hold is the fraction of the steps held at the floor lr: 0 to below 1, got {hold}")
-    end = cfg.steps - round(hold * cfg.steps)
+    if not 0.0 <= cfg.lr_hold < 1.0:
+        raise ValueError(f"lr_hold is the fraction of the steps held at the floor lr: 0 to below 1, got {cfg.lr_hold}")
+    end = cfg.steps - round(cfg.lr_hold * cfg.steps)
     n = round(cfg.lr_decay * end)
     if n <= 0 or step < end - n:
         return cfg.lr

@@ -146,8 +146,9 @@ TRAIN_PRESETS = {
     # (no identity of it trained on) 0.871 / 0.945, 0.845 / 0.937, 0.0106. At step 10000: self 0.616 / 0.857,
     # swap 0.606 / 0.210, L1 0.0127.
     # w_copy_warp from step 16000, the last 1000 steps (lr_hold 1/17) held at the floor lr (ours): at 16000
-    # a frame driven by itself came back through a 0.94-px warp (95 %: 2.5 px) blended with the drawing (m_I 0.88), about as far
-    # from it as a 3×3 box blur (copy L1 0.0106 against the blur's 0.0133 on tiny-seed1). Resumed from 16000
+    # a frame driven by itself came back through a 0.94-px warp (95 %: 2.5 px) blended with the drawing
+    # (m_I 0.88), about as far from it as a 3×3 box blur (copy L1 0.0106 against the blur's 0.0133 on
+    # tiny-seed1). Resumed from 16000
     # (`runs/ae_cw`), test identities, n = 192, self jaw / pose, swap jaw / pose, copy L1:
     #   tiny-seed0: 16000 0.842 / 0.920, 0.830 / 0.915, 0.0101 → 17000 0.847 / 0.916, 0.828 / 0.916, 0.0095
     #   tiny-seed1: 16000 0.871 / 0.945, 0.845 / 0.937, 0.0106 → 17000 0.871 / 0.946, 0.842 / 0.939, 0.01004
