@@ -198,8 +198,9 @@ def cmd_fitness(args):
 
 def cmd_export(args):
     from talkinglib.train.common import export_weights
-    dst = export_weights(args.src, args.dst, half=args.half)
-    print(f"wrote {dst} (weights only{', float16' if args.half else ''}; no optimizer state)")
+    dst = export_weights(args.src, args.dst, half=args.half, base=args.base)
+    print(f"wrote {dst} (weights only{', float16' if args.half else ''}; no optimizer state"
+          f"{f'; the tensors it shares with {args.base} are read from there' if args.base else ''})")
     return 0
 
 
@@ -264,6 +265,8 @@ def build_parser():
     e.add_argument("src")
     e.add_argument("dst")
     e.add_argument("--half", action="store_true", help="store the weights as float16 (half the bytes)")
+    e.add_argument("--base", help="an exported checkpoint SRC was trained from: store only the tensors that differ "
+                                  "from it (it must then stay beside DST; e.g. EDTalk stages 2 and 3 freeze E and G)")
     e.set_defaults(func=cmd_export)
 
     d = sub.add_parser("demo", help="the README's main job: data, probe, figures, a scored talking-head video")

@@ -67,6 +67,38 @@ def test_corrupt_and_foreign_checkpoints_get_clear_errors(tmp_path):
     assert load_probe(os.path.join(os.path.dirname(__file__), "..", "data", "checkpoints", "probe_tiny.pt"))
 
 
+def test_an_export_with_a_base_stores_only_what_changed_and_loads_whole(tmp_path):
+    """EDTalk's stages 2 and 3 freeze E and G: exported against stage 1 (--base), a checkpoint keeps only
+    the tensors that changed, loads back bit-for-bit as the whole export does, and says what to do when
+    its base has moved or changed."""
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 64), nn.BatchNorm1d(64), nn.Linear(64, 4))
+    common.save_checkpoint(tmp_path / "stage1.pt", config={"stage": "s1"}, model=model)
+    common.export_weights(tmp_path / "stage1.pt", tmp_path / "ckpt" / "base.pt", half=True)
+    with torch.no_grad():
+        model[2].weight.add_(1.0)                                         # "stage 2" trains only the head
+    common.save_checkpoint(tmp_path / "stage2.pt", config={"stage": "s2"}, model=model, step=5)
+    whole = common.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "whole.pt", half=True)
+    delta = common.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "delta.pt", half=True,
+                                  base=tmp_path / "ckpt" / "base.pt")
+    assert sorted(torch.load(delta, weights_only=True)["model"]) == ["2.weight"]
+    assert delta.stat().st_size < whole.stat().st_size / 2
+    a, b = common.load_checkpoint(delta), common.load_checkpoint(whole)
+    assert list(a["model"]) == list(b["model"]) and a["step"] == 5 and "base" not in a
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in b["model"])
+    with pytest.raises(common.CheckpointError, match="has a base of its own"):
+        common.export_weights(tmp_path / "stage2.pt", tmp_path / "x.pt", half=True, base=delta)
+    (tmp_path / "moved").mkdir()
+    os.replace(delta, tmp_path / "moved" / "delta.pt")                   # moved without its base
+    with pytest.raises(common.CheckpointError, match="keep the two files together"):
+        common.load_checkpoint(tmp_path / "moved" / "delta.pt")
+    os.replace(tmp_path / "moved" / "delta.pt", delta)
+    common.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "base.pt", half=True)    # base replaced
+    with pytest.raises(common.CheckpointError, match="sha256 differs"):
+        common.load_checkpoint(delta)
+
+
 DDP = r'''
 import hashlib, sys, torch, torch.distributed as dist
 from dataclasses import replace

@@ -1,9 +1,11 @@
 """Plumbing shared by every training stage: seeding, checkpoints, loaders, logging.
 
 Checkpoints hold {"config", "model", "optimizer", "step", "version"} (DESIGN.md), are written
-atomically (temp file, then os.replace) and loaded with weights_only=True.
+atomically (temp file, then os.replace) and loaded with weights_only=True. An export may also hold
+"base" (export_weights): its frozen tensors then live in the checkpoint it was trained from.
 """
 import dataclasses
+import hashlib
 import math
 import os
 import random
@@ -61,7 +63,16 @@ class CheckpointError(RuntimeError):
 
 
 def load_checkpoint(path, map_location="cpu"):
+    """The checkpoint's dict. One exported with a base (export_weights(base=...)) comes back whole: the
+    tensors it shares with its base are read from that file, which must sit where it did at export."""
     path = Path(path)
+    state = _read_checkpoint(path, map_location)
+    if "base" in state:
+        state = _with_base(path, state, map_location)
+    return state
+
+
+def _read_checkpoint(path, map_location):
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; train one first (see `talkinglib train --help`)")
     try:
@@ -78,16 +89,59 @@ def load_checkpoint(path, map_location="cpu"):
     return state
 
 
-def export_weights(src, dst, half=False):
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _with_base(path, state, map_location):
+    """state["model"] completed from its base. state["base"] = {"file": the base's path relative to this
+    file's folder, "sha256": the base file's digest, "keys": every tensor name, in order}."""
+    ref = state.pop("base")
+    base_path = path.parent / ref["file"]
+    if not base_path.is_file():
+        raise CheckpointError(f"{path} stores only the tensors that differ from {ref['file']}, which is not at "
+                              f"{base_path}: keep the two files together (copy or move both), or re-export "
+                              "without --base")
+    if _sha256(base_path) != ref["sha256"]:
+        raise CheckpointError(f"{base_path} is not the file {path} was exported against (its sha256 differs): "
+                              f"restore that file, or re-export {path.name} against the new one")
+    base = _read_checkpoint(base_path, map_location)["model"]
+    own = state["model"]
+    try:
+        state["model"] = {k: own[k] if k in own else base[k] for k in ref["keys"]}
+    except KeyError as e:
+        raise CheckpointError(f"{path} names tensor {e} that neither it nor {base_path} holds: re-export it") from e
+    return state
+
+
+def export_weights(src, dst, half=False, base=None):
     """Copy a checkpoint without its optimizer state, or any training-only extras such as a
     discriminator (what gets committed or shipped). half=True stores the model's floating-point
-    tensors as float16 (half the bytes); loading casts them back to the model's float32."""
+    tensors as float16 (half the bytes); loading casts them back to the model's float32.
+
+    base: an exported checkpoint that src was trained from. Tensors bit-for-bit equal in both (after
+    half) are left out and read back from the base by load_checkpoint, so the base must stay beside dst
+    at the same relative path. A stage that freezes E and G (EDTalk's stages 2 and 3) then costs only
+    its navigation and EEM. The base must be a whole checkpoint, not one with a base of its own."""
     state = load_checkpoint(src)
     state["optimizer"] = {}
     state["extra"] = {}
     if half:
         state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
     dst = Path(dst)
+    if base is not None:
+        base = Path(base)
+        raw = _read_checkpoint(base, "cpu")
+        if "base" in raw:
+            raise CheckpointError(f"{base} has a base of its own ({raw['base']['file']}); export against a "
+                                  "whole checkpoint")
+        theirs = raw["model"]
+        shared = {k for k, v in state["model"].items()
+                  if k in theirs and theirs[k].dtype == v.dtype and theirs[k].shape == v.shape
+                  and torch.equal(theirs[k], v)}
+        state["base"] = {"file": os.path.relpath(base.resolve(), dst.resolve().parent), "sha256": _sha256(base),
+                         "keys": list(state["model"])}
+        state["model"] = {k: v for k, v in state["model"].items() if k not in shared}
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(dst.name + ".tmp")
     torch.save(state, tmp)

@@ -37,13 +37,17 @@ def _train(name, stage, ckpt_file, *args):
     return Step(name, argv, "{out}/" + name + "/" + ckpt_file)
 
 
-def _export(name, ckpt_file, dst, half=True):
+def _export(name, ckpt_file, dst, half=True, base=None):
     src = "{out}/" + name + "/" + ckpt_file
-    return Step(dst, ("export", src, "{ckpt}/" + dst, *(("--half",) if half else ())), "{ckpt}/" + dst, src)
+    extra = (("--half",) if half else ()) + (("--base", "{ckpt}/" + base) if base else ())
+    return Step(dst, ("export", src, "{ckpt}/" + dst, *extra), "{ckpt}/" + dst, src)
 
 
-def _edtalk(name, stage, dst, *args):
-    return [_train(name, stage, "edtalk.pt", *args), _export(name, "edtalk.pt", dst)]
+def _edtalk(name, stage, dst, *args, base=None):
+    return [_train(name, stage, "edtalk.pt", *args), _export(name, "edtalk.pt", dst, base=base)]
+
+
+AE = "edtalk_tiny_ae.pt"           # stages 2 and 3 freeze its E and G: their exports store the rest (--base)
 
 
 REL = "{ckpt}/"
@@ -60,19 +64,19 @@ def tiny_recipe():
     steps = [_train("expert_tiny", "expert", "expert.pt"),
              _export("expert_tiny", "expert.pt", "expert_tiny.pt", half=False)]
     steps += _edtalk("edtalk_ae", "edtalk.autoencoder", "edtalk_tiny_ae.pt", "--expert", REL + "expert_tiny.pt")
-    steps += _edtalk("edtalk_mp", "edtalk.mouth_pose", "edtalk_tiny_mp.pt", "--init", REL + "edtalk_tiny_ae.pt",
-                     "--expert", REL + "expert_tiny.pt")
+    steps += _edtalk("edtalk_mp", "edtalk.mouth_pose", "edtalk_tiny_mp.pt", "--init", REL + AE,
+                     "--expert", REL + "expert_tiny.pt", base=AE)
     steps += _edtalk("edtalk_exp", "edtalk.expression", "edtalk_tiny.pt", "--init", REL + "edtalk_tiny_mp.pt",
-                     "--expert", REL + "expert_tiny.pt")
+                     "--expert", REL + "expert_tiny.pt", base=AE)
     # EDTalk Tab. 3: the full design and its two ablations, each trained the same way from the same E
     # and G, with fresh navigation (w/o Bank's MLPs output D dims: nothing of stage 1's navigation fits
     # it) and more steps than the main stage 2, which keeps stage 1's navigation (300 fresh steps gave
     # self jaw −0.07 against 0.45 kept, so a 300-step ablation would measure its start, not its design)
     for name, field in (("fresh", None), ("nobank", "model.bank=direct"), ("noorth", "model.orthogonalize=none")):
         steps += _edtalk(f"edtalk_{name}", "edtalk.mouth_pose", f"edtalk_tiny_{name}.pt", "--init",
-                         REL + "edtalk_tiny_ae.pt", "--expert", REL + "expert_tiny.pt", "--steps", str(TAB3_STEPS),
+                         REL + AE, "--expert", REL + "expert_tiny.pt", "--steps", str(TAB3_STEPS),
                          "--set", "navigation_init=fresh",
-                         *(("--set", field) if field else ()))
+                         *(("--set", field) if field else ()), base=AE)
     steps += [_train("syncnet_tiny", "syncnet", "syncnet.pt"), _export("syncnet_tiny", "syncnet.pt", "syncnet_tiny.pt")]
     for name, dst, extra in (("a2l", "audio2lip_tiny.pt", ("--syncnet", REL + "syncnet_tiny.pt")),
                              ("a2l_nosync", "audio2lip_tiny_nosync.pt", ("--set", "w_sync=0"))):
