@@ -2,6 +2,7 @@
 frozen modules stay bit-identical, and a stage resumes from its checkpoint as if never stopped."""
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -249,6 +250,29 @@ def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(
         train_mouth_pose(tiny_dataset, tmp_path / "mp2", init=tmp_path / "ae" / "edtalk.pt", progress=False,
                          cfg=replace(fast_cfg("edtalk.mouth_pose"), w_swap_expert=1.0), expert=tmp_path / "none.pt")
     assert all(v > 0 and torch.isfinite(torch.tensor(v)) for _, v in run.logger.history["mouth"])
+
+
+def test_expression_factor_anchor_reads_the_windows_mean_expression(tiny_dataset, stage_runs, expert_ckpt, tmp_path):
+    """Stage 3's w_factors (a tiny aid): the batch carries the K-frame window's mean standardised true
+    expression without changing its draws; the anchor is logged and trains only the expression groups."""
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    from talkinglib.train.edtalk_expression import train_expression
+    b = EDTalkBatches(tiny_dataset, "train")
+    plain, rich = (b.expression(torch.Generator().manual_seed(3), 4, 5, factors=f) for f in (False, True))
+    assert all(torch.equal(plain[k], rich[k]) for k in plain) and rich["expression_factors"].shape == (4, 10)
+    per_clip, stats = b.factors()
+    g = torch.Generator().manual_seed(3)                              # redraw the first sample's clip and start
+    ident = b._pick(g, b.identities)
+    c = b._pick(g, b.clips_of[ident])
+    cs = b._pick(g, [o for o in b.clips_of[ident] if o != c] or [c])
+    b._randint(g, b.num_frames[cs])                                    # the source frame
+    start = b._randint(g, b.num_frames[c] - 5 + 1)
+    want = (per_clip[c]["expression"][start:start + 5].mean(0) - stats["expression"][0]) / stats["expression"][1]
+    assert torch.allclose(rich["expression_factors"][0], torch.from_numpy(want.astype(np.float32)), atol=1e-5)
+    root = stage_runs[1]
+    run = train_expression(tiny_dataset, tmp_path / "ex", init=root / "mp" / "edtalk.pt", expert=expert_ckpt,
+                           cfg=replace(fast_cfg("edtalk.expression"), w_factors=1.0), progress=False)
+    assert all(v > 0 and np.isfinite(v) for _, v in run.logger.history["factors"])
 
 
 def test_lr_decay_is_a_function_of_the_step_and_survives_a_resume(tiny_dataset, stage_runs, tmp_path):

@@ -183,13 +183,16 @@ class EDTalkBatches:
                 batch[f"{k}_{key}"] = self._standardised(truth[key], k)
         return batch
 
-    def expression(self, g, batch_size, window):
+    def expression(self, g, batch_size, window, factors=False):
         """{"source" (B, 3, H, W), "window" (B, K, 3, H, W), "driving" (B, 3, H, W) = the window's centre}.
 
         The source is a frame of the same identity from a different clip, so it differs from the
-        driving frame in mouth, pose and (unless both are neutral) expression.
+        driving frame in mouth, pose and (unless both are neutral) expression. factors=True adds
+        "expression_factors" (B, 10): the window's standardised true expression, averaged over its K
+        frames as ELN's f^{r→e} is (SynthTalk only, as pairs(factors=True)). The draws are the same either way.
         """
-        src, win = [], []
+        per_clip = self.factors()[0] if factors else None
+        src, win, truth = [], [], []
         for _ in range(batch_size):
             ident = self._pick(g, self.identities)
             c = self._pick(g, self.clips_of[ident])
@@ -198,6 +201,10 @@ class EDTalkBatches:
             src.append(self._frame(cs, self._randint(g, self.num_frames[cs])))
             start = self._randint(g, self.num_frames[c] - window + 1)
             win.append(self.store.frames(c)[start:start + window])
+            if factors:
+                truth.append({"expression": per_clip[c]["expression"][start:start + window].mean(0)})
         window_t = to_tensor_images(np.stack(win))                          # (B, K, 3, H, W)
-        return {"source": to_tensor_images(np.stack(src)), "window": window_t,
-                "driving": window_t[:, window // 2]}
+        batch = {"source": to_tensor_images(np.stack(src)), "window": window_t, "driving": window_t[:, window // 2]}
+        if factors:
+            batch["expression_factors"] = self._standardised(truth, "expression")
+        return batch

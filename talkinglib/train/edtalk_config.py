@@ -32,7 +32,8 @@ class EDTalkTrainConfig:
                                      # without it G learns to render every mouth closed)
     w_factors: float = 0.0           # autoencoder, mouth_pose: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
                                      # (losses.edtalk.factor_anchor_loss); with drive_expression also W^e[:, :10] its
-                                     # expression coefficients. NOT in EDTalk; SynthTalk only
+                                     # expression coefficients; expression: W^e of the K-frame window regresses the
+                                     # window's mean expression. NOT in EDTalk; SynthTalk only
     w_leak: float = 0.0              # mouth_pose: the squared batch correlation of every W^m weight with the true pose of
                                      # the frames its mouth came from, and of W^p with their true mouth, is penalised
                                      # (losses.edtalk.cross_correlation_loss). NOT in EDTalk; SynthTalk only

@@ -9,13 +9,17 @@ expression). The frozen MLN and PLN read I^d's mouth and pose; ELN reads the exp
 window frame and averages the K features into a clean f^{r→e}; EEM turns it into AdaIN
 parameters for f^{id} (Eq. 8); Î_e = G(f^{i→r} + f^{r→m} + f^{r→p} + f^{r→e}, EEM(f^{id})) must
 reconstruct I^d: L_rec + L_per + L_adv (5-6) + 10 L_mot (9) + L_m-c (10).
+
+Tiny-scale aid (not in EDTalk; EDTalkTrainConfig.w_factors, SynthTalk only): f^{r→e}'s first 10
+weights regress the window's standardised true expression, as stage 1's drive_expression anchors
+them, so that stage 3 cannot shrink W^e toward the mean (which renders every emotion faintly).
 """
 import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import EDTalkBatches
-from talkinglib.losses.edtalk import (g_nonsaturating_loss, motion_loss, mouth_consistency_loss,
-                                      reconstruction_loss)
+from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, motion_loss,
+                                      mouth_consistency_loss, reconstruction_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
 from talkinglib.train.edtalk_common import (default_expert, discriminator_step, close_run, finish_step,
                                             generator_step, setup_stage, step_generator)
@@ -60,13 +64,16 @@ def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=N
     run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device)
     experts = load_experts(expert or default_expert(preset)).to(run.device)
     batches = EDTalkBatches(data_root, "train")
+    if cfg.w_factors > 0:
+        batches.factors()                                           # real clips: refused before step 1
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)
-        batch = {k: v.to(dev) for k, v in batches.expression(g, cfg.batch_size, cfg.window).items()}
+        batch = {k: v.to(dev) for k, v in batches.expression(g, cfg.batch_size, cfg.window,
+                                                                         factors=cfg.w_factors > 0).items()}
         real = batch["driving"]
         fake, w = expression_forward(m, batch)
 
@@ -79,6 +86,9 @@ def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=N
         losses["adv"] = g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())
         loss = (cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
                 + cfg.w_mot * losses["mot"] + cfg.w_mc * losses["mc"])
+        if cfg.w_factors > 0:                                       # tiny-scale aid, not EDTalk
+            losses["factors"] = factor_anchor_loss(w["expression"], batch["expression_factors"])
+            loss = loss + cfg.w_factors * losses["factors"]
         losses["loss"] = generator_step(run, loss)
         finish_step(run, cfg, bar, last, losses, callback)
     return close_run(run, bar)
