@@ -254,7 +254,7 @@ def test_mouth_pose_factor_anchors_read_each_factor_from_the_frame_it_came_from(
 
 def test_expression_factor_anchor_reads_the_windows_mean_expression(tiny_dataset, stage_runs, expert_ckpt, tmp_path):
     """Stage 3's w_factors (a tiny aid): the batch carries the K-frame window's mean standardised true
-    expression without changing its draws; the anchor is logged and trains only the expression groups."""
+    expression without changing its draws; the anchor is logged, positive and finite."""
     from talkinglib.data.edtalk_batches import EDTalkBatches
     from talkinglib.train.edtalk_expression import train_expression
     b = EDTalkBatches(tiny_dataset, "train")
