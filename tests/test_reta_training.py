@@ -216,3 +216,37 @@ def test_grad_clip_is_logged_and_changes_phase_two(tiny_dataset, tmp_path):
     clipped, _ = _train(tiny_dataset, tmp_path / "clip", replace(FAST, grad_clip=1e-4 * min(norms)))
     a, b = plain.state_dict(), clipped.state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("dec."))
+
+
+def test_phase2_frozen_keeps_what_phase_one_taught_and_resumes(tiny_dataset, tmp_path):
+    """Ours, not RETA: phase2_frozen="audio,geometry" leaves E_A and the geometric prior (so f_M) as phase 1 made
+    them, while S, P_E, E_I and G still learn; the freeze holds across a resume in phase 2, and an unknown module
+    name is refused."""
+    cfg = replace(FAST, w_mouth_code=1.0, w_emotion_code=1.0, code_distill=True, phase2_frozen="audio,geometry")
+    _train(tiny_dataset, tmp_path / "f", cfg, stop_at=cfg.distill_steps)
+    p1 = {k: v.clone() for k, v in common.load_checkpoint(tmp_path / "f" / "reta.pt")["model"].items()}
+    _train(tiny_dataset, tmp_path / "f", cfg, stop_at=cfg.distill_steps + 1)           # resumes in phase 2
+    model, _ = _train(tiny_dataset, tmp_path / "f", cfg)
+    after = model.state_dict()
+    same = lambda prefix: all(torch.equal(p1[k], after[k]) for k in p1 if k.startswith(prefix))  # noqa: E731
+    assert same("audio.") and same("geometry.")                   # BatchNorm statistics included
+    for prefix in ("student.", "emotion_proj.", "enc.", "dec.convs"):
+        assert not same(prefix), prefix
+    with pytest.raises(ValueError, match="phase2_frozen"):
+        _train(tiny_dataset, tmp_path / "bad", replace(cfg, phase2_frozen="audio,mouth"))
+
+
+def test_emotion_code_gain_scales_the_target_of_p_e():
+    """Ours, not RETA: with emotion_code_gain a, the emotion code term is 0 exactly when P_E(f_E) = a · f^{r→e},
+    and the mouth term does not see the gain."""
+    from talkinglib.models.reta import PRESETS, RETA
+    model = RETA(PRESETS["tiny"]).eval()
+    torch.manual_seed(0)
+    f_e = torch.randn(6, model.cfg.teacher_dim)
+    f_m = torch.randn(6, model.cfg.latent_dim)
+    with torch.no_grad():
+        model.emotion_proj.weight.normal_()
+        e = model.emotion_proj(f_e)
+    mouth1, at_one = R.code_losses(model, f_m, f_e, f_m, e / 2)
+    mouth2, at_two = R.code_losses(model, f_m, f_e, f_m, e / 2, gain=2.0)
+    assert at_two == 0 and at_one > 0 and mouth1 == mouth2 == 0

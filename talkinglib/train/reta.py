@@ -47,6 +47,23 @@ from talkinglib.train.edtalk_common import (average_gradients, discriminator_ste
                                             resolve_device, step_generator)
 
 STAGE = "reta"
+FREEZABLE = ("audio", "geometry", "student", "emotion_proj", "enc", "dec")   # RETA's modules, for phase2_frozen
+
+
+def frozen_modules(model, names):
+    """The modules named in `phase2_frozen` ("audio,geometry" -> [E_A, the geometric prior])."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    bad = [n for n in wanted if n not in FREEZABLE]
+    if bad:
+        raise ValueError(f"phase2_frozen names {bad}; choose from {FREEZABLE} (comma-separated)")
+    return [getattr(model, n) for n in wanted]
+
+
+def freeze(modules):
+    """No gradient and eval mode (BatchNorm statistics and dropout stay as they were) for each module.
+    Adam skips a parameter whose .grad is None, so the optimizer keeps its state and a resume still fits."""
+    for m in modules:
+        m.requires_grad_(False).eval()
 
 
 @dataclass(frozen=True)
@@ -79,12 +96,19 @@ class RETATrainConfig:
                                     # frame (EDTalk Eq. 1, from --init). NOT in RETA (its f_M learns from pixels
                                     # only); needs no labels, so real clips work too
     w_emotion_code: float = 0.0     # likewise P_E(f_E) regresses EDTalk's expression feature f^{r→e}. NOT in RETA
+    emotion_code_gain: float = 1.0  # ours: P_E(f_E) regresses gain · f^{r→e}. RETA's G has no EEM, which in EDTalk
+                                    # draws part of the expression, so EDTalk's own code comes out faint through it
+                                    # (see TRAIN_PRESETS["tiny"])
     code_distill: bool = False      # ours, NOT in RETA: phase 1 also trains D, E_M and P_E (with E_A and S) on the
                                     # two code terms above, over every frame of the distillation clips (no G in the
                                     # loop, like Audio2Lip's image_start), so phase 2 starts with an f_M that talks
     grad_clip: float = 0.0          # phase 2: the global gradient norm of E_I, G and the branches is clipped to this
                                     # (torch.nn.utils.clip_grad_norm_); 0: no clipping, as RETA. Ours. Logged as
                                     # "grad_norm" (before clipping) either way
+    phase2_frozen: str = ""         # ours, NOT in RETA (which trains everything end to end): RETA modules phase 2
+                                    # leaves as phase 1 made them, comma-separated, from FREEZABLE. "audio,geometry"
+                                    # keeps E_A, D and E_M, so f_M keeps the mouth code_distill taught it while S,
+                                    # P_E, E_I and G learn the rendered emotion (see TRAIN_PRESETS["tiny"])
     adv_start: int = 0              # steps before the adversarial terms switch on
     r1: float = 1.0
     r1_every: int = 16
@@ -126,13 +150,13 @@ TRAIN_PRESETS = {
 }
 
 
-def code_losses(model, f_m, f_e, m_true, e_true):
-    """Ours, not in RETA: ‖f_M − f^{r→m}‖² and ‖P_E(f_E) − f^{r→e}‖² (mean squared error) against a frozen
-    EDTalk's codes of the same frames (CodeTargets). A branch that is switched off (w/o GPL, w/o ERL)
-    has no code to learn: its term is 0. Shapes (..., D) and (..., H_T)."""
+def code_losses(model, f_m, f_e, m_true, e_true, gain=1.0):
+    """Ours, not in RETA: ‖f_M − f^{r→m}‖² and ‖P_E(f_E) − gain · f^{r→e}‖² (mean squared error) against a
+    frozen EDTalk's codes of the same frames (CodeTargets). A branch that is switched off (w/o GPL, w/o ERL)
+    has no code to learn: its term is 0. Shapes f_m, m_true, e_true (..., D) and f_e (..., H_T)."""
     zero = f_m.new_zeros(())
     mouth = (f_m - m_true).pow(2).mean() if model.cfg.geometric else zero
-    emotion = (model.emotion_proj(f_e) - e_true).pow(2).mean() if model.cfg.emotion else zero
+    emotion = (model.emotion_proj(f_e) - gain * e_true).pow(2).mean() if model.cfg.emotion else zero
     return mouth, emotion
 
 
@@ -227,6 +251,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     if use_codes and init is None:
         raise ValueError("w_mouth_code / w_emotion_code read the EDTalk checkpoint the run started from: pass "
                          "the same --init again")
+    frozen = frozen_modules(model, cfg.phase2_frozen)
     distill_params = model.audio_parameters() + (model.branch_parameters() if cfg.code_distill else [])
     opt_audio = torch.optim.Adam(distill_params, lr=cfg.lr_distill, betas=tuple(cfg.betas))              # phase 1
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
@@ -277,6 +302,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     if not phase1 and step < cfg.distill_steps:
         step = cfg.distill_steps
     model.train()
+    start = step
     last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     bar = tqdm(total=cfg.steps, initial=step, desc=STAGE, disable=not progress or rank > 0)
     K = cfg.window
@@ -294,13 +320,15 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
             if cfg.code_distill:                                          # ours: the branches learn EDTalk's codes
                 m_true, e_true = distill_codes.segments(b["clip"], b["start"], cfg.clip_frames)   # (B, T, D) each
                 losses["mouth_code"], losses["emotion_code"] = code_losses(model, model.geometry(f_a)["f_M"], f_e,
-                                                                           m_true, e_true)
+                                                                           m_true, e_true, cfg.emotion_code_gain)
                 loss = loss + cfg.w_mouth_code * losses["mouth_code"] + cfg.w_emotion_code * losses["emotion_code"]
             opt_audio.zero_grad(set_to_none=True)
             loss.backward()
             average_gradients(distill_params, world)
             opt_audio.step()
         else:                                                             # phase 2: end to end
+            if frozen and step == max(cfg.distill_steps, start):          # ours: phase2_frozen (also on a resume)
+                freeze(frozen)
             b = data.batch(g, cfg.batch_size)
             B = len(b["clip"])
             c = model.controls(b["wav"].to(device), cfg.clip_frames)      # f_M (B, T, D), f_E (B, T, H_T)
@@ -327,7 +355,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
             if codes is not None:                                          # ours: EDTalk's codes of the real frames
                 starts = b["start"] + b["offset"]
                 m_true, e_true = (x.flatten(0, 1) for x in codes.segments(b["clip"], starts, K))   # (B*K, D)
-                losses["mouth_code"], losses["emotion_code"] = code_losses(model, f_m, f_e, m_true, e_true)
+                losses["mouth_code"], losses["emotion_code"] = code_losses(model, f_m, f_e, m_true, e_true,
+                                                                           cfg.emotion_code_gain)
             losses["emo_va"] = distillation_loss(c["f_E"], f_v) if mcfg.emotion else zero
             if cfg.eds and mcfg.emotion and B > 1:                                          # Î^{mn} = G(f_I^m, f_M^m, f_E^n)
                 mid = K // 2
