@@ -14,9 +14,10 @@ from talkinglib.train import reta as R
 
 CKPT = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 EXPERTS = dict(init=CKPT / "edtalk_tiny.pt", teacher=CKPT / "teacher_tiny.pt", syncnet=CKPT / "syncnet_tiny.pt")
-# RETA's own training (the tiny preset's code terms off; the test of code_distill turns them on)
+# RETA's own training (the tiny preset's aids off: code terms, frozen phase-2 modules; their tests turn them on)
 FAST = replace(R.TRAIN_PRESETS["tiny"], steps=4, distill_steps=2, distill_batch=2, batch_size=2, log_every=1,
-               ckpt_every=1000, w_mouth_code=0.0, w_emotion_code=0.0, code_distill=False, lr_branches=0.0)
+               ckpt_every=1000, w_mouth_code=0.0, w_emotion_code=0.0, code_distill=False, lr_branches=0.0,
+               phase2_frozen="", emotion_code_gain=1.0)
 
 
 def _train(root, out, cfg, **kw):
