@@ -1,7 +1,7 @@
 """RETA's training losses (§3.3, Eqs. 2-6), one small pure function each: tensors in, a scalar out.
 
     L = L_rec + λ_adv L_adv + λ_syn L_syn + λ_emo (L_emo^{v-v} + L_emo^{v-a})           (Eq. 2)
-with λ_L1 = λ_emo = 2 and the other weights 1 (D.2; train/reta.py holds the weights).
+with λ_L1 = λ_emo = 2 and the other weights 1 (D.2; train/reta_config.py holds the weights).
 The VGG term of Eq. 3 uses losses/perceptual.py with criterion="l1" (RETA writes ‖φ(ŷ) − φ(y)‖₁).
 Batch convention: means over the batch, as losses/edtalk.py.
 """
