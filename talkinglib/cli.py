@@ -120,17 +120,17 @@ def cmd_train(args):
         from talkinglib.train.edtalk_autoencoder import train_autoencoder
         model_cfg = _parse_overrides(model_sets, PRESETS[args.preset])
         train_autoencoder(args.data, args.out, model_cfg=model_cfg, init=args.init, expert=args.expert, **common)
-    elif args.stage == "edtalk.mouth_pose":
-        from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
-        overrides = dict(kv.split("=", 1) for kv in model_sets)     # model.bank=direct, model.orthogonalize=none
-        train_mouth_pose(args.data, args.out, init=args.init, model_overrides=overrides or None, expert=args.expert,
-                         **common)
     else:
-        if model_sets:
-            raise SystemExit(f"edtalk.expression takes its model from --init; model fields {model_sets} "
-                             "cannot change here")
-        from talkinglib.train.edtalk_expression import train_expression
-        train_expression(args.data, args.out, init=args.init, expert=args.expert, **common)
+        # --set model.KEY=V: the fields these stages may change (edtalk_common.MODEL_CHANGES), typed by one parser
+        from talkinglib.models.edtalk import PRESETS
+        keys = [kv.split("=", 1)[0] for kv in model_sets]
+        typed = _parse_overrides(model_sets, PRESETS[args.preset])
+        overrides = {k.split(".", 1)[0]: getattr(typed, k.split(".", 1)[0]) for k in keys} or None
+        if args.stage == "edtalk.mouth_pose":      # model.bank=direct, model.orthogonalize=none (Tab. 3)
+            from talkinglib.train.edtalk_mouth_pose import train_mouth_pose as train
+        else:                                       # model.eem_hidden=128 (a wider EEM, ours)
+            from talkinglib.train.edtalk_expression import train_expression as train
+        train(args.data, args.out, init=args.init, model_overrides=overrides, expert=args.expert, **common)
     print(f"checkpoint: {Path(args.out) / 'edtalk.pt'}")
     return 0
 

@@ -114,6 +114,40 @@ def test_expression_stage_logs_its_losses(stage_runs):
     assert {"mot", "mc"} <= set(run.logger.history)
 
 
+def test_stage_three_can_start_a_wider_eem_and_nothing_else(tiny_dataset, stage_runs, expert_ckpt, tmp_path):
+    """model.eem_hidden (ours): stage 3 builds EEM at another width, starting as the identity, so the
+    stage-2 reconstruction is kept at step 0; every other tensor comes from --init; other model fields,
+    or a kept (eem_init=keep) EEM, are refused with the fix."""
+    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
+    from talkinglib.train.edtalk_expression import train_expression
+    _, root = stage_runs
+    init = root / "mp" / "edtalk.pt"
+    before = load_edtalk_checkpoint(init)[0].eval()
+    cfg = fast_cfg("edtalk.expression", steps=0)
+    run = train_expression(tiny_dataset, tmp_path / "w", init=init, expert=expert_ckpt, cfg=cfg, progress=False,
+                           model_overrides={"eem_hidden": 2 * before.cfg.eem_hidden})
+    wide = run.model.eval()
+    assert wide.cfg.eem_hidden == 2 * before.cfg.eem_hidden
+    old, new = before.state_dict(), wide.state_dict()
+    resized = {k for k in new if new[k].shape != old[k].shape}
+    assert resized and all(k.startswith("dec.fineadainresblock") for k in resized)
+    assert all(torch.equal(new[k], old[k]) for k in new if not k.startswith("dec.fineadainresblock"))
+    g = torch.Generator().manual_seed(0)
+    src = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    with torch.no_grad():                    # EEM starts as the identity: the image is the one without EEM
+        lat, feats = wide.encode(src)
+        w = wide.navigate(lat)
+        f = wide.compose(lat, **w)
+        assert torch.allclose(wide.generate(f, feats, expression=w["expression"]), wide.generate(f, feats),
+                              atol=1e-5)
+    with pytest.raises(SystemExit, match="eem_init=identity"):
+        train_expression(tiny_dataset, tmp_path / "k", init=init, expert=expert_ckpt, progress=False,
+                         cfg=replace(cfg, eem_init="keep"), model_overrides={"eem_hidden": 64})
+    with pytest.raises(SystemExit, match="cannot change in edtalk.expression"):
+        train_expression(tiny_dataset, tmp_path / "b", init=init, expert=expert_ckpt, cfg=cfg, progress=False,
+                         model_overrides={"bank": "direct"})
+
+
 def test_stage_resumes_from_its_checkpoint(tiny_dataset, stage_runs, tmp_path):
     """Stopping after step 1 and resuming gives the bytes of an uninterrupted 2-step run."""
     from talkinglib.train.edtalk_mouth_pose import train_mouth_pose

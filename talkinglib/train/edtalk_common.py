@@ -170,18 +170,29 @@ def _initial_model(stage, preset, init, model_cfg):
     return model, model.cfg
 
 
-NAVIGATION_FIELDS = ("bank", "orthogonalize")      # model fields a later stage may change (Tab. 3 ablations)
+# model fields a later stage may change, and the training setting that must hold for it
+MODEL_CHANGES = {
+    # EDTalk Tab. 3 ablations: a new navigation design is trained afresh
+    "edtalk.mouth_pose": (("bank", "orthogonalize"), ("navigation_init", "fresh")),
+    # a wider EEM (ours, a tiny-scale choice: data/checkpoints/README.md), built as the identity (make_identity)
+    "edtalk.expression": (("eem_hidden",), ("eem_init", "identity")),
+}
 
 
-def with_navigation_design(model, overrides):
-    """The model with another navigation design (EDTalk Tab. 3: bank="direct" is w/o Bank,
-    orthogonalize="none" w/o Orthogonal): E, G and every tensor whose shape still fits are kept;
-    the navigation must then be trained afresh (navigation_init="fresh")."""
+def with_model_changes(model, stage, overrides, cfg):
+    """The model with other values of the fields that `stage` may change (MODEL_CHANGES): E, G and
+    every tensor whose shape still fits are kept, the rest starts afresh, so the stage must train it
+    from its start (navigation_init="fresh" for the navigation, eem_init="identity" for EEM)."""
     from talkinglib.models.edtalk import EDTalk
-    bad = sorted(set(overrides) - set(NAVIGATION_FIELDS))
+    allowed, (setting, needed) = MODEL_CHANGES.get(stage, ((), (None, None)))
+    bad = sorted(set(overrides) - set(allowed))
     if bad:
-        raise SystemExit(f"model fields {bad} cannot change after edtalk.autoencoder (E and G are frozen from "
-                         f"then on); only {NAVIGATION_FIELDS} can, for the navigation ablations")
+        can = "; ".join(f"{s} may change {list(f)}" for s, (f, _) in MODEL_CHANGES.items())
+        raise SystemExit(f"model fields {bad} cannot change in {stage} (E and G are frozen after "
+                         f"edtalk.autoencoder); {can}")
+    if getattr(cfg, setting) != needed:
+        raise SystemExit(f"changing model fields {sorted(overrides)} in {stage} starts them afresh: "
+                         f"add --set {setting}={needed}")
     new = EDTalk(replace(model.cfg, **overrides))
     own = new.state_dict()
     new.load_state_dict({k: v for k, v in model.state_dict().items() if k in own and own[k].shape == v.shape},
@@ -200,10 +211,7 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
     ckpt_path = out_dir / "edtalk.pt"
     model, model_cfg = _initial_model(stage, preset, init, model_cfg)
     if model_overrides:
-        if stage != "edtalk.mouth_pose" or cfg.navigation_init != "fresh":
-            raise SystemExit("a new navigation design (model.bank / model.orthogonalize) is trained by "
-                             "edtalk.mouth_pose with --set navigation_init=fresh")
-        model = with_navigation_design(model, model_overrides)
+        model = with_model_changes(model, stage, model_overrides, cfg)
         model_cfg = model.cfg
     if stage == "edtalk.expression" and cfg.eem_init not in ("identity", "keep"):
         raise SystemExit(f"eem_init must be 'identity' or 'keep', got {cfg.eem_init!r}")

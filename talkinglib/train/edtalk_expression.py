@@ -60,10 +60,12 @@ def expression_losses(m, experts, vgg, real, fake, w):
 
 
 def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=None, resume=True, progress=True,
-                     callback=None, stop_at=None, device=None):
-    """Train (or resume) ELN, the expression bank and EEM; writes out_dir/edtalk.pt. Returns the StageRun."""
+                     callback=None, stop_at=None, device=None, model_overrides=None):
+    """Train (or resume) ELN, the expression bank and EEM; writes out_dir/edtalk.pt. Returns the StageRun.
+    model_overrides: {"eem_hidden": 128} builds EEM at another width, starting as the identity (ours)."""
     cfg = cfg or TRAIN_PRESETS[STAGE][preset]
-    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device)
+    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device,
+                      model_overrides=model_overrides)
     experts = load_experts(expert or default_expert(preset)).to(run.device)
     batches = EDTalkBatches(data_root, "train")
     if cfg.w_factors > 0:
