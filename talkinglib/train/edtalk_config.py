@@ -142,7 +142,7 @@ TRAIN_PRESETS = {
     # from that run's step 10000 with it (`runs/c5_ae`), at step 12250: swap jaw 0.800, pose 0.853; self 0.795 /
     # 0.896 (0.773 / 0.866 without, at 12000); driver = source L1 0.0111 (the same; the lr decay comes later)
     # 16000 steps (was 18000; the lr decays over 12000-16000), from scratch by the recipe (`runs/chain5`, exported
-    # to data/checkpoints/next/edtalk_tiny_ae.pt, about 140 min alone on 2 threads: 2.2-2.8 steps/s, 1.3-1.5 from
+    # to data/checkpoints/edtalk_tiny_ae.pt, about 140 min alone on 2 threads: 2.2-2.8 steps/s, 1.3-1.5 from
     # step 10000): self 0.842 / 0.920, swap 0.830 / 0.915, L1 0.0101 on tiny-seed0's test identities; on tiny-seed1
     # (no identity of it trained on) 0.871 / 0.945, 0.845 / 0.937, 0.0106. At step 10000: self 0.616 / 0.857,
     # swap 0.606 / 0.210, L1 0.0127.
@@ -195,7 +195,7 @@ TRAIN_PRESETS = {
     #     but every image got worse
     #   A trained G moves the swap's pose toward the pose frame, but stage 2 costs the copy L1 (bar 0.01) in every
     #   variant; W^m's feature still has R² 0.45-0.51 from the true pose (0.73 after stage 1)
-    # On the recipe's stage 1 (data/checkpoints/next/edtalk_tiny_ae.pt, which already meets the swap bars
+    # On the recipe's stage 1 (data/checkpoints/edtalk_tiny_ae.pt, which already meets the swap bars
     # through its own w_swap_expert: self 0.842 / 0.920, swap 0.830 / 0.915, L1 0.0101), 1000 steps of this
     # preset (`runs/chain5/edtalk_mp1000`) only wore it down, test identities of tiny-seed0, n = 192:
     #   step  250: self 0.846 / 0.920, swap 0.815 / 0.918, L1 0.0101
@@ -223,6 +223,12 @@ TRAIN_PRESETS = {
     # driver = source L1 0.0086 at 9000 (tiny-seed0). This stage's preset on it (after stage 2's preset,
     # `runs/we_mp` → `runs/we_exp`): expression transfer (eval.disentangle.expression_transfer, K-frame
     # window, n = 192) 73.4 % (EEM at its identity start before this stage: 65.1 %).
+    # On the recipe's stages 1-2 (data/checkpoints/edtalk_tiny_mp.pt), this preset gives 66.1 / 84.4 / 80.7 % on
+    # tiny-seed0 / 1 / 2 (edtalk_tiny_eem32.pt): the misses read as neutral, the expression drawn too faintly
+    # (W^e × 1.5 at render: 78.1 % on seed0). w_mot 30, w_factors 1 and lr 1e-4 to 5e-4 all stayed within two
+    # points. Building EEM 128 wide instead of the tiny model's 32 (`--set model.eem_hidden=128`, the full
+    # preset's width; edtalk_common.MODEL_CHANGES) gives 71.9 / 86.5 / 85.4 % with self, swap and the copy L1
+    # unchanged: edtalk_tiny.pt, the recipe's `edtalk_exp` step.
     "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9, lr=2e-4, w_per=0.0),
                           "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
 }
