@@ -57,7 +57,8 @@ def test_generate_writes_an_mp4_with_sound_for_edtalk_a_and_reta(face_and_audio,
                  "--checkpoint", str(CKPT / "edtalk_tiny.pt"), "--audio2lip", str(CKPT / "audio2lip_tiny.pt"),
                  "--pose-flow", str(CKPT / "audio2pose_tiny.pt"), "--pose", "sample"]) == 0
     assert main(["generate", "--mode", "reta", "--image", str(face), "--audio", str(talk), "--out",
-                 str(tmp_path / "r.mp4"), "--checkpoint", str(CKPT / "reta_tiny.pt"), "--paste-back"]) == 0
+                 str(tmp_path / "r.mp4"), "--checkpoint", str(CKPT / "reta_tiny.pt"), "--paste-back",
+                 "--strip", str(tmp_path / "r.png"), "--strip-frames", "5"]) == 0
     from talkinglib.inference.video import VideoWriter
     from talkinglib.data.datasets import ClipStore
     with VideoWriter(tmp_path / "ref.mp4", size=64) as w:                # an expression reference clip
@@ -77,6 +78,21 @@ def test_generate_writes_an_mp4_with_sound_for_edtalk_a_and_reta(face_and_audio,
         assert abs(len(sound) - len(wav)) < 2048                         # AAC pads to whole 1024-sample frames
         lag = int(np.argmax(np.correlate(sound[:24000], wav[:16000], "valid")))
         assert lag == 0                                                  # the soundtrack is in sync
+    # --strip: the frames the file decodes to, evenly spaced from first to last, side by side, times below
+    from PIL import Image
+    from talkinglib.inference.cli import write_strip
+    for name, n, k in (("r.mp4", 5, 1), ("a.mp4", 3, 2)):               # 64² frames are enlarged 2 × 2, exactly
+        png = tmp_path / name.replace(".mp4", ".png")
+        if name == "a.mp4":
+            assert list(write_strip(tmp_path / name, png, n)[0]) == [0, (T - 1) // 2, T - 1]
+        frames = read_video(tmp_path / name)[0]
+        S = frames.shape[1] * k
+        strip = np.asarray(Image.open(png).convert("RGB"))
+        picked = frames[np.linspace(0, T - 1, n).round().astype(int)].repeat(k, 1).repeat(k, 2)
+        assert strip.shape[1] == n * S and strip.shape[0] > S
+        assert np.array_equal(strip[:S], np.concatenate(list(picked), axis=1))
+        assert (strip[S:] < 128).any()                                   # the times, written under the frames
+    assert sorted(p.name for p in tmp_path.glob("*.png*")) == ["a.png", "r.png"]   # no temporary file left
 
 
 def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
@@ -99,6 +115,12 @@ def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
         load_image(tmp_path / "face.txt")
     with pytest.raises(ValueError, match="must end in .mp4"):
         pipe.to_video(face, talk, tmp_path / "x.avi")
+    from talkinglib.cli import main                                      # --strip is checked before any model loads
+    for extra, match in (([".jpg"], "path ending in .png"), ([".png", "--strip-frames", "0"], "must be 1 or more")):
+        with pytest.raises(SystemExit, match=match):
+            main(["generate", "--mode", "reta", "--image", str(face), "--audio", str(talk), "--out",
+                  str(tmp_path / "x.mp4"), "--checkpoint", "no-such.pt", "--strip", str(tmp_path / "s") + extra[0],
+                  *extra[1:]])
     # 8 kHz stereo is converted explicitly (mixed to mono, resampled), never misread
     import soundfile as sf
     sf.write(tmp_path / "st8k.wav", np.stack([wav[::2], wav[::2]], 1), 8000)
@@ -180,11 +202,12 @@ def test_the_demo_ends_with_a_talking_head_mp4(tiny_dataset, tmp_path):
     assert frames.shape == (75, 64, 64, 3) and fps == 25 and sr == 16000 and len(sound) >= 48000
     step = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
     assert (step > 0).sum() > len(step) // 2                             # rendered per frame, not one image repeated
-    # (how little the tiny RETA moves, and why: notebook 10, section 1)
+    # the printed score of `talkinglib demo`: the probe's jaw of every frame against the clip's true jaw
     from talkinglib.demo import PROBE, TALKING_CLIP, score_video
     from talkinglib.train.probe import load_probe
     score = score_video(path, tiny_dataset / TALKING_CLIP, load_probe(PROBE))
     assert score["frames"] == 75 and np.isfinite(score["jaw_r2"])
+    assert score["jaw_r2"] > 0.5, f"the video talks: jaw R² {score['jaw_r2']:.3f} against the speech's true jaw"
     assert score["jaw_r2_real"] > 0.9, "the probe reads the real clip's jaw: the ceiling the video is scored against"
     assert score["frame_change"] == pytest.approx(step.mean(), rel=1e-5)
 

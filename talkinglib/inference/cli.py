@@ -1,9 +1,77 @@
 """`talkinglib generate`: the command line of inference/pipeline.py (registered by talkinglib/cli.py)."""
+from pathlib import Path
+
+STRIP_FRAMES = 8            # --strip's default number of frames
+STRIP_MIN_SIDE = 128        # frames smaller than this are enlarged (nearest neighbour, an integer factor) in a strip
+
+
+def strip_times(total, n):
+    """The indices of n frames of a total-frame video, evenly spaced from the first frame to the last
+    (fewer when the video has fewer than n frames)."""
+    import numpy as np
+    n = min(n, total)
+    return np.unique(np.linspace(0, total - 1, n).round().astype(int)) if n > 1 else np.zeros(1, int)
+
+
+def write_strip(video, png, n=STRIP_FRAMES):
+    """A PNG of n frames of the mp4 `video`, evenly spaced in time (strip_times), side by side as the file
+    decodes them, each enlarged by an integer factor k to at least STRIP_MIN_SIDE pixels (pixel-exact:
+    every pixel repeated k × k), with the frame's time in seconds under it. The video is decoded once,
+    keeping only those frames; the PNG appears only when complete (temporary file + rename).
+    Returns (frame indices, k)."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from talkinglib.data.clips import atomic_write_bytes
+    from talkinglib.inference.video import VideoError, _open
+    with _open(video) as f:
+        stream = f.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate)
+        total = stream.frames or sum(1 for _ in f.decode(stream))      # mp4 records it; else count once
+    keep = strip_times(total, n)
+    picked, wanted = {}, set(keep.tolist())
+    with _open(video) as f:
+        for i, fr in enumerate(f.decode(f.streams.video[0])):
+            if i in wanted:
+                picked[i] = fr.to_ndarray(format="rgb24")
+            if i >= keep[-1]:
+                break
+    if len(picked) != len(keep):
+        raise VideoError(f"{video!r} has {len(picked)} of the {len(keep)} frames its header promises")
+    side = picked[keep[0]].shape[0]
+    k = max(1, -(-STRIP_MIN_SIDE // side))
+    row = np.concatenate([picked[i].repeat(k, 0).repeat(k, 1) for i in keep], axis=1)
+    band = 14
+    img = Image.new("RGB", (row.shape[1], row.shape[0] + band), "white")
+    img.paste(Image.fromarray(row), (0, 0))
+    draw = ImageDraw.Draw(img)
+    w = row.shape[1] // len(keep)
+    for j, i in enumerate(keep):
+        draw.text((j * w + w // 2, row.shape[0] + band // 2), f"{i / rate:.2f} s", fill="black", anchor="mm")
+    buf = io.BytesIO()
+    img.save(buf, format="png")
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(png, buf.getvalue())
+    return keep, k
+
+
+def check_strip(args):
+    """--strip PATH.png and --strip-frames N >= 1, refused before any model is loaded."""
+    if args.strip_frames is not None and not args.strip:
+        raise SystemExit("--strip-frames sets the frames of --strip: give --strip PATH.png too")
+    if args.strip and Path(args.strip).suffix.lower() != ".png":
+        raise SystemExit(f"--strip writes a PNG image: give a path ending in .png (got {args.strip!r})")
+    if args.strip_frames is not None and args.strip_frames < 1:
+        raise SystemExit(f"--strip-frames must be 1 or more (got {args.strip_frames}); the default is {STRIP_FRAMES}")
 
 
 def cmd_generate(args):
     import torch
     from talkinglib.inference.pipeline import TalkingHeadPipeline, read_driving_video
+    check_strip(args)
     if args.official == bool(args.checkpoint):
         raise SystemExit("give exactly one of --checkpoint CKPT (ours) or --official (EDTalk.pt + Audio2Lip.pt)")
     if args.official:
@@ -47,6 +115,9 @@ def cmd_generate(args):
         raise SystemExit(f"--mode {args.mode} needs --audio")
     out = pipe.to_video(args.image, args.audio, args.out, crop=args.crop, paste=args.paste_back, **options)
     print(f"wrote {out}")
+    if args.strip:
+        keep, _ = write_strip(out, args.strip, args.strip_frames or STRIP_FRAMES)
+        print(f"wrote {args.strip} (frames {', '.join(map(str, keep))})")
     return 0
 
 
@@ -83,4 +154,8 @@ def add_cli(sub):
     g.add_argument("--paste-back", action="store_true", help="put the face back into the (square) photo")
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--device", default="cpu")
+    g.add_argument("--strip", metavar="PATH.png", help="also write a PNG of --strip-frames frames of the video, evenly "
+                                                      "spaced in time, side by side with their times (frames under "
+                                                      f"{STRIP_MIN_SIDE} px enlarged by an integer factor)")
+    g.add_argument("--strip-frames", type=int, metavar="N", help=f"frames in --strip (default {STRIP_FRAMES})")
     g.set_defaults(func=cmd_generate)
