@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -24,7 +26,8 @@
 #
 # **Checkpoints.** `data/checkpoints/syncnet_tiny.pt`, `audio2lip_tiny.pt` and
 # `audio2lip_tiny_nosync.pt`, trained by the commands in `data/checkpoints/README.md` (a test
-# runs each for a few steps); the frozen tiny EDTalk of notebooks 02–03 renders the frames.
+# runs each for a few steps); the frozen tiny EDTalk of notebooks 02–03 (`edtalk_tiny.pt`), which
+# Audio2Lip was trained against, renders the frames.
 
 # %%
 from pathlib import Path
@@ -36,6 +39,7 @@ from IPython.display import Markdown, display
 
 import talkinglib as tl
 from talkinglib.data.datasets import ClipMedia, frame_factors
+from talkinglib.eval.factors import r2_score
 from talkinglib.eval.lipsync import format_rows, lip_sync_rows
 from talkinglib.eval.sync import sync_scores
 from talkinglib.synth.generate import ensure_dataset
@@ -115,19 +119,21 @@ assert found == {0: 0, 3: 3, -4: -4}, found
 # %% [markdown]
 # ## 3 · Audio2Lip: mouth weights from audio
 #
-# For a test clip: the first frame is the source; pose and expression come from the clip's own
-# frames; the mouth from the audio alone. Left: three of the 20 mouth weights, predicted from
-# audio against those MLN reads from the real frames. Right: the probe's jaw reading of the
-# generated frames against the true jaw, and against the frames generated with the video's own
-# mouth weights (the most the tiny G can show).
+# EDTalk-A on a test clip: the first frame is the source and its pose is held still (the first
+# frame's W^p throughout); the expression weights come from the clip's own frames; the mouth from
+# the audio alone. Left: three of the 20 mouth weights, predicted from audio against those MLN reads
+# from the real frames. Right: the probe's jaw reading of the generated frames against the true jaw,
+# and against frames generated with the video's own mouth weights (what E and G render when the
+# mouth weights are exact). Below: real frames and the audio-driven ones at the same instants.
 
 # %%
 with torch.no_grad():
     w_true = edtalk.navigate(edtalk.encode(frames).latent)
     w_audio = a2l(mel, batch=1, frames=len(mel))[0]
-    gen = {"audio": generate_window(edtalk, frames[:1], w_audio[None], w_true["pose"][None],
+    still = w_true["pose"][:1].expand_as(w_true["pose"])           # the first frame's pose throughout
+    gen = {"audio": generate_window(edtalk, frames[:1], w_audio[None], still[None],
                                     w_true["expression"][None])[0],
-           "video": generate_window(edtalk, frames[:1], w_true["mouth"][None], w_true["pose"][None],
+           "video": generate_window(edtalk, frames[:1], w_true["mouth"][None], still[None],
                                     w_true["expression"][None])[0]}
     jaw_read = {k: probe(v)["mouth"][:, 0].numpy() for k, v in gen.items()}
 t = np.arange(len(jaw)) / 25
@@ -144,30 +150,78 @@ ax[1].set_xlabel("seconds")
 fig.tight_layout()
 fig.savefig(FIG / "weights_and_jaw.png", dpi=110)
 plt.show()
+show = np.arange(12, 36, 3)                                        # 0.48 s to 1.32 s: two syllables
+fig, ax = plt.subplots(2, len(show), figsize=(1.5 * len(show), 3.4))
+for j, f in enumerate(show):
+    for i, (name, x) in enumerate((("real", frames), ("audio", gen["audio"]))):
+        ax[i, j].imshow(((x[f].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1))
+        ax[i, j].set_xticks([])
+        ax[i, j].set_yticks([])
+    ax[0, j].set_title(f"t={f / 25:.2f}s\njaw {jaw[f]:.2f}", fontsize=8)
+ax[0, 0].set_ylabel("real")
+ax[1, 0].set_ylabel("EDTalk-A")
+fig.tight_layout()
+fig.savefig(FIG / "frames.png", dpi=110)
+plt.show()
 corr = np.corrcoef(w_true["mouth"].flatten(), w_audio.flatten())[0, 1]
-print(f"corr(Audio2Lip weights, MLN weights) on this clip: {corr:.2f}")
+r2_clip = {k: float(r2_score(jaw, v)[0]) for k, v in jaw_read.items()}
+print(f"corr(Audio2Lip weights, MLN weights) on this clip: {corr:.2f}; probe jaw R² on this clip: "
+      f"mouth from audio {r2_clip['audio']:.2f}, from video {r2_clip['video']:.2f}")
 assert corr > 0.5
+assert r2_clip["audio"] > 0.5
 
 # %% [markdown]
-# ## 4 · Verify: lip sync on test identities, with and without L_sync
+# On this clip the audio-driven mouth opens on the syllables and closes between them, as the real
+# one does; its openings overshoot the true jaw on some syllables (the dashed weights above swing
+# wider than MLN's). The generated face also has a dark smudge under the nose and softer eyes that
+# the real frames do not have.
+
+# %% [markdown]
+# ## 4 · Verify: EDTalk-A on test identities, with and without L_sync
 #
-# Rows: the real frames, the tiny EDTalk driven by the video's own mouth weights (the ceiling of
-# E and G), and audio-driven with Audio2Lip trained with and without L_sync (EDTalk Tab. 3's
-# loss ablation at tiny scale). Columns: the probe's jaw R² against the true jaw, and the
-# expert's Sync_conf and LSE-D (offset search over ±15 frames).
+# Issue 18's EDTalk-A bars, measured as the scorecard measures them (`talkinglib scorecard`,
+# part `edtalk-a`: `eval/lipsync.py`'s `lip_sync_rows` with `pose="still"`), on every clip of the
+# 4 test identities. Rows: the real frames (the reference), and EDTalk-A with Audio2Lip trained
+# with and without L_sync (EDTalk Tab. 3's loss ablation at tiny scale; `audio2lip_tiny_nosync.pt`
+# is the same recipe with w_sync = 0). Columns: the probe's jaw R² against the true jaw, and the expert's
+# Sync_conf and LSE-D (offset search over ±15 frames). The bars: jaw R² ≥ 0.7 and
+# Sync_conf ≥ 80 % of the real clips'.
 
 # %%
-clips = 8
-rows = lip_sync_rows(edtalk, a2l, probe, root, syncnet=expert, max_clips=clips)
-rows["audio w/o L_sync"] = lip_sync_rows(edtalk, a2l_nosync, probe, root, syncnet=expert, max_clips=clips,
-                                         mouth_sources=("audio",))["audio"]
+rows = lip_sync_rows(edtalk, a2l, probe, root, syncnet=expert, mouth_sources=("audio",), pose="still")
+rows["audio w/o L_sync"] = lip_sync_rows(edtalk, a2l_nosync, probe, root, syncnet=expert,
+                                         mouth_sources=("audio",), pose="still")["audio"]
 display(Markdown(format_rows(rows)))
-ratio = rows["audio"]["sync_conf"] / rows["real"]["sync_conf"]
-print(f"Sync_conf of audio-driven clips / real clips: {ratio:.2f} (the issue asks >= 0.8)")
-print(f"probe jaw R², audio-driven: {rows['audio']['jaw_r2']:.2f} (the issue asks >= 0.7; the video-driven "
-      f"ceiling of this tiny G is {rows['video']['jaw_r2']:.2f})")
+ratio = {k: rows[k]["sync_conf"] / rows["real"]["sync_conf"] for k in ("audio", "audio w/o L_sync")}
+print(f"{rows['audio']['clips']} test clips of {len({m['identity'] for m in test.store.metas})} identities")
+print(f"EDTalk-A jaw R²: {rows['audio']['jaw_r2']:.3f} (bar >= 0.7); Sync_conf / real clips': "
+      f"{ratio['audio']:.3f} (bar >= 0.8)")
+print(f"w/o L_sync: Sync_conf {rows['audio w/o L_sync']['sync_conf']:.3f} vs {rows['audio']['sync_conf']:.3f} "
+      f"with it (ratio {ratio['audio w/o L_sync']:.3f}); jaw R² {rows['audio w/o L_sync']['jaw_r2']:.3f}")
 assert rows["real"]["jaw_r2"] > 0.8                      # the probe reads real frames well
-assert rows["real"]["sync_conf"] > rows["audio"]["sync_conf"] * 0.5
+assert rows["audio"]["jaw_r2"] >= 0.7                    # issue 18's bar
+assert ratio["audio"] >= 0.8                             # issue 18's bar
+
+# %% [markdown]
+# **EDTalk's loss ablation.** EDTalk trains Audio2Lip with L_sync (EDTalk Eq. 12), the expert's
+# verdict on the generated mouth, and its Tab. 3 reports that L_sync leads to more accurate lip
+# sync. Here: the same recipe with w_sync = 0, scored on the same clips.
+
+# %%
+with_sync, without = rows["audio"]["sync_conf"], rows["audio w/o L_sync"]["sync_conf"]
+print(f"Sync_conf with L_sync {with_sync:.3f}, without {without:.3f}: the paper's direction (L_sync raises "
+      f"Sync_conf) {'holds' if with_sync > without else 'does not hold'}")
+assert with_sync > without
+
+# %% [markdown]
+# **What holds.** On the 32 test clips (4 identities) EDTalk-A with the pose still meets both of
+# issue 18's bars: probe jaw R² 0.780 (≥ 0.7) and Sync_conf 0.801 of the real clips' (≥ 0.8; the
+# second holds by a hair). EDTalk Tab. 3's direction for L_sync holds for Sync_conf: 0.382 with it,
+# 0.321 without (LSE-D 0.802 against 0.859). It does not carry over to the jaw: without L_sync the
+# probe's jaw R² is a little higher (0.807 against 0.780), so at this scale L_sync trades a little
+# jaw accuracy for sync. One caveat: the expert that scores Sync_conf here is `syncnet_tiny.pt`, the
+# same network L_sync was trained against (EDTalk scores with a different SyncNet [12] than its
+# L_sync's [41]), so part of the gain may be the mouth fitting this judge.
 
 # %% [markdown]
 # **Lives in.** `talkinglib/models/audio2lip.py` (E_a + MLP^m_A, official names),

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -25,7 +27,8 @@
 #
 # **Checkpoint.** `data/checkpoints/audio2exp_tiny.pt`, trained by `talkinglib train
 # edtalk.audio2exp` as `data/checkpoints/README.md` writes it (a test runs that command for a few
-# steps). At tiny size both encoders are small configs of the real `transformers` classes, built
+# steps), against the ELN weights of the frozen tiny EDTalk `edtalk_tiny.pt` (notebooks 02–03).
+# At tiny size both encoders are small configs of the real `transformers` classes, built
 # offline; the `full` preset loads facebook/hubert-large-ls960-ft and tae898/emoberta-base from
 # the local cache (`talkinglib weights fetch`).
 
@@ -96,23 +99,52 @@ assert np.mean(v[-3:]) < np.mean(v[:2])
 # ## 3 · Verify: emotion from audio only, text only, and both
 #
 # Ŵ^e of each test clip is named by the nearest emotion centroid of the training clips' ELN
-# weights. The "video" column names each test clip's own ELN weights the same way: the most any
-# prediction of W^e can reach with this tiny EDTalk. The issue asks for both ≥ either alone.
+# weights (clip means). The "video" column names each test clip's own ELN weights the same way:
+# what a perfect prediction of W^e would score. Eq. 15's masking asks that both modalities together
+# do at least as well as either alone.
 
 # %%
 train = E.ExpressionClips(root, edtalk, "train")
 acc = E.emotion_from_weights(model, train, test)
-display(Markdown("| audio only | text only | both | video (ELN ceiling) | chance |\n|---|---|---|---|---|\n"
+display(Markdown("| audio only | text only | both | video (ELN's own weights) | chance |\n|---|---|---|---|---|\n"
                  f"| {acc['audio']:.1%} | {acc['text']:.1%} | {acc['both']:.1%} | {acc['video']:.1%} | "
                  f"{acc['chance']:.1%} |"))
-print(f"{acc['n']} test clips")
-assert 0 <= acc["both"] <= 1
+identities = len({m["identity"] for m in test.store.metas})
+print(f"{acc['n']} test clips of {identities} identities never seen in training")
+one_clip = 1 / acc["n"]
+assert acc["video"] >= 0.8                                # ELN's weights name the emotion of unseen identities
+assert acc["text"] >= 0.7                                 # the transcript alone predicts them
+assert acc["both"] >= max(acc["audio"], acc["text"]) - one_clip
+assert acc["audio"] <= acc["chance"] + 0.15               # speech alone: near chance (the open finding below)
 
 # %% [markdown]
-# **Reading the table.** The branch trains and each modality works alone, but the tiny EDTalk's
-# ELN weights are the ceiling: if its clip-mean weights do not separate the emotions of unseen
-# identities (the "video" column), no predictor of W^e can. Notebook 03 measures the same limit
-# from the other side (expression transfer near chance). A better tiny EDTalk is issue 3's open item.
+# **Why speech alone fails here.** The spread of Ŵ^e over the test clips (std per weight, mean over
+# the 10 weights) from speech only, from the transcript only, and of the ELN targets themselves:
+
+# %%
+wavs = [test.audio(c) for c in range(len(test))]
+wav = torch.stack([a[:min(len(a) for a in wavs)] for a in wavs])       # cropped as emotion_from_weights does
+with torch.no_grad():
+    spread = {"speech only": model(wav=wav).std(0).mean().item(),
+              "transcript only": model(texts=test.texts).std(0).mean().item(),
+              "ELN targets W^e": torch.stack([test.target(c) for c in range(len(test))]).std(0).mean().item()}
+display(Markdown("| Ŵ^e from | std over test clips |\n|---|---|\n"
+                 + "\n".join(f"| {k} | {v:.3f} |" for k, v in spread.items())))
+assert spread["speech only"] < 0.25 * spread["ELN targets W^e"]
+assert spread["transcript only"] > 0.5 * spread["ELN targets W^e"]
+
+# %% [markdown]
+# **Reading the tables.** ELN's clip-mean weights separate the emotions of identities the model
+# never saw (the "video" column), so W^e carries the emotion, and a predictor of it can be scored
+# against it. The transcript alone names most test clips, and both modalities together do as well
+# as the transcript. Speech alone is near chance: the speech path gives nearly the same Ŵ^e for every
+# clip (its spread is a small fraction of the targets'): in its 600 steps it has learnt the mean
+# expression and little else. This is an open finding, not a limit of the data: notebook 00 shows
+# that a linear classifier on SynthTalk's utterance prosody names the emotion of held-out
+# identities, so the emotion is in the voice. Why the tiny E_S does not pick it up is not measured
+# here. It differs from EDTalk's in ways that may matter: a 2-layer, 64-wide HuBERT config built
+# from scratch, whose CNN feature encoder stays frozen at its random initialisation (EDTalk freezes
+# a pretrained one), trained on 2 s crops, with speech alone in a quarter of the samples.
 #
 # **Lives in.** `talkinglib/models/semantic_expression.py` (E_S, E_T, masking, MLP^e_A),
 # `talkinglib/train/edtalk_audio2exp.py` (the stage, L_exp, `emotion_from_weights`).
