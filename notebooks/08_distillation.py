@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -30,6 +32,13 @@
 # `data/checkpoints/README.md` (a test runs each for a few steps). The distillation phase of
 # `reta_tiny.pt` also read 64 further voices: a SynthTalk folder of another seed (so no test
 # speaker), used without its labels, like the unlabelled hours of video RETA distils on.
+#
+# **Ours, not RETA's.** Besides L_emo^{v-a}, the tiny recipe makes P_E(f_E) regress twice the
+# frozen EDTalk's expression feature f^{r→e} of each real frame (`w_emotion_code`,
+# `emotion_code_gain`; RETA's G has no EEM, so EDTalk's own code comes out faint through it), from
+# the distillation phase on (`code_distill`), and keeps E_A frozen in the end-to-end phase
+# (`phase2_frozen`). Neither reads a label: the targets are the teacher's and EDTalk's readings of
+# the frames.
 
 # %%
 from pathlib import Path
@@ -139,16 +148,18 @@ display(Markdown("| | per clip | per frame |\n|---|---|---|\n"
                  f"| teacher, from the frames | {t_clip:.1%} | {t_frame:.1%} |\n"
                  f"| student, from the audio alone | {acc['clip']:.1%} | {acc['frame']:.1%} |\n"
                  "| chance | 12.5% | 12.5% |"))
-print("the issue asks for >= 60 % on test identities:", "met" if acc["clip"] >= 0.6 else "not met")
-assert acc["frame"] > 2 * 0.125                                      # far above chance, without a label
-assert acc["clip"] >= 0.6                                            # issue 5's bar, on voices it never heard
+print("issue 5 asks for >= 60 % of test clips:", "met" if acc["clip"] >= 0.6 else "not met")
+assert acc["frame"] > 4 * 0.125                                      # far above chance, without a label
+assert acc["clip"] >= 0.8                                            # issue 5's 60 %, on voices it never heard
 
 # %% [markdown]
 # ## 5 · Cross-synthesis: identity from one clip, emotion from another
 #
-# Î^{mn} = G(f_I^m, f_M^m, f_E^n): test identity m's image, m's own speech motion, and the
-# emotion embedding of clip n's audio. The teacher reads Î^{mn}; EDS trains it to read I^n's
-# emotion. How often the teacher's reading of Î^{mn} is n's emotion rather than m's:
+# Î^{mn} = G(f_I^m, f_M^m, f_E^n): test identity m's neutral image, m's own speech motion, and
+# the emotion embedding of clip n's audio (n drawn at random among the test clips, so from any
+# test identity). The teacher reads Î^{mn}; EDS trains it to read I^n's emotion. How often the
+# teacher's reading of Î^{mn} is n's emotion, and how often m's (the emotion of the clip whose
+# motion drives it; the identity image is neutral):
 
 # %%
 rng = np.random.default_rng(0)
@@ -177,22 +188,33 @@ for k in range(6):
 fig.tight_layout()
 fig.savefig(FIG / "cross_synthesis.png", dpi=110)
 plt.show()
-print(f"teacher reads n's emotion in {follows_n:.1%} of Î^mn, m's in {follows_m:.1%} ({len(pairs)} pairs)")
-assert len(reads) == len(test) and sum(em != en for _, em, en in reads) > len(reads) // 2   # the two readings differ
+differ = [(r, em, en) for r, em, en in reads if em != en]
+n_only = np.mean([r == en for r, _, en in differ])
+m_only = np.mean([r == em for r, em, _ in differ])
+print(f"teacher reads n's emotion in {follows_n:.1%} of Î^mn, m's in {follows_m:.1%} ({len(pairs)} pairs); "
+      f"in the {len(differ)} pairs whose emotions differ: n's {n_only:.1%}, m's {m_only:.1%}")
+assert len(reads) == len(test) and len(differ) > len(reads) // 2     # most pairs tell the two readings apart
+assert follows_n >= 0.5                                             # the teacher reads n's emotion in half of Î^mn
+assert n_only > 3 * 0.125 and n_only > 2 * m_only                  # the emotion follows f_E^n, not m's motion
 
 # %% [markdown]
 # **Reading the results.** The student reaches the teacher's emotion space from audio alone,
-# without a label, on voices it never heard, above issue 5's 60 %. What got it there was more
-# voices, not a bigger student: distilled on the 12 training voices alone for 2400 steps, a
-# student named 100 % of the training clips' emotions and 56 % of the test voices'. It had learned
-# the voices. With the 64 further voices it reached 81 % after the 600 distillation steps, and the
-# end-to-end phase kept it there (the numbers of those runs are in `data/checkpoints/README.md`).
-# Per clip the student even names more emotions than its teacher does from the frames (the
-# table above). A likely reason, not measured: the teacher's errors differ from frame to frame and
-# face to face, while a clip's prosody is the same all through, and the student averages the
-# teacher's targets over many voices. Whether the *rendered* face shows the emotion is bounded by the
-# tiny generator (notebooks 02–03, issue 3): the teacher reads the emotion source's emotion in
-# few cross-synthesised frames.
+# without a label, on voices it never heard: through the teacher's own head it names the emotion
+# of 93.8 % of the 32 test clips (90.0 % of frames), well above issue 5's 60 %. What got it there
+# was more voices rather than a bigger student: distilled on the 12 training voices alone, an
+# earlier student learned those voices: it named the training clips' emotions far more often
+# than the test voices' (`data/checkpoints/README.md`). Per
+# clip the student even names more emotions than its teacher does from the frames (87.5 %). A
+# likely reason, not measured: the teacher's errors differ from frame to frame and face to face,
+# while a clip's prosody is the same all through, and the student averages the teacher's targets
+# over many voices.
+#
+# The rendered face shows the emotion too. In the cross-synthesis the teacher reads the emotion
+# source n's emotion in 56.2 % of the Î^mn frames (56.7 % of the 30 pairs whose emotions differ),
+# and the emotion of m, whose speech drives the motion, in 6.7 % of those: the emotion follows
+# f_E^n, as EDS trains it, while the face stays m's (the figure). Each pair is one frame, read by a
+# teacher that is right on 81.1 % of real frames. (Notebook 07 scores RETA's renderings from each
+# clip's own audio with the factor probe, over whole clips: 62.5 %.)
 #
 # **Lives in.** `talkinglib/models/emotion.py` (teacher, student, `student_emotion_accuracy`),
 # `talkinglib/models/audio_encoder.py` (E_A), `talkinglib/losses/reta.py` (the losses),
