@@ -60,3 +60,10 @@ def test_edtalk_a_with_the_pose_still_changes_only_the_generated_row(tiny_datase
     assert rows["still"]["audio"]["jaw_r2"] != rows["frames"]["audio"]["jaw_r2"]
     with pytest.raises(ValueError, match="'frames' or 'still'"):
         lip_sync_rows(edtalk, a2l, probe, tiny_dataset, pose="sample")
+    # the expression held, or a neutral source (EDTalk A.2.2): again only the generated row changes
+    for kw in ({"expression": "still"}, {"source": "neutral"}):
+        other = lip_sync_rows(edtalk, a2l, probe, tiny_dataset, max_clips=1, mouth_sources=("audio",), pose="still", **kw)
+        assert other["real"] == rows["still"]["real"]
+        assert other["audio"]["jaw_r2"] != rows["still"]["audio"]["jaw_r2"], kw
+    with pytest.raises(ValueError, match="'first' or 'neutral'"):
+        lip_sync_rows(edtalk, a2l, probe, tiny_dataset, source="other")

@@ -17,11 +17,16 @@ from talkinglib.eval.factors import r2_score
 
 @torch.no_grad()
 def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test", max_clips=None,
-                  mouth_sources=("audio", "video"), batch=128, pose="frames"):
+                  mouth_sources=("audio", "video"), batch=128, pose="frames", expression="frames", source="first"):
     """{row: {"jaw_r2", "jaw_corr", "sync_conf", "lse_d", "clips"}} for rows "real" and each mouth source.
-    pose: "frames" (W^p of the clip's own frames) or "still" (the first frame's W^p throughout)."""
-    if pose not in ("frames", "still"):
-        raise ValueError(f"pose must be 'frames' or 'still', not {pose!r}")
+    pose, expression: "frames" (W^p / W^e of the clip's own frames) or "still" (the first frame's throughout).
+    source: "first" (the clip's first frame) or "neutral" (the first frame of the speaker's neutral clip in the
+    split, as EDTalk evaluates emotional clips, EDTalk A.2.2: the clip is the expression reference, EEM adds it once)."""
+    for name, value in (("pose", pose), ("expression", expression)):
+        if value not in ("frames", "still"):
+            raise ValueError(f"{name} must be 'frames' or 'still', not {value!r}")
+    if source not in ("first", "neutral"):
+        raise ValueError(f"source must be 'first' or 'neutral', not {source!r}")
     from talkinglib.data.clips import FPS
     from talkinglib.data.datasets import ClipStore, frame_factors, to_tensor_images
     from talkinglib import audio as tl_audio
@@ -33,21 +38,30 @@ def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test
     store = ClipStore(data_root, split)
     targets = BankTargets(edtalk, store, batch=batch)
     clips = range(len(store)) if max_clips is None else range(min(max_clips, len(store)))
+    neutral = {m.get("identity"): c for c, m in enumerate(store.metas) if m.get("emotion") == "neutral"}
+    if source == "neutral":
+        missing = sorted({str(store.metas[c].get("identity")) for c in clips} - set(map(str, neutral)))
+        if missing:
+            raise ValueError(f"source='neutral' needs a neutral clip of every speaker in the {split} split; "
+                             f"{missing} have none (emotion labels as MEAD's): use source='first'")
     rows = {r: {"jaw_true": [], "jaw_read": [], "conf": [], "dist": []} for r in ("real",) + tuple(mouth_sources)}
     for c in clips:
         frames = to_tensor_images(store.frames(c))                              # (T, 3, H, W)
         mel = tl_audio.mel_windows(store.audio(c), fps=FPS)                     # (T, 1, 80, 16)
         jaw = frame_factors(store.metas[c])["mouth"][:, 0]
         w = dict(targets[c])                                                    # W^m, W^p, W^e of the frames
-        if pose == "still":
-            w["pose"] = w["pose"][:1].expand_as(w["pose"])
+        image = frames[:1] if source == "first" else \
+            to_tensor_images(store.frames(neutral[store.metas[c]["identity"]])[:1])   # (1, 3, H, W) I_s
+        for name, value in (("pose", pose), ("expression", expression)):
+            if value == "still":
+                w[name] = w[name][:1].expand_as(w[name])
         outputs = {"real": frames}
         if "audio" in mouth_sources:
             w_audio = audio2lip(mel, batch=1, frames=len(mel))[0]               # Ŵ^m (T, 20)
-            outputs["audio"] = generate_window(edtalk, frames[:1], w_audio[None], w["pose"][None],
+            outputs["audio"] = generate_window(edtalk, image, w_audio[None], w["pose"][None],
                                                w["expression"][None])[0]
         if "video" in mouth_sources:
-            outputs["video"] = generate_window(edtalk, frames[:1], w["mouth"][None], w["pose"][None],
+            outputs["video"] = generate_window(edtalk, image, w["mouth"][None], w["pose"][None],
                                                w["expression"][None])[0]
         for r, x in outputs.items():
             read = torch.cat([probe(x[i:i + batch])["mouth"][:, 0] for i in range(0, len(x), batch)])
