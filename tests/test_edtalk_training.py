@@ -115,7 +115,7 @@ def test_expression_stage_logs_its_losses(stage_runs):
 
 
 def test_stage_three_can_start_a_wider_eem_and_nothing_else(tiny_dataset, stage_runs, expert_ckpt, tmp_path):
-    """model.eem_hidden (ours): stage 3 builds EEM at another width, starting as the identity, so the
+    """model.eem_hidden, model.eem_block (ours): stage 3 builds EEM at another width or block, starting as the identity, so the
     stage-2 reconstruction is kept at step 0; every other tensor comes from --init; other model fields,
     or a kept (eem_init=keep) EEM, are refused with the fix."""
     from talkinglib.train.edtalk_common import load_edtalk_checkpoint
@@ -140,6 +140,14 @@ def test_stage_three_can_start_a_wider_eem_and_nothing_else(tiny_dataset, stage_
         f = wide.compose(lat, **w)
         assert torch.allclose(wide.generate(f, feats, expression=w["expression"]), wide.generate(f, feats),
                               atol=1e-5)
+    two = train_expression(tiny_dataset, tmp_path / "2c", init=init, expert=expert_ckpt, cfg=cfg, progress=False,
+                           model_overrides={"eem_block": "two_conv"}).model.eval()   # the intended chain, eem.py
+    with torch.no_grad():
+        lat, feats = two.encode(src)
+        f = two.compose(lat, **two.navigate(lat))
+        assert two.cfg.eem_block == "two_conv"
+        assert torch.allclose(two.generate(f, feats, expression=two.navigate(lat)["expression"]),
+                              two.generate(f, feats), atol=1e-5)
     with pytest.raises(SystemExit, match="eem_init=identity"):
         train_expression(tiny_dataset, tmp_path / "k", init=init, expert=expert_ckpt, progress=False,
                          cfg=replace(cfg, eem_init="keep"), model_overrides={"eem_hidden": 64})
@@ -441,3 +449,24 @@ def test_drive_expression_trains_eln_and_the_expression_bank_in_stage_one(tiny_d
     assert expression and expression <= diff, sorted(expression - diff)[:5]
     assert eem and not eem & diff
     assert diff - expression == trainable_names(run.model, "edtalk.autoencoder")
+
+
+def test_expression_stage_region_terms_weigh_the_driving_frames_mouth_and_eyes(tiny_dataset, stage_runs, expert_ckpt,
+                                                                             tmp_path):
+    """Stage 3's w_mouth and w_eyes (tiny aids): the batch's masks sit on the driving frame's own mouth and
+    brows, the draws are those of the plain batch, and both terms are logged, positive and finite."""
+    from talkinglib.data.edtalk_batches import EDTalkBatches
+    from talkinglib.train.edtalk_expression import train_expression
+    b = EDTalkBatches(tiny_dataset, "train")
+    e = b.expression(torch.Generator().manual_seed(3), 4, 5)
+    assert e["mouth"].shape == e["eyes"].shape == (4, 1, 64, 64)
+    for mask, rows in ((e["mouth"], (32, 60)), (e["eyes"], (12, 34))):
+        for k in range(4):
+            ys, _ = torch.nonzero(mask[k, 0] > 0.5, as_tuple=True)
+            assert len(ys) and rows[0] < ys.float().mean() < rows[1], "mouth low, brows and eyes high on the face"
+    assert not (e["mouth"] * e["eyes"] > 0.25).any(), "the two regions do not overlap"
+    root = stage_runs[1]
+    run = train_expression(tiny_dataset, tmp_path / "ex", init=root / "mp" / "edtalk.pt", expert=expert_ckpt,
+                           cfg=replace(fast_cfg("edtalk.expression"), w_mouth=1.0, w_eyes=1.0), progress=False)
+    for key in ("mouth", "eyes"):
+        assert all(v > 0 and np.isfinite(v) for _, v in run.logger.history[key])

@@ -184,7 +184,8 @@ class EDTalkBatches:
         return batch
 
     def expression(self, g, batch_size, window, factors=False):
-        """{"source" (B, 3, H, W), "window" (B, K, 3, H, W), "driving" (B, 3, H, W) = the window's centre}.
+        """{"source" (B, 3, H, W), "window" (B, K, 3, H, W), "driving" (B, 3, H, W) = the window's centre,
+        "mouth", "eyes" (B, 1, H, W): the driving frame's soft mouth and brow-and-eye masks from its landmarks}.
 
         The source is a frame of the same identity from a different clip, so it differs from the
         driving frame in mouth, pose and (unless both are neutral) expression. factors=True adds
@@ -192,7 +193,7 @@ class EDTalkBatches:
         frames as ELN's f^{r→e} is (SynthTalk only, as pairs(factors=True)). The draws are the same either way.
         """
         per_clip = self.factors()[0] if factors else None
-        src, win, truth = [], [], []
+        src, win, truth, lms = [], [], [], []
         for _ in range(batch_size):
             ident = self._pick(g, self.identities)
             c = self._pick(g, self.clips_of[ident])
@@ -201,10 +202,14 @@ class EDTalkBatches:
             src.append(self._frame(cs, self._randint(g, self.num_frames[cs])))
             start = self._randint(g, self.num_frames[c] - window + 1)
             win.append(self.store.frames(c)[start:start + window])
+            lms.append(self.landmarks[c][start + window // 2])                # the driving frame's
             if factors:
                 truth.append({"expression": per_clip[c]["expression"][start:start + window].mean(0)})
         window_t = to_tensor_images(np.stack(win))                          # (B, K, 3, H, W)
-        batch = {"source": to_tensor_images(np.stack(src)), "window": window_t, "driving": window_t[:, window // 2]}
+        size = window_t.shape[-1]
+        batch = {"source": to_tensor_images(np.stack(src)), "window": window_t, "driving": window_t[:, window // 2],
+                 "mouth": soft_mouth_region(torch.from_numpy(np.stack(lms)), size),
+                 "eyes": soft_eye_region(torch.from_numpy(np.stack(lms)), size)}
         if factors:
             batch["expression_factors"] = self._standardised(truth, "expression")
         return batch

@@ -175,7 +175,7 @@ MODEL_CHANGES = {
     # EDTalk Tab. 3 ablations: a new navigation design is trained afresh
     "edtalk.mouth_pose": (("bank", "orthogonalize"), ("navigation_init", "fresh")),
     # a wider EEM (ours, a tiny-scale choice: data/checkpoints/README.md), built as the identity (make_identity)
-    "edtalk.expression": (("eem_hidden",), ("eem_init", "identity")),
+    "edtalk.expression": (("eem_hidden", "eem_block"), ("eem_init", "identity")),
 }
 
 

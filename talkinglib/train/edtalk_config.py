@@ -27,7 +27,7 @@ class EDTalkTrainConfig:
     w_fea: float = 1.0               # mouth_pose: Eq. 7
     w_mot: float = 10.0              # expression: Eq. 9 (weight 10)
     w_mc: float = 1.0                # expression: Eq. 10
-    w_mouth: float = 0.0             # autoencoder, mouth_pose: L1 inside the target frame's mouth mask. NOT in EDTalk;
+    w_mouth: float = 0.0             # autoencoder, mouth_pose, expression: L1 inside the target frame's mouth mask. NOT in EDTalk;
                                      # a tiny-scale aid (at 64² the mouth is ~2 % of the pixels, and
                                      # without it G learns to render every mouth closed)
     w_factors: float = 0.0           # autoencoder, mouth_pose: W^m[:, :4], W^p[:, :5] regress SynthTalk's true mouth and pose
@@ -228,7 +228,10 @@ TRAIN_PRESETS = {
     # (W^e × 1.5 at render: 78.1 % on seed0). w_mot 30, w_factors 1 and lr 1e-4 to 5e-4 all stayed within two
     # points. Building EEM 128 wide instead of the tiny model's 32 (`--set model.eem_hidden=128`, the full
     # preset's width; edtalk_common.MODEL_CHANGES) gives 71.9 / 86.5 / 85.4 % with self, swap and the copy L1
-    # unchanged: edtalk_tiny.pt, the recipe's `edtalk_exp` step.
+    # unchanged: edtalk_tiny.pt, the recipe's `edtalk_exp` step. It costs EDTalk-A's Sync_conf (0.720 of the real
+    # clips' on tiny-seed1): EEM's channel-wide AdaIN darkens the lip line with the brows. w_mouth 10 and w_eyes 3
+    # (ours, region L1s on the driving frame) for 800 steps keep both (72.9 % and 0.877 on a neutral source);
+    # data/checkpoints/README.md has the measurements. Not yet the preset: the chain after it must be retrained.
     "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9, lr=2e-4, w_per=0.0),
                           "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
 }

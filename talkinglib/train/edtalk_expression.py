@@ -18,13 +18,19 @@ not from W^e's scale (data/checkpoints/README.md).
 
 EEM's width (`model_overrides={"eem_hidden": 128}`, `--set model.eem_hidden=128`): stage 3 may rebuild EEM
 wider than the model preset's, starting as the identity; the tiny recipe does (66.1 -> 71.9 % on tiny-seed0).
+`model.eem_block=two_conv` rebuilds it as eem.py's evidently intended chain, also from the identity.
+
+Tiny-scale aids w_mouth and w_eyes (not in EDTalk; the landmark masks of stage 1's aids): an L1 on the driving
+frame's mouth region and on its brows and eyes. EEM's AdaIN scales whole channels, so the expression it draws on the
+brows also darkens the lip line, and EDTalk-A's lip sync drops; w_mouth 10 with w_eyes 3 keeps the lips while the
+brows still carry the emotion (data/checkpoints/README.md, "Why, and the stage 3 that keeps both").
 """
 import torch
 from tqdm.auto import tqdm
 
 from talkinglib.data.edtalk_batches import EDTalkBatches
 from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, motion_loss,
-                                      mouth_consistency_loss, reconstruction_loss)
+                                      mouth_consistency_loss, reconstruction_loss, region_l1_loss)
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
 from talkinglib.train.edtalk_common import (default_expert, discriminator_step, close_run, finish_step,
                                             generator_step, setup_stage, step_generator)
@@ -93,6 +99,12 @@ def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=N
         losses["adv"] = g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())
         loss = (cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
                 + cfg.w_mot * losses["mot"] + cfg.w_mc * losses["mc"])
+        if cfg.w_mouth > 0:                                         # tiny-scale aid, not EDTalk
+            losses["mouth"] = region_l1_loss(real, fake, batch["mouth"])
+            loss = loss + cfg.w_mouth * losses["mouth"]
+        if cfg.w_eyes > 0:                                          # tiny-scale aid, not EDTalk
+            losses["eyes"] = region_l1_loss(real, fake, batch["eyes"])
+            loss = loss + cfg.w_eyes * losses["eyes"]
         if cfg.w_factors > 0:                                       # tiny-scale aid, not EDTalk
             losses["factors"] = factor_anchor_loss(w["expression"], batch["expression_factors"])
             loss = loss + cfg.w_factors * losses["factors"]
