@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -15,12 +17,13 @@
 # # 11 · Full-scale training on Colab (or any GPU), stage by stage, with resume
 #
 # **Purpose.** The complete recipe of both papers at the `full` preset (256², the official
-# architectures) on prepared MEAD/HDTF: every stage is one `talkinglib train` call, every call
-# resumes from its last checkpoint, so a Colab disconnect costs minutes, not the run.
+# architectures) on prepared MEAD/HDTF: `talkinglib train recipe --recipe full` (train/recipe.py),
+# whose every step is one `talkinglib train` call that resumes from its last checkpoint, so a Colab
+# disconnect costs minutes, not the run.
 #
-# **Two paths, one code.** On a GPU with `SMOKE = False` it trains for real. Without a GPU (and in
-# CI) the same cells run the **smoke path**: the tiny preset on SynthTalk, two steps per stage, to
-# prove the recipe is wired end to end. Nothing else differs.
+# **Two paths, one recipe.** On a GPU with `SMOKE = False` it trains for real. Without a GPU (and in
+# CI) the same cells run the **smoke path**: the same recipe's steps at the tiny preset on SynthTalk,
+# two steps each, to prove the recipe is wired end to end. Nothing else differs.
 #
 # **Before you start (real data).** Prepare the datasets once, on any machine with the `prepare`
 # extra (`pip install "talkinglib[prepare]"`; mediapipe pins numpy < 2, so on Colab restart the
@@ -44,8 +47,9 @@ SMOKE = None                                         # None: smoke path iff no C
 DATA = "/content/drive/MyDrive/talkinglib/data"      # a prepared dataset root (talkinglib prepare)
 RUNS = "/content/drive/MyDrive/talkinglib/runs"      # checkpoints: on Drive, so they outlive the runtime
 SOURCE = "/content/drive/MyDrive/talkinglib/repo"    # Colab only: a clone of this repository to install
-STEPS = {}                                           # per-stage step overrides, e.g. {"edtalk.autoencoder": 50_000}
+SETTINGS = {}                                        # per-step settings, e.g. {"edtalk.autoencoder": ["steps=50000"]}
 EXPERT = None                                        # full path: your L_mot experts' checkpoint (see the recipe)
+TEACHER = None                                       # full path: None reads the registry's ViT, or RETA's teacher
 
 # %% [markdown]
 # ## Environment
@@ -63,6 +67,8 @@ import torch                                                                    
 
 from talkinglib.cli import main as talkinglib                                     # noqa: E402
 from talkinglib.train import common                                               # noqa: E402
+from talkinglib.train.edtalk_common import default_expert                         # noqa: E402
+from talkinglib.train.recipe import full_recipe, plan, run_recipe                 # noqa: E402
 
 print("python", sys.version.split()[0], "| torch", torch.__version__, "| colab:", IN_COLAB)
 
@@ -114,13 +120,14 @@ else:
 
 # %% [markdown]
 # ## The recipe
-# One call per stage, in the papers' order. Each writes `RUNS/<stage>/` and resumes from it when
-# the cell runs again (after a disconnect, re-run the notebook from the top: finished stages return
-# at once, an interrupted one continues from its last checkpoint).
+# The papers' main chain, in dependency order: each step is one `talkinglib train` call that writes
+# `RUNS/<stage>/`, and the next starts from that run's checkpoint as it is. Run again (after a
+# disconnect, re-run the notebook from the top), finished steps return at once and an interrupted one
+# continues from its last checkpoint. `RUNS/recipe.json` records each step's wall time.
 #
-# | stage | paper | trains | starts from |
+# | step | paper | trains | starts from |
 # |---|---|---|---|
-# | `edtalk.autoencoder` | EDTalk A.3 (LIA-style) | E, G | scratch (or an official EDTalk.pt with `--init`) |
+# | `edtalk.autoencoder` | EDTalk A.3 (LIA-style) | E, G | scratch |
 # | `edtalk.mouth_pose` | EDTalk §3.1, Eqs. 3-7 | mouth and pose banks | stage 1 |
 # | `edtalk.expression` | EDTalk §3.2, Eqs. 8-10 | ELN, expression bank, EEM | stage 2 (+ L_mot experts) |
 # | `syncnet` | Wav2Lip's expert | the lip-sync expert | scratch |
@@ -130,40 +137,49 @@ else:
 # | `reta` | RETA §3 | the whole RETA | EDTalk + teacher + SyncNet |
 #
 # EDTalk's L_mot needs two experts, a 3DMM regressor φ and an emotion network ψ. On SynthTalk they
-# are `talkinglib train expert`; on real data pass your own with `--expert` (the stage is skipped
-# with a message when there is none). RETA's teacher at `full` is the registry's facial-expression
-# ViT; the smoke path trains SynthTalk's.
+# are `talkinglib train expert`; on real data pass your own as `EXPERT` (without one the recipe
+# leaves `edtalk.expression` out and says so: the later steps start from stage 2). RETA's teacher at
+# `full` is the registry's facial-expression ViT; the tiny preset has none, so the smoke path passes
+# SynthTalk's. Both smoke inputs are the committed ones the tiny recipe makes
+# (`talkinglib train recipe --preset tiny`), which also holds the ablations (EDTalk Tab. 3, RETA
+# Tab. 4) this chain leaves out: its `--dry-run` prints their commands.
+#
+# The smoke path shortens every step to two (`--steps 2`) and runs EDTalk's stages on batches of two
+# (stage 1 without its 500 extra identities: `--set STEP:KEY=VALUE`); the commands are printed first.
+# In a terminal the same call is
+# `talkinglib train recipe --recipe full --preset full --data DATA --out RUNS --expert EXPERT`.
 
 # %%
-def train(stage, *args, steps=None):
-    """`talkinglib train STAGE` into RUNS/<stage> (resuming), with this notebook's data and preset."""
-    out = Path(RUNS) / stage
-    steps = 2 if SMOKE else STEPS.get(stage, steps)
-    argv = ["train", stage, "--data", DATA, "--out", str(out), "--preset", PRESET, *map(str, args)]
-    if steps is not None:
-        argv += ["--steps", str(steps)]
-    if talkinglib(argv) != 0:
-        raise RuntimeError(f"stage {stage} failed")
-    return out
-
-
 def checkpoint_step(path):
     return common.load_checkpoint(path)["step"]
 
 
-tiny_only = ["--set", "extra_identities=0", "--set", "batch_size=2"] if SMOKE else []   # smoke: no extra faces
-ae = train("edtalk.autoencoder", *tiny_only)
-mp = train("edtalk.mouth_pose", "--init", ae / "edtalk.pt", *(["--set", "batch_size=2"] if SMOKE else []))
-print("EDTalk stages 1-2:", checkpoint_step(ae / "edtalk.pt"), checkpoint_step(mp / "edtalk.pt"), "steps")
+if SMOKE:                                   # the committed SynthTalk expert and teacher (data/checkpoints/)
+    EXPERT = default_expert("tiny")
+    EXPERT, TEACHER = str(EXPERT), str(EXPERT.with_name("teacher_tiny.pt"))
+SMOKE_SETTINGS = {"edtalk.autoencoder": ["extra_identities=0", "batch_size=2"],
+                  "edtalk.mouth_pose": ["batch_size=2"], "edtalk.expression": ["batch_size=2"]}
+recipe = dict(recipe="full", preset=PRESET, expert=EXPERT, teacher=TEACHER, steps=2 if SMOKE else None,
+              sets=SMOKE_SETTINGS if SMOKE else SETTINGS)
+run_recipe(DATA, RUNS, dry_run=True, progress=False, **recipe)
+times = run_recipe(DATA, RUNS, **recipe)
+steps = full_recipe(expert=EXPERT is not None, teacher=TEACHER is not None)
+trained = {s.name: Path(s.produces.format(out=RUNS)) for s in steps}
+for name, path in trained.items():
+    print(f"{name:20s} step {checkpoint_step(path):7d}   {times[name]:8.1f} s   {path}")
 if SMOKE:
-    assert checkpoint_step(ae / "edtalk.pt") == checkpoint_step(mp / "edtalk.pt") == 2
+    assert list(times) == list(trained) and all(checkpoint_step(p) == 2 for p in trained.values())
 
 # %% [markdown]
-# **Resume, shown.** Run stage 1 again: it finds its checkpoint at the last step and returns
+# **Resume, shown.** Run the recipe again: every step finds its run at its last step and returns
 # without training. A run stopped half way (`--stop-at`, or a disconnect) continues from its step.
 
 # %%
+again = run_recipe(DATA, RUNS, progress=False, **recipe)
+print("again:", again == times, "(recipe.json unchanged: nothing retrained)")
+assert again == times
 if SMOKE:
+    tiny_only = ["--set", "extra_identities=0", "--set", "batch_size=2"]
     half = Path(RUNS) / "resume_demo"
     talkinglib(["train", "edtalk.autoencoder", "--data", DATA, "--out", str(half), "--preset", PRESET, "--steps", "3",
                 "--stop-at", "1", *tiny_only])
@@ -173,39 +189,16 @@ if SMOKE:
     print("stopped at", stopped, "-> resumed to", checkpoint_step(half / "edtalk.pt"))
     assert (stopped, checkpoint_step(half / "edtalk.pt")) == (1, 3)
 
-# %%
-if SMOKE:                                            # SynthTalk's experts: `talkinglib train expert`
-    EXPERT = train("expert", "--set", "extra_identities=0") / "expert.pt"
-if EXPERT is not None:
-    exp = train("edtalk.expression", "--init", mp / "edtalk.pt", "--expert", EXPERT,
-                *(["--set", "batch_size=2"] if SMOKE else []))
-    edtalk_ckpt = exp / "edtalk.pt"
-else:
-    print("edtalk.expression skipped: L_mot needs a 3DMM regressor and an emotion expert (--expert); "
-          "the audio stages continue from the mouth-pose checkpoint")
-    edtalk_ckpt = mp / "edtalk.pt"
-
-# %%
-sync = train("syncnet")
-a2l = train("edtalk.audio2lip", "--init", edtalk_ckpt, "--syncnet", sync / "syncnet.pt")
-a2p = train("edtalk.audio2pose", "--init", edtalk_ckpt)
-a2e = train("edtalk.audio2exp", "--init", edtalk_ckpt)
-teacher = ["--teacher", train("teacher") / "teacher.pt"] if SMOKE else []            # full: the registry's ViT
-reta = train("reta", "--init", edtalk_ckpt, "--syncnet", sync / "syncnet.pt", *teacher)
-done = {"syncnet": sync / "syncnet.pt", "audio2lip": a2l / "audio2lip.pt", "audio2pose": a2p / "audio2pose.pt",
-        "audio2exp": a2e / "audio2exp.pt", "reta": reta / "reta.pt"}
-print({k: checkpoint_step(v) for k, v in done.items()})
-if SMOKE:
-    assert all(checkpoint_step(v) == 2 for v in done.values())
-
 # %% [markdown]
 # ## Several GPUs
 # Every stage runs under `torchrun` with DDP (nccl on GPUs, gloo on CPUs): each process draws its
-# own batches, gradients are averaged, rank 0 writes logs and checkpoints. On one machine with 4 GPUs:
+# own batches, gradients are averaged, rank 0 writes logs and checkpoints. The recipe runs its steps in
+# this one process, so on several GPUs run its commands (the dry run above) under `torchrun` one by
+# one, in order; a step so finished is one the recipe then skips. On one machine with 4 GPUs, the first:
 
 # %%
-print(f"torchrun --nproc_per_node 4 -m talkinglib train edtalk.autoencoder --data {DATA} "
-      f"--out {RUNS}/edtalk.autoencoder --preset full")
+first = plan(DATA, RUNS, recipe="full", preset="full", expert=EXPERT)[0][1]
+print("torchrun --nproc_per_node 4 -m talkinglib " + " ".join(first))
 
 # %% [markdown]
 # ## Use what was trained

@@ -7,7 +7,8 @@
                edtalk.audio2pose (--init: the EDTalk that reads W^p), syncnet (the lip-sync expert),
                edtalk.audio2lip (--init, --syncnet), edtalk.audio2exp (--init), teacher (RETA's emotion ViT),
                reta (--init EDTalk, --teacher, --syncnet),
-               recipe (every stage above in order, exported, finished ones skipped: train/recipe.py)
+               recipe (the stages above in order, finished ones skipped: --recipe tiny, the committed chain,
+               exported; --recipe full, the papers' main chain, at --preset full or tiny: train/recipe.py)
     talkinglib fitness --data DIR [--probe CKPT]               SYNTHTALK.md's fitness numbers
     talkinglib export RUN/probe.pt data/checkpoints/x.pt       weights only, for committing
     talkinglib generate --image me.jpg --audio talk.mp3 --out out.mp4 --checkpoint CKPT ...  an mp4 with sound
@@ -80,12 +81,17 @@ def cmd_train(args):
         raise SystemExit(f"{args.data} is not a dataset (no splits.json). Make one with "
                          f"`talkinglib synth --out {args.data} --preset {args.preset}`")
     if args.stage == "recipe":
-        from talkinglib.train.recipe import run_recipe
-        if args.set or args.init or args.steps is not None:
-            raise SystemExit("train recipe runs the committed commands as they are; --set, --init and --steps belong "
-                             "to single stages (see --dry-run for the commands)")
-        times = run_recipe(args.data, args.out, preset=args.preset, export=args.export, voices=args.voices,
-                           only=args.only.split(",") if args.only else None, dry_run=args.dry_run)
+        from talkinglib.train.recipe import RecipeError, run_recipe, step_settings
+        if args.init or args.syncnet:
+            raise SystemExit("train recipe chains its own runs (see --dry-run for the commands); --init and --syncnet "
+                             "belong to single stages")
+        try:
+            times = run_recipe(args.data, args.out, preset=args.preset, export=args.export, voices=args.voices,
+                               only=args.only.split(",") if args.only else None, dry_run=args.dry_run,
+                               recipe=args.recipe, expert=args.expert, teacher=args.teacher, steps=args.steps,
+                               sets=step_settings(args.set))
+        except RecipeError as e:                 # refused before any step ran
+            raise SystemExit(f"train recipe: {e}") from None
         if not args.dry_run:
             print(f"recipe: every step done; wall time per step in {Path(args.out) / 'recipe.json'} "
                   f"({sum(times.values()) / 60:.1f} min in all)")
@@ -229,26 +235,30 @@ def build_parser():
     t.add_argument("--data", required=True, help="dataset root (talkinglib synth / prepare)")
     t.add_argument("--out", required=True, help="run folder: checkpoint and TensorBoard logs")
     t.add_argument("--preset", choices=["tiny", "full"], default="tiny")
-    t.add_argument("--steps", type=int, default=None)
+    t.add_argument("--steps", type=int, default=None, help="train this many steps (recipe: every train step)")
     t.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
     t.add_argument("--stop-at", type=int, default=None,
                    help="stop (with a checkpoint) at this step; a later run resumes from it")
     t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a training config field (KEY or train.KEY) or a model field (model.KEY)")
+                   help="override a training config field (KEY or train.KEY) or a model field (model.KEY); "
+                        "recipe: STEP:KEY=VALUE, one step's")
     t.add_argument("--init", default=None,
                    help="EDTalk stages: start from this checkpoint (the previous stage's edtalk.pt, or an "
                         "official EDTalk.pt)")
     t.add_argument("--expert", default=None,
                    help="edtalk.expression: the L_mot expert checkpoint; edtalk.autoencoder: the expert of "
                         "perceptual=expert; edtalk.mouth_pose: the reader of w_swap_expert "
-                        "(default data/checkpoints/expert_PRESET.pt)")
+                        "(default data/checkpoints/expert_PRESET.pt); recipe full: edtalk.expression's (left "
+                        "out without one)")
     t.add_argument("--syncnet", default=None,
                    help="edtalk.audio2lip: the lip-sync expert checkpoint (default data/checkpoints/syncnet_PRESET.pt); "
                         "reta: the same, required at tiny, Wav2Lip's expert from the registry at full when omitted")
     t.add_argument("--teacher", default=None,
                    help="reta: the emotion teacher checkpoint (talkinglib train teacher); at full the registry's "
-                        "pretrained facial-expression ViT when omitted")
+                        "pretrained facial-expression ViT when omitted; recipe full: reta's")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    t.add_argument("--recipe", default=None, help="recipe: tiny (the committed checkpoints) or full (the papers' "
+                                                  "main chain, at either preset); default: the preset's")
     t.add_argument("--export", default=None, help="recipe: where exported checkpoints go (default OUT/checkpoints)")
     t.add_argument("--voices", default=None, help="recipe: RETA's further voices (default OUT/voices-seed1)")
     t.add_argument("--only", default=None, help="recipe: run only these steps (comma-separated names)")

@@ -1,16 +1,24 @@
 """`talkinglib train recipe`: the whole chain of training stages, in order, as one command.
 
     talkinglib train recipe --preset tiny --data data/synthtalk/tiny-seed0 --out runs/chain
+    talkinglib train recipe --preset full --data data/real --out runs/full --expert my_experts.pt
 
-Every step is one `talkinglib` call (the commands of data/checkpoints/README.md): the EDTalk
-stages and their Tab. 3 comparison (the full design and both ablations, each with fresh
-navigation), the lip-sync expert, Audio2Lip with and without L_sync, the pose flow, audio2exp,
-RETA's teacher and RETA with its seven Tab. 4 ablations. Each trained run is exported (float16
-at tiny) into `--export` (default OUT/checkpoints), and later steps start from those exports, as
-the committed checkpoints do.
+Two recipes (RECIPES), each a list of `talkinglib` calls:
 
-A step whose run has reached its configured steps is skipped, and so is an export newer than its
-run; an interrupted step resumes (every `train` call resumes). OUT/recipe.json records each
+- `tiny` (the commands of data/checkpoints/README.md): the EDTalk stages and their Tab. 3 comparison
+  (the full design and both ablations, each with fresh navigation), the lip-sync expert, Audio2Lip
+  with and without L_sync, the pose flow, audio2exp, RETA's teacher and RETA with its seven Tab. 4
+  ablations. Each trained run is exported (float16 at tiny) into `--export` (default OUT/checkpoints),
+  and later steps start from those exports, as the committed checkpoints do.
+- `full` (notebook 11): the papers' main chain, one run per stage, each in OUT/<stage>/. Later steps
+  start from the earlier runs' checkpoints as they are (OUT/edtalk.mouth_pose/edtalk.pt, ...): no
+  export step, since at full nothing is committed, and a researcher can point any stage at any run.
+  It runs at either preset: notebook 11's smoke path runs these very steps at tiny, two steps each
+  (`--steps 2`, and `--set STEP:KEY=VALUE` for one step's setting).
+
+The recipe is named by `--recipe` (default: the preset's name), the model and training presets by
+`--preset`. A step whose run has reached its configured steps is skipped, and so is an export newer
+than its run; an interrupted step resumes (every `train` call resumes). OUT/recipe.json records each
 step's wall time, so the chain's cost is known stage by stage.
 """
 import json
@@ -104,7 +112,51 @@ def tiny_recipe():
     return steps
 
 
-RECIPES = {"tiny": tiny_recipe}
+def _run(stage, file):
+    """A checkpoint of the full recipe: the run folder of a step is named after its stage."""
+    return "{out}/" + stage + "/" + file
+
+
+# EDTalk Eq. 9's L_mot reads a 3DMM regressor φ and an emotion network ψ on real and generated frames:
+# there are none for real faces here (`talkinglib train expert` learns SynthTalk's factors), so the user
+# passes them (--expert). Without them the recipe leaves stage 3 out, and says so:
+NO_EXPERT = ("full recipe: edtalk.expression left out: its L_mot (EDTalk Eq. 9) needs a 3DMM regressor and an "
+             "emotion network, passed with --expert; the audio stages and RETA start from edtalk.mouth_pose, "
+             "whose expression bank, ELN and EEM stay untrained at full (stage 1 drives mouth and pose only)")
+
+
+def full_recipe(expert=True, teacher=False):
+    """The papers' main chain (notebook 11), in dependency order: EDTalk's stages 1-3 (A.3), the lip-sync
+    expert, Audio2Lip (§3.3), the pose flow (A.1), audio2exp (Eq. 15) and RETA (§3), each one run read by
+    the next from OUT/<stage>/. expert: L_mot's experts are given ({expert}); without them stage 3 is left
+    out (NO_EXPERT). teacher: RETA's teacher is given ({teacher}); without it RETA reads the registry's
+    facial-expression ViT, which exists at full only (`talkinglib weights fetch vit_expression`).
+    The ablations (EDTalk Tab. 3, RETA Tab. 4) are not steps here: each is its stage's `train` call with
+    the settings of the tiny recipe's (its --dry-run prints them) and its own --out."""
+    steps = [_train("edtalk.autoencoder", "edtalk.autoencoder", "edtalk.pt"),
+             _train("edtalk.mouth_pose", "edtalk.mouth_pose", "edtalk.pt", "--init",
+                    _run("edtalk.autoencoder", "edtalk.pt"))]
+    edtalk = _run("edtalk.mouth_pose", "edtalk.pt")
+    if expert:
+        steps.append(_train("edtalk.expression", "edtalk.expression", "edtalk.pt", "--init", edtalk,
+                            "--expert", "{expert}"))
+        edtalk = _run("edtalk.expression", "edtalk.pt")
+    syncnet = _run("syncnet", "syncnet.pt")
+    steps.append(_train("syncnet", "syncnet", "syncnet.pt"))
+    for stage, file, extra in (("edtalk.audio2lip", "audio2lip.pt", ("--syncnet", syncnet)),
+                               ("edtalk.audio2pose", "audio2pose.pt", ()),
+                               ("edtalk.audio2exp", "audio2exp.pt", ())):
+        steps.append(_train(stage, stage, file, "--init", edtalk, *extra))
+    steps.append(_train("reta", "reta", "reta.pt", "--init", edtalk, "--syncnet", syncnet,
+                        *(("--teacher", "{teacher}") if teacher else ())))
+    return steps
+
+
+RECIPES = {"tiny": tiny_recipe, "full": full_recipe}
+
+
+class RecipeError(ValueError):
+    """A recipe asked for with arguments that cannot run (raised before any step runs)."""
 
 
 def _fill(text, where):
@@ -131,32 +183,101 @@ def done(step, where):
     return out.is_file()
 
 
-def run_recipe(data, out, preset="tiny", export=None, voices=None, only=None, dry_run=False, progress=True):
-    """Run (or resume) every step of the preset's recipe; returns {step name: seconds or "done"}.
-    only: step names to run (the rest are skipped). dry_run: print the commands instead."""
-    from talkinglib.cli import main as talkinglib
-    if preset not in RECIPES:
-        raise ValueError(f"no recipe for preset {preset!r}: the recipes are {sorted(RECIPES)} (at full, notebook 11 "
-                         "trains the same stages one `talkinglib train` call at a time)")
-    out = Path(out)
-    where = {"data": str(data), "out": str(out), "preset": preset, "ckpt": str(export or out / "checkpoints"),
-             "voices": str(voices or out / "voices-seed1")}
-    steps = RECIPES[preset]()
-    unknown = set(only or ()) - {s.name for s in steps}
+def step_settings(pairs):
+    """`--set STEP:KEY=VALUE` of `train recipe` -> {STEP: [KEY=VALUE, ...]}, in their order."""
+    sets = {}
+    for pair in pairs or ():
+        name, sep, setting = pair.partition(":")
+        if not sep or "=" not in setting:
+            raise RecipeError(f"--set takes STEP:KEY=VALUE here, one step's setting (e.g. "
+                              f"edtalk.autoencoder:batch_size=2), got {pair!r}")
+        sets.setdefault(name, []).append(setting)
+    return sets
+
+
+def _recipe_steps(recipe, preset, expert, teacher):
+    """The named recipe's steps, after refusing what it cannot run."""
+    from talkinglib.models.edtalk import PRESETS
+    if preset not in PRESETS:
+        raise RecipeError(f"no preset {preset!r}: the presets are {sorted(PRESETS)}")
+    if recipe not in RECIPES:
+        raise RecipeError(f"no recipe {recipe!r}: the recipes are {sorted(RECIPES)} (tiny: the committed "
+                          "checkpoints; full: the papers' main chain, at either preset)")
+    if recipe == "tiny":
+        if preset != "tiny":
+            raise RecipeError(f"the tiny recipe makes the committed *_tiny.pt checkpoints and runs at --preset tiny "
+                              f"only; the papers' chain at --preset {preset} is --recipe full")
+        if expert is not None or teacher is not None:
+            raise RecipeError("the tiny recipe trains its own expert and teacher (steps expert_tiny, teacher_tiny): "
+                              "--expert and --teacher belong to --recipe full")
+        return tiny_recipe()
+    if teacher is None and preset == "tiny":       # train/reta.py: the registry's ViT is the full preset's
+        raise RecipeError("RETA at --preset tiny needs a tiny emotion teacher: pass --teacher "
+                          "data/checkpoints/teacher_tiny.pt (or one of `talkinglib train teacher`)")
+    return full_recipe(expert=expert is not None, teacher=teacher is not None)
+
+
+def _where(data, out, preset, export, voices, expert, teacher):
+    """What fills the steps' placeholders."""
+    return {"data": str(data), "out": str(out), "preset": preset, "ckpt": str(export or Path(out) / "checkpoints"),
+            "voices": str(voices or Path(out) / "voices-seed1"), "expert": str(expert), "teacher": str(teacher)}
+
+
+def plan(data, out, recipe=None, preset="tiny", export=None, voices=None, expert=None, teacher=None, steps=None,
+         sets=None):
+    """[(step, argv)] of a recipe, the placeholders filled. recipe: a name of RECIPES (default: the preset's).
+    steps: every train step trains this many steps instead of its preset's (`--steps`, e.g. 2 for a smoke test).
+    sets: {step name: [KEY=VALUE, ...]}, one step's settings (`--set`), e.g. a smaller batch."""
+    recipe = preset if recipe is None else recipe
+    recipe_steps = _recipe_steps(recipe, preset, expert, teacher)
+    trained = [s.name for s in recipe_steps if s.argv[0] == "train"]
+    if steps is not None and (not isinstance(steps, int) or steps < 1):
+        raise RecipeError(f"--steps is the number of steps of every train step: a positive integer, got {steps!r}")
+    unknown = set(sets or {}) - set(trained)
     if unknown:
-        raise ValueError(f"unknown recipe steps {sorted(unknown)}; the steps are {[s.name for s in steps]}")
+        raise RecipeError(f"--set for steps {sorted(unknown)}, which recipe {recipe!r} does not train; its train steps "
+                          f"are {trained}")
+    for flag, given, field in (("--export", export, "{ckpt}"), ("--voices", voices, "{voices}")):
+        if given is not None and not any(field in s.produces for s in recipe_steps):
+            raise RecipeError(f"recipe {recipe!r} writes nothing to {flag} (its steps read each other's runs): "
+                              f"drop {flag}")
+    where = _where(data, out, preset, export, voices, expert, teacher)
+    planned = []
+    for step in recipe_steps:
+        argv = [_fill(a, where) for a in step.argv]
+        if argv[0] == "train":                     # the overrides come last: the last --steps wins
+            argv += [a for kv in (sets or {}).get(step.name, ()) for a in ("--set", kv)]
+            argv += ["--steps", str(steps)] if steps is not None else []
+        planned.append((step, argv))
+    return planned
+
+
+def run_recipe(data, out, preset="tiny", export=None, voices=None, only=None, dry_run=False, progress=True,
+               recipe=None, expert=None, teacher=None, steps=None, sets=None):
+    """Run (or resume) every step of a recipe (see `plan` for recipe, expert, teacher, steps and sets);
+    returns {step name: seconds or "done"}. only: step names to run (the rest are skipped). dry_run: print
+    the commands instead."""
+    from talkinglib.cli import main as talkinglib
+    out = Path(out)
+    planned = plan(data, out, recipe, preset, export, voices, expert, teacher, steps, sets)
+    unknown = set(only or ()) - {s.name for s, _ in planned}
+    if unknown:
+        raise RecipeError(f"unknown recipe steps {sorted(unknown)}; the steps are {[s.name for s, _ in planned]}")
+    if (recipe or preset) == "full" and expert is None:
+        print(NO_EXPERT)
+    where = _where(data, out, preset, export, voices, expert, teacher)
     log_path = out / "recipe.json"
     log = json.loads(log_path.read_text()) if log_path.is_file() else {}
-    bar = tqdm(steps, desc="recipe", unit="step", disable=not progress)
-    for step in bar:
-        argv = [_fill(a, where) for a in step.argv]
+    bar = tqdm(planned, desc="recipe", unit="step", disable=not progress)
+    for step, argv in bar:
         if dry_run:
             print("talkinglib " + " ".join(argv))
             continue
         if (only and step.name not in only) or done(step, where):
             continue
         bar.set_postfix_str(step.name)
-        Path(where["ckpt"]).mkdir(parents=True, exist_ok=True)
+        if argv[0] == "export":
+            Path(where["ckpt"]).mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         if talkinglib(argv) != 0:
             raise RuntimeError(f"recipe step {step.name} failed: talkinglib {' '.join(argv)}")
