@@ -206,10 +206,9 @@ class EDTalkBatches:
             if factors:
                 truth.append({"expression": per_clip[c]["expression"][start:start + window].mean(0)})
         window_t = to_tensor_images(np.stack(win))                          # (B, K, 3, H, W)
-        size = window_t.shape[-1]
+        size, lm = window_t.shape[-1], torch.from_numpy(np.stack(lms))     # (B, 68, 2) pixels
         batch = {"source": to_tensor_images(np.stack(src)), "window": window_t, "driving": window_t[:, window // 2],
-                 "mouth": soft_mouth_region(torch.from_numpy(np.stack(lms)), size),
-                 "eyes": soft_eye_region(torch.from_numpy(np.stack(lms)), size)}
+                 "mouth": soft_mouth_region(lm, size), "eyes": soft_eye_region(lm, size)}
         if factors:
             batch["expression_factors"] = self._standardised(truth, "expression")
         return batch

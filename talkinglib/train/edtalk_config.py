@@ -48,7 +48,7 @@ class EDTalkTrainConfig:
                                      # must show a's mouth and b's pose as the expert reads them on a and b
                                      # (losses.edtalk.swap_reading_loss). NOT in EDTalk: its cross-reconstruction
                                      # never renders a mouth with another frame's pose. SynthTalk only (the expert)
-    w_eyes: float = 0.0              # autoencoder: L1 inside the driving frame's brow-and-eye regions (where SynthTalk's
+    w_eyes: float = 0.0              # autoencoder, expression: L1 inside the driving frame's brow-and-eye regions (where SynthTalk's
                                      # emotions show; edtalk_batches.soft_eye_region). NOT in EDTalk; needs landmarks
     same_fraction: float = 0.0       # autoencoder: share of pairs with driving frame = source. NOT in EDTalk/LIA
     w_flow_landmarks: float = 0.0    # autoencoder: G's S² warp carries the driving frame's landmarks to the source's
