@@ -185,6 +185,17 @@ def mel_spectrogram(wav):
     return np.clip(S, -MAX_ABS, MAX_ABS).astype(np.float32)
 
 
+MIN_SAMPLES = MEL_WINDOW * HOP             # one audio window, 0.2 s: the shortest speech a model can animate
+
+
+def check_speech_length(wav, what="the audio"):
+    """Refuse audio shorter than one window (MEL_WINDOW mel steps, 0.2 s at 16 kHz): Audio2Lip and RETA read
+    each frame from a 0.2 s window, so a shorter clip would animate padding, not speech."""
+    if len(wav) < MIN_SAMPLES:
+        raise AudioError(f"{what} is {len(wav) / SAMPLE_RATE:.3f} s long, shorter than one audio window "
+                         f"({MIN_SAMPLES / SAMPLE_RATE:.1f} s): give at least {MIN_SAMPLES / SAMPLE_RATE:.1f} s of speech")
+
+
 def frame_count(num_samples, fps=25, sr=SAMPLE_RATE):
     """Video frames covered by `num_samples` of audio: T = floor(num_samples / sr * fps).
 

@@ -153,3 +153,19 @@ def test_write_wav_rejects_nan(tmp_path):
     with pytest.raises(AudioError, match="NaN"):
         tl.audio.write_wav(tmp_path / "nan.wav", x)
     assert not (tmp_path / "nan.wav").exists()
+
+
+def test_stereo_is_averaged_by_both_readers(tmp_path):
+    """A stereo file mixes to (L + R) / 2 through soundfile (load_audio) and through PyAV (the reader of
+    video soundtracks and `prepare`): L = R gives the channel back, not √2 times it."""
+    from talkinglib.inference.video import read_audio_track, read_audio_track_timed
+    left = _tone(1.0)
+    for right, want in ((left, left), (0.2 * left, 0.6 * left)):          # L = R, and L ≠ R
+        path = tmp_path / "stereo.wav"
+        sf.write(path, np.stack([left, right], axis=1), 16000, subtype="FLOAT")
+        mixed = tl.audio.load_audio(path, resample=True)
+        track, sr = read_audio_track(path)
+        assert sr == 16000 and len(track) == len(mixed) == len(left)
+        np.testing.assert_allclose(mixed, want, atol=1e-6)
+        np.testing.assert_allclose(track, want, atol=1e-6)
+        assert np.array_equal(read_audio_track_timed(path)[0], track)

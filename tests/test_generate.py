@@ -107,6 +107,18 @@ def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
     tl_audio.write_wav(tmp_path / "silent.wav", np.zeros(16000, np.float32))
     with pytest.raises(tl_audio.AudioError, match="silent"):
         load_audio_any(tmp_path / "silent.wav")
+    tl_audio.write_wav(tmp_path / "short.wav", wav[:1600])               # 0.1 s: under one 0.2 s audio window
+    with pytest.raises(tl_audio.AudioError, match="shorter than one audio window"):
+        load_audio_any(tmp_path / "short.wav")
+    with pytest.raises(tl_audio.AudioError, match="shorter than one audio window"):
+        pipe.to_video(face, wav[:1600], tmp_path / "x.mp4")
+    with pytest.raises(tl_audio.AudioError, match="shorter than one audio window"):
+        pipe(load_image(face), wav[:1600])
+    # frames come back in the documented [-1, 1]: G's raw output leaves it (about -1.02 here), and is clamped
+    photo = load_image(face)
+    raw = torch.cat(list(pipe.generator.stream(pipe.source(photo)[0], wav[:16000])))
+    out = pipe(photo, wav[:16000])
+    assert raw.min() < -1 and torch.equal(out, raw.clamp(-1, 1))
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x00\x00garbage" * 10)
     with pytest.raises(tl_audio.AudioError, match="corrupt"):
         load_audio_any(tmp_path / "corrupt.wav")

@@ -83,8 +83,7 @@ def load_audio_any(path):
         what = "an unread header" if fmt is None else f"{fmt[0]} Hz, {fmt[1]} channel(s)"
         warnings.warn(f"{path}: {what} -> mixed to mono and resampled to {tl_audio.SAMPLE_RATE} Hz",
                       AudioConversionWarning, stacklevel=2)
-    if tl_audio.frame_count(len(wav)) < 1:
-        raise tl_audio.AudioError(f"{path!r} is shorter than one video frame (40 ms)")
+    tl_audio.check_speech_length(wav, repr(path))
     if np.abs(wav).max() < 1e-4:
         raise tl_audio.AudioError(f"{path!r} is silent (peak amplitude below 1e-4): there is no speech to animate")
     return wav
@@ -163,15 +162,19 @@ class TalkingHeadPipeline:
         return x, region
 
     def stream(self, source, wav, span=SPAN, **options):
-        """Frame batches (b, 3, S, S) for a source tensor and 16 kHz audio (edtalk-v: driving=(T, 3, S, S)
-        frames and components=, the motions they drive; the audio is only the soundtrack)."""
+        """Frame batches (b, 3, S, S) in [-1, 1] for a source tensor and 16 kHz audio (edtalk-v: driving=(T, 3, S, S)
+        frames and components=, the motions they drive; the audio is only the soundtrack). G's last layer is
+        unbounded, so its frames are clamped to the documented range here (NaN stays NaN, and is refused
+        when written)."""
         if self.mode == "edtalk-v":
-            return self._drive(source, **options)
-        if self.mode == "reta":
+            batches = self._drive(source, **options)
+        elif self.mode == "reta":
             if options:
                 raise ValueError(f"mode 'reta' takes no options (its emotion comes from the audio); got {sorted(options)}")
-            return self.generator.stream(source, wav, span=span)
-        return self.generator.stream(source, wav, span=span, **options)
+            batches = self.generator.stream(source, wav, span=span)
+        else:
+            batches = self.generator.stream(source, wav, span=span, **options)
+        return (b.clamp(-1, 1) for b in batches)
 
     @torch.no_grad()
     def _drive(self, source, driving, components=COMPONENTS):
@@ -189,7 +192,8 @@ class TalkingHeadPipeline:
             yield model.animate(code, **{c: v[i:i + self.batch_size] for c, v in videos.items()})
 
     def __call__(self, image, wav, crop="auto", span=SPAN, **options):
-        """All frames (T, 3, S, S) for a photo uint8 (H, W, 3) and 16 kHz audio (short clips)."""
+        """All frames (T, 3, S, S) in [-1, 1] for a photo uint8 (H, W, 3) and 16 kHz audio (short clips)."""
+        tl_audio.check_speech_length(wav)
         return torch.cat(list(self.stream(self.source(image, crop)[0], wav, span, **options)))
 
     def to_video(self, image, audio, out, crop="auto", paste=False, span=SPAN, progress=True, **options):
@@ -207,6 +211,7 @@ class TalkingHeadPipeline:
             wav = tl_audio.resample(data, sr, tl_audio.SAMPLE_RATE)
         else:
             wav = load_audio_any(audio) if isinstance(audio, (str, Path)) else np.asarray(audio, dtype=np.float32)
+            tl_audio.check_speech_length(wav)
         options.pop("driving_path", None)
         src, region = self.source(photo, crop)
         T = tl_audio.frame_count(len(wav))

@@ -120,7 +120,8 @@ def read_video(path, fps=FPS):
 
 def read_audio_track(path):
     """The first audio track of any container PyAV reads -> (mono float32 (N,), sample rate).
-    Channels are averaged (by FFmpeg's resampler, rate unchanged); resample with talkinglib.audio.resample."""
+    Channels are averaged, (L + R) / 2 for stereo, as talkinglib.audio.load_audio mixes them; the rate is
+    unchanged: resample with talkinglib.audio.resample."""
     wav, rate, _ = read_audio_track_timed(path)
     return wav, rate
 
@@ -134,13 +135,15 @@ def read_audio_track_timed(path):
             raise VideoError(f"{path!r} has no audio track; give the audio as a separate file")
         stream = f.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        to_mono = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+        # planar float32 in the stream's own layout, (C, n) per frame; the channels are then averaged here:
+        # FFmpeg's own down-mix to mono sums stereo at -3 dB each, (L + R) / √2, 1.41× the average, and clips
+        to_float = av.AudioResampler(format="fltp", rate=rate)
         chunks, start = [], None
         for fr in f.decode(stream):
             if start is None and fr.time is not None:
                 start = fr.time
-            chunks += [m.to_ndarray()[0] for m in to_mono.resample(fr)]
-        chunks += [m.to_ndarray()[0] for m in to_mono.resample(None)]              # flush
+            chunks += [m.to_ndarray().mean(0) for m in to_float.resample(fr)]
+        chunks += [m.to_ndarray().mean(0) for m in to_float.resample(None)]         # flush
     if not chunks or not sum(len(c) for c in chunks):
         raise VideoError(f"{path!r} has an audio track without samples")
     return np.concatenate(chunks).astype(np.float32), int(rate), float(start or 0.0)
