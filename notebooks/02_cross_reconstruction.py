@@ -35,7 +35,7 @@
 #
 # | file | what |
 # |---|---|
-# | `edtalk_tiny.pt` | THE tiny EDTalk: stage 1 (17000 steps, with our teaching aids), stage 2 (250 steps), stage 3 (400 steps, EEM 128 wide) |
+# | `edtalk_tiny.pt` | THE tiny EDTalk: stage 1 (17000 steps, with our teaching aids), stage 2 (250 steps), stage 3 (800 steps, EEM 128 wide, mouth and eye L1s) |
 # | `edtalk_tiny_ae.pt` | its stage 1 alone (E, G and a joint navigation) |
 # | `edtalk_tiny_plain_ae.pt` | a stage 1 by EDTalk's plain recipe (4000 steps, no aids): the baseline of section 5 |
 # | `edtalk_tiny_fresh.pt`, `edtalk_tiny_nobank.pt`, `edtalk_tiny_noorth.pt` | Tab. 3: stage 2 with fresh navigation, 1500 steps each on the same E and G, full design / w/o Bank / w/o Orthogonal |

@@ -215,13 +215,14 @@ assert with_sync > without
 
 # %% [markdown]
 # **What holds.** On the 32 test clips (4 identities) EDTalk-A with the pose still meets both of
-# issue 18's bars: probe jaw R² 0.780 (≥ 0.7) and Sync_conf 0.801 of the real clips' (≥ 0.8; the
-# second holds by a hair). EDTalk Tab. 3's direction for L_sync holds for Sync_conf: 0.382 with it,
-# 0.321 without (LSE-D 0.802 against 0.859). It does not carry over to the jaw: without L_sync the
-# probe's jaw R² is a little higher (0.807 against 0.780), so at this scale L_sync trades a little
-# jaw accuracy for sync. One caveat: the expert that scores Sync_conf here is `syncnet_tiny.pt`, the
-# same network L_sync was trained against (EDTalk scores with a different SyncNet [12] than its
-# L_sync's [41]), so part of the gain may be the mouth fitting this judge.
+# issue 18's bars: probe jaw R² 0.775 (≥ 0.7) and Sync_conf 0.995 of the real clips' (≥ 0.8). EDTalk
+# Tab. 3's direction for L_sync holds for Sync_conf, but narrowly: 0.475 with it, 0.456 without (LSE-D
+# 0.702 against 0.718). It does not carry over to the jaw: without L_sync the probe's jaw R² is higher
+# (0.833 against 0.775), so at this scale L_sync trades jaw accuracy for sync. (Before stage 3 gained its
+# mouth and eye L1s, notebook 03, the EEM darkened the lip line and the gap was wider: Sync_conf 0.801 of
+# the real clips' with L_sync, 0.673 without.) One caveat: the expert that scores Sync_conf here is
+# `syncnet_tiny.pt`, the same network L_sync was trained against (EDTalk scores with a different
+# SyncNet [12] than its L_sync's [41]), so part of the gain may be the mouth fitting this judge.
 
 # %% [markdown]
 # **Lives in.** `talkinglib/models/audio2lip.py` (E_a + MLP^m_A, official names),

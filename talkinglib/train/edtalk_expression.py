@@ -17,13 +17,15 @@ them. Measured off in the tiny preset: with it, expression transfer stayed at 66
 not from W^e's scale (data/checkpoints/README.md).
 
 EEM's width (`model_overrides={"eem_hidden": 128}`, `--set model.eem_hidden=128`): stage 3 may rebuild EEM
-wider than the model preset's, starting as the identity; the tiny recipe does (66.1 -> 71.9 % on tiny-seed0).
+wider than the model preset's, starting as the identity; the tiny recipe does (66.1 -> 71.9 % on tiny-seed0;
+72.9 % with w_mouth and w_eyes below).
 `model.eem_block=two_conv` rebuilds it as eem.py's evidently intended chain, also from the identity.
 
 Tiny-scale aids w_mouth and w_eyes (not in EDTalk; the landmark masks of stage 1's aids): an L1 on the driving
 frame's mouth region and on its brows and eyes. EEM's AdaIN scales whole channels, so the expression it draws on the
 brows also darkens the lip line, and EDTalk-A's lip sync drops; w_mouth 10 with w_eyes 3 keeps the lips while the
-brows still carry the emotion (data/checkpoints/README.md, "Why, and the stage 3 that keeps both").
+brows still carry the emotion (data/checkpoints/README.md, "Why, and the stage 3 that keeps both"); the tiny
+recipe's `edtalk_exp` step trains so for 800 steps (train/recipe.py, EXP_AIDS).
 """
 import torch
 from tqdm.auto import tqdm

@@ -61,6 +61,10 @@ AE = "edtalk_tiny_ae.pt"           # stages 2 and 3 freeze its E and G: their ex
 REL = "{ckpt}/"
 TAB3_STEPS = 1500                  # each Tab. 3 run (EDTalk full, w/o Bank, w/o Orthogonal), fresh navigation
 EEM_HIDDEN = 128                   # EDTalk's stage 3 builds EEM this wide (the tiny model preset: 32)
+# the wider EEM darkens the lip line with the brows (EEM's channel-wide AdaIN): EDTalk-A's Sync_conf fell to
+# 0.720 of the real clips'. Region L1s on the driving frame's mouth and eyes (ours) for 800 steps keep both
+# the expression and the sync (data/checkpoints/README.md, "Why, and the stage 3 that keeps both")
+EXP_AIDS = ("--set", "w_mouth=10", "--set", "w_eyes=3", "--steps", "800")
 RETA_INIT = "edtalk_tiny_eem32.pt"  # RETA was trained from stage 3 at the preset's EEM width (its E_I, G, ELN)
 RETA = ("--init", REL + RETA_INIT, "--teacher", REL + "teacher_tiny.pt", "--syncnet", REL + "syncnet_tiny.pt")
 RETA_ABLATIONS = {"no3dmm": ("--set", "model.bridge.bridge=direct"), "concat": ("--set", "model.injection=concat"),
@@ -81,7 +85,7 @@ def tiny_recipe():
     steps += _edtalk("edtalk_exp32", "edtalk.expression", RETA_INIT, "--init", REL + "edtalk_tiny_mp.pt",
                      "--expert", REL + "expert_tiny.pt", base=AE)
     steps += _edtalk("edtalk_exp", "edtalk.expression", "edtalk_tiny.pt", "--init", REL + "edtalk_tiny_mp.pt",
-                     "--expert", REL + "expert_tiny.pt", "--set", f"model.eem_hidden={EEM_HIDDEN}", base=AE)
+                     "--expert", REL + "expert_tiny.pt", "--set", f"model.eem_hidden={EEM_HIDDEN}", *EXP_AIDS, base=AE)
     # EDTalk Tab. 3: the full design and its two ablations, each trained the same way from the same E
     # and G, with fresh navigation (w/o Bank's MLPs output D dims: nothing of stage 1's navigation fits
     # it) and more steps than the main stage 2, which keeps stage 1's navigation (300 fresh steps gave
