@@ -9,14 +9,24 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "cli", "demo", "weights",
-               "official")
+_SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "inference", "cli", "demo", "weights",
+               "official", "errors")
 
 
-def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"talkinglib.{name}")
-    raise AttributeError(f"module 'talkinglib' has no attribute {name!r}")
+def lazy_submodules(package):
+    """A module-level __getattr__ that imports `package.name` on first use, so that `tl.data.clips` works after
+    `import talkinglib as tl` without importing every submodule up front (each subpackage's __init__ uses it)."""
+    def __getattr__(name):
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{package}.{name}":
+                raise
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+    return __getattr__
+
+
+__getattr__ = lazy_submodules("talkinglib")
 
 
 __all__ = list(_SUBMODULES)

@@ -1,3 +1,3 @@
-from talkinglib.cli import main
+from talkinglib.cli import run
 
-raise SystemExit(main())
+run()

@@ -31,6 +31,8 @@ import soundfile as sf
 import torch
 from scipy import signal
 
+from talkinglib.errors import InputError
+
 SAMPLE_RATE = 16000
 N_FFT, HOP, WIN = 800, 200, 800       # 50 ms window, 12.5 ms hop -> 80 mel steps/s
 N_MELS, FMIN, FMAX = 80, 55.0, 7600.0
@@ -43,7 +45,7 @@ _CONVERT_HINT = ("Convert it with talkinglib.audio.load_audio(path, resample=Tru
                  "or `ffmpeg -i in.wav -ac 1 -ar {sr} out.wav`.")
 
 
-class AudioError(ValueError):
+class AudioError(InputError):
     """Audio that talkinglib cannot use as-is; the message says how to fix it."""
 
 

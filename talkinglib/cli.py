@@ -16,6 +16,9 @@
     talkinglib bench --preset full --mode edtalk-a --json F    inference speed against the official per-frame loop
     talkinglib demo                                            the README's main job
     talkinglib weights list|path|fetch|verify [NAME]           pretrained weights (fetch: the only download)
+
+An error the user can fix (talkinglib.errors) is printed as one line, `error: ...`, saying what to do, and the
+command exits with status 2; `talkinglib --debug COMMAND ...` shows the Python traceback instead.
 """
 import argparse
 import json
@@ -23,6 +26,8 @@ import sys
 import time
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
+
+from talkinglib.errors import InputError, TalkingLibError
 
 
 def _parse_overrides(pairs, cfg):
@@ -32,14 +37,14 @@ def _parse_overrides(pairs, cfg):
     kw, nested = {}, {}
     for pair in pairs or []:
         if "=" not in pair:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
+            raise InputError(f"--set expects key=value, got {pair!r}")
         k, v = pair.split("=", 1)
         head, _, rest = k.partition(".")
         if head not in names:
-            raise SystemExit(f"unknown setting {head!r}; choose from {sorted(names)}")
+            raise InputError(f"unknown setting {head!r}; choose from {sorted(names)}")
         if rest:
             if not is_dataclass(getattr(cfg, head)):
-                raise SystemExit(f"setting {head!r} has no fields (got {k!r})")
+                raise InputError(f"setting {head!r} has no fields (got {k!r})")
             nested.setdefault(head, []).append(f"{rest}={v}")
             continue
         try:
@@ -76,14 +81,14 @@ def _split_overrides(pairs):
 
 def cmd_train(args):
     if args.stage not in TRAIN_STAGES:
-        raise SystemExit(f"unknown stage {args.stage!r}; available: {', '.join(TRAIN_STAGES)}")
+        raise InputError(f"unknown stage {args.stage!r}; available: {', '.join(TRAIN_STAGES)}")
     if not (Path(args.data) / "splits.json").is_file():
-        raise SystemExit(f"{args.data} is not a dataset (no splits.json). Make one with "
+        raise InputError(f"{args.data} is not a dataset (no splits.json). Make one with "
                          f"`talkinglib synth --out {args.data} --preset {args.preset}`")
     if args.stage == "recipe":
         from talkinglib.train.recipe import RecipeError, run_recipe, step_settings
         if args.init or args.syncnet:
-            raise SystemExit("train recipe chains its own runs (see --dry-run for the commands); --init and --syncnet "
+            raise InputError("train recipe chains its own runs (see --dry-run for the commands); --init and --syncnet "
                              "belong to single stages")
         try:
             times = run_recipe(args.data, args.out, preset=args.preset, export=args.export, voices=args.voices,
@@ -91,7 +96,7 @@ def cmd_train(args):
                                recipe=args.recipe, expert=args.expert, teacher=args.teacher, steps=args.steps,
                                sets=step_settings(args.set))
         except RecipeError as e:                 # refused before any step ran
-            raise SystemExit(f"train recipe: {e}") from None
+            raise InputError(f"train recipe: {e}") from None
         if not args.dry_run:
             print(f"recipe: every step done; wall time per step in {Path(args.out) / 'recipe.json'} "
                   f"({sum(times.values()) / 60:.1f} min in all)")
@@ -219,6 +224,8 @@ def cmd_demo(args):
 def build_parser():
     p = argparse.ArgumentParser(prog="talkinglib", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true",
+                   help="on an error, show the Python traceback instead of the one-line message")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="generate a SynthTalk dataset")
@@ -299,13 +306,43 @@ def build_parser():
     return p
 
 
+def one_line(err):
+    """An exception's message on one line (its own lines joined with ' · ')."""
+    return " · ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
+
+
 def main(argv=None):
+    """The `talkinglib` command; returns its exit status. Errors the user can fix (TalkingLibError) and the
+    system's (a file that is missing or cannot be written: OSError) print one line and return 2; anything else
+    is a bug, printed as one line that says how to see and report it, and returns 1. --debug re-raises."""
     args = build_parser().parse_args(argv)
     t0 = time.time()
-    rc = args.func(args)
+    try:
+        rc = args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"error: talkinglib {args.command} interrupted", file=sys.stderr)
+        return 130
+    except (TalkingLibError, OSError) as e:
+        if args.debug:
+            raise
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:                   # not a user error: a bug in talkinglib or a library under it
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(e).__name__}: {one_line(e)} (a bug: run `talkinglib --debug "
+              f"{args.command} ...` for the traceback, and report it)", file=sys.stderr)
+        return 1
     print(f"[talkinglib {args.command}] done in {time.time() - t0:.1f} s", file=sys.stderr)
     return rc
 
 
-if __name__ == "__main__":
+def run():
+    """`python -m talkinglib`: main's status as the process's exit status."""
     raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from talkinglib.errors import CheckpointError
 from talkinglib.models.edtalk import PRESETS, EDTalk
 
 WHERE = ("the EDTalk release: the Google Drive link in the EDTalk README (github.com/tanshuai0219/EDTalk, "
@@ -26,7 +27,7 @@ WHERE = ("the EDTalk release: the Google Drive link in the EDTalk README (github
          "`talkinglib weights fetch edtalk` fetches it into $TALKINGLIB_HOME")
 
 
-class OfficialCheckpointError(RuntimeError):
+class OfficialCheckpointError(CheckpointError):
     """The file or state dict is not an EDTalk generator checkpoint this model can load."""
 
 

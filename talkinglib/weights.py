@@ -25,6 +25,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from talkinglib.errors import WeightsError
+
 EDTALK_DRIVE = "https://drive.google.com/file/d/1EKJXpq5gwFaRfkiAs6YUZ6YEiQ-8X3H3/view"
 FID_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
 
@@ -140,10 +142,6 @@ REGISTRY = {e.name: e for e in [
         hf_repo="tae898/emoberta-base"),
 ]}
 HF_ALLOW = ("*.json", "*.safetensors", "*.bin", "*.txt", "*.model")   # skip the TF/Flax copies
-
-
-class WeightsError(RuntimeError):
-    """A registry problem whose message says what to do."""
 
 
 class WeightsNotFoundError(WeightsError, FileNotFoundError):
@@ -305,7 +303,11 @@ def _download(url, dest, expected, progress):
     h = hashlib.sha256()
     try:
         req = urllib.request.Request(url, headers={"User-Agent": "talkinglib"})
-        with urllib.request.urlopen(req) as r, open(tmp, "wb") as f:
+        try:
+            r = urllib.request.urlopen(req)
+        except OSError as e:                               # urllib.error.URLError, a timeout, a refused proxy
+            raise WeightsError(_no_download(dest, url, getattr(e, "reason", e))) from e
+        with r, open(tmp, "wb") as f:
             size = r.headers.get("Content-Length") if getattr(r, "headers", None) else None
             with tqdm(total=int(size) if size else None, unit="B", unit_scale=True, unit_divisor=1024,
                       desc=dest.name, disable=not progress) as bar:
@@ -323,6 +325,11 @@ def _download(url, dest, expected, progress):
     return dest
 
 
+def _no_download(dest, source, reason):
+    return (f"cannot download {source} ({reason}): this machine looks offline. Fetch it where there is a network "
+            f"(`talkinglib weights fetch NAME`) and copy it to {dest}, or download it by hand to that path")
+
+
 def fetch(name, force=False, progress=True) -> Path:
     """Download `name` into $TALKINGLIB_HOME: the only code that downloads. Never called
     implicitly. Returns the existing copy unless force=True."""
@@ -332,7 +339,10 @@ def fetch(name, force=False, progress=True) -> Path:
     dest = home() / e.filename
     if e.kind == "hf_snapshot":
         from huggingface_hub import snapshot_download
-        return Path(snapshot_download(e.hf_repo, local_dir=dest, allow_patterns=list(HF_ALLOW)))
+        try:
+            return Path(snapshot_download(e.hf_repo, local_dir=dest, allow_patterns=list(HF_ALLOW)))
+        except (OSError, ValueError) as err:               # requests' ConnectionError is an OSError; hub errors too
+            raise WeightsError(_no_download(dest, f"hf://{e.hf_repo}", err)) from err
     if e.url is None:
         raise WeightsError(f"{name}: {e.filename} has no direct download link.\n"
                            f"  1. download it by hand from {e.source}\n"
@@ -361,32 +371,30 @@ def _cmd_fetch(args):
 
 
 def _cmd_verify(args):
-    v = verify(args.name)
-    print(f"{v.name}: {v.path}\n  sha256 {v.sha256 or '-'}\n  expected {v.expected or '-'}: {v.detail}")
-    return 0 if v.ok is not False else 1
-
-
-def _guarded(fn):
-    def run(args):
-        try:
-            return fn(args)
-        except WeightsError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-    return run
+    """One NAME, or (none given) every entry that is present; exit 1 if any copy does not match."""
+    names = [args.name] if args.name else [e.name for e in list_entries() if locate(e.name)]
+    if not names:
+        print(f"nothing to verify: no weights are present in {home()} (talkinglib weights list)")
+    ok = True
+    for name in names:
+        v = verify(name)
+        print(f"{v.name}: {v.path}\n  sha256 {v.sha256 or '-'}\n  expected {v.expected or '-'}: {v.detail}")
+        ok = ok and v.ok is not False
+    return 0 if ok else 1
 
 
 def add_cli(subparsers):
     """Add `weights list|path|fetch|verify` to cli.py's sub-parsers (set_defaults(func=...))."""
     w = subparsers.add_parser("weights", help="pretrained weights: list, path, fetch (the only download), verify")
     sub = w.add_subparsers(dest="weights_command", required=True)
-    sub.add_parser("list", help="every entry: present or missing, and its path").set_defaults(func=_guarded(_cmd_list))
+    sub.add_parser("list", help="every entry: present or missing, and its path").set_defaults(func=_cmd_list)
     for cmd, fn, text in [("path", _cmd_path, "print the local path (error if missing)"),
                           ("fetch", _cmd_fetch, "download into $TALKINGLIB_HOME and check the sha256"),
                           ("verify", _cmd_verify, "hash the local copy and compare with the registry")]:
         p = sub.add_parser(cmd, help=text)
-        p.add_argument("name", choices=sorted(REGISTRY), metavar="NAME", help=", ".join(sorted(REGISTRY)))
+        p.add_argument("name", choices=sorted(REGISTRY), metavar="NAME", nargs="?" if cmd == "verify" else None,
+                       help=", ".join(sorted(REGISTRY)) + ("; none: every present entry" if cmd == "verify" else ""))
         if cmd == "fetch":
             p.add_argument("--force", action="store_true", help="download again even if present")
-        p.set_defaults(func=_guarded(fn))
+        p.set_defaults(func=fn)
     return w

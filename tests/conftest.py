@@ -37,3 +37,19 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def face_and_audio(tiny_dataset, tmp_path_factory):
+    """A test identity's first frame (upscaled to 256², as a photo would be) and its clip's audio."""
+    import json
+    from PIL import Image
+    from talkinglib import audio as tl_audio
+    from talkinglib.data.clips import read_frames
+    d = tmp_path_factory.mktemp("gen")
+    clip = json.loads((Path(tiny_dataset) / "splits.json").read_text())["test"][0]
+    frame = read_frames(Path(tiny_dataset) / clip)[0]
+    Image.fromarray(frame).resize((256, 256), Image.BICUBIC).save(d / "face.png")
+    wav = tl_audio.read_wav(Path(tiny_dataset) / clip / "audio.wav")
+    tl_audio.write_wav(d / "talk.wav", wav)
+    return d / "face.png", d / "talk.wav", wav

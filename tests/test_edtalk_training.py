@@ -12,6 +12,7 @@ from talkinglib.train import common
 # nothing to train, and these tests say so rather than fail on an import
 pytest.importorskip("talkinglib.models.edtalk", reason="the EDTalk model has not landed yet")
 from talkinglib.train.edtalk_config import TRAIN_PRESETS, TRAINABLE  # noqa: E402
+from talkinglib.errors import InputError  # noqa: E402
 
 # every loss term on (adversarial from step 0, R1 at step 0), tiny batches
 FAST = dict(batch_size=2, adv_start=0, r1_every=1, log_every=1, ckpt_every=1000, extra_identities=0, window=3)
@@ -148,10 +149,10 @@ def test_stage_three_can_start_a_wider_eem_and_nothing_else(tiny_dataset, stage_
         assert two.cfg.eem_block == "two_conv"
         assert torch.allclose(two.generate(f, feats, expression=two.navigate(lat)["expression"]),
                               two.generate(f, feats), atol=1e-5)
-    with pytest.raises(SystemExit, match="eem_init=identity"):
+    with pytest.raises(InputError, match="eem_init=identity"):
         train_expression(tiny_dataset, tmp_path / "k", init=init, expert=expert_ckpt, progress=False,
                          cfg=replace(cfg, eem_init="keep"), model_overrides={"eem_hidden": 64})
-    with pytest.raises(SystemExit, match="cannot change in edtalk.expression"):
+    with pytest.raises(InputError, match="cannot change in edtalk.expression"):
         train_expression(tiny_dataset, tmp_path / "b", init=init, expert=expert_ckpt, cfg=cfg, progress=False,
                          model_overrides={"bank": "direct"})
 
@@ -175,7 +176,7 @@ def test_stage_resumes_from_its_checkpoint(tiny_dataset, stage_runs, tmp_path):
 
 def test_later_stages_need_an_init_checkpoint(tiny_dataset, tmp_path):
     from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
-    with pytest.raises(SystemExit, match="--init"):
+    with pytest.raises(InputError, match="--init"):
         train_mouth_pose(tiny_dataset, tmp_path, init=None, cfg=fast_cfg("edtalk.mouth_pose"), progress=False)
 
 

@@ -9,25 +9,12 @@ import pytest
 import torch
 
 from talkinglib import audio as tl_audio
+from talkinglib.errors import InputError
 from talkinglib.inference.chunks import stream_spans
 from talkinglib.inference.video import VideoError, read_audio_track, read_video
 
 ROOT = Path(__file__).resolve().parents[1]
 CKPT = ROOT / "data" / "checkpoints"
-
-
-@pytest.fixture(scope="module")
-def face_and_audio(tiny_dataset, tmp_path_factory):
-    """A test identity's first frame (upscaled to 256², as a photo would be) and its clip's audio."""
-    from PIL import Image
-    from talkinglib.data.clips import read_frames
-    d = tmp_path_factory.mktemp("gen")
-    clip = json.loads((Path(tiny_dataset) / "splits.json").read_text())["test"][0]
-    frame = read_frames(Path(tiny_dataset) / clip)[0]
-    Image.fromarray(frame).resize((256, 256), Image.BICUBIC).save(d / "face.png")
-    wav = tl_audio.read_wav(Path(tiny_dataset) / clip / "audio.wav")
-    tl_audio.write_wav(d / "talk.wav", wav)
-    return d / "face.png", d / "talk.wav", wav
 
 
 def test_spans_are_exact_for_local_controls_and_cross_fade_global_ones():
@@ -67,8 +54,8 @@ def test_generate_writes_an_mp4_with_sound_for_edtalk_a_and_reta(face_and_audio,
                  "--checkpoint", str(CKPT / "edtalk_tiny.pt"), "--audio2lip", str(CKPT / "audio2lip_tiny.pt"),
                  "--expression-video", str(tmp_path / "ref.mp4")]) == 0
     assert read_video(tmp_path / "e.mp4")[0].shape == (T, 64, 64, 3)
-    with pytest.raises(SystemExit, match="one expression source"):
-        main(["generate", "--image", str(face), "--audio", str(talk), "--out", str(tmp_path / "x.mp4"),
+    with pytest.raises(InputError, match="one expression source"):
+        main(["--debug", "generate", "--image", str(face), "--audio", str(talk), "--out", str(tmp_path / "x.mp4"),
               "--checkpoint", str(CKPT / "edtalk_tiny.pt"), "--audio2lip", str(CKPT / "audio2lip_tiny.pt"),
               "--expression-video", str(tmp_path / "ref.mp4"), "--expression", "audio"])
     for name, size in (("a.mp4", 64), ("r.mp4", 256)):                  # paste-back: the photo's size
@@ -129,8 +116,8 @@ def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
         pipe.to_video(face, talk, tmp_path / "x.avi")
     from talkinglib.cli import main                                      # --strip is checked before any model loads
     for extra, match in (([".jpg"], "path ending in .png"), ([".png", "--strip-frames", "0"], "must be 1 or more")):
-        with pytest.raises(SystemExit, match=match):
-            main(["generate", "--mode", "reta", "--image", str(face), "--audio", str(talk), "--out",
+        with pytest.raises(InputError, match=match):
+            main(["--debug", "generate", "--mode", "reta", "--image", str(face), "--audio", str(talk), "--out",
                   str(tmp_path / "x.mp4"), "--checkpoint", "no-such.pt", "--strip", str(tmp_path / "s") + extra[0],
                   *extra[1:]])
     # 8 kHz stereo is converted explicitly (mixed to mono, resampled), never misread
@@ -240,8 +227,8 @@ def test_edtalk_v_drives_the_photo_with_a_video_and_keeps_its_sound(face_and_aud
     sound, sr = read_audio_track(tmp_path / "v.mp4")
     assert out.shape == (40, 64, 64, 3) and sr == 16000
     assert int(np.argmax(np.correlate(sound[:20000], wav[:12000], "valid"))) == 0
-    with pytest.raises(SystemExit, match="needs --driving"):
-        main(["generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--out", str(tmp_path / "w.mp4"),
+    with pytest.raises(InputError, match="needs --driving"):
+        main(["--debug", "generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--out", str(tmp_path / "w.mp4"),
               "--checkpoint", str(CKPT / "edtalk_tiny.pt")])
     # one video per component (EDTalk Fig. 4): the mouth of one clip, the pose of another
     with VideoWriter(tmp_path / "pose.mp4", size=64) as w:
@@ -253,8 +240,8 @@ def test_edtalk_v_drives_the_photo_with_a_video_and_keeps_its_sound(face_and_aud
     assert sep.shape == out.shape and np.abs(sep.astype(int) - out.astype(int)).mean() > 0.5   # another pose
     with VideoWriter(tmp_path / "short.mp4", size=64) as w:
         w.write(store.frames(9)[:30])
-    with pytest.raises(ValueError, match="differ in length"):
-        main(["generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--mouth-video",
+    with pytest.raises(InputError, match="differ in length"):
+        main(["--debug", "generate", "--mode", "edtalk-v", "--image", str(face_and_audio[0]), "--mouth-video",
               str(tmp_path / "drive.mp4"), "--pose-video", str(tmp_path / "short.mp4"), "--out", str(tmp_path / "t.mp4"),
               "--checkpoint", str(CKPT / "edtalk_tiny.pt")])
     assert not (tmp_path / "t.mp4").exists()

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from talkinglib.cli import build_parser, main as talkinglib
+from talkinglib.errors import InputError
 from talkinglib.train import common
 from talkinglib.train.recipe import RECIPES, Step, done, finished, plan, run_recipe, step_settings, tiny_recipe
 
@@ -128,10 +129,10 @@ def test_recipe_refuses_what_it_cannot_run(tmp_path, kw, message):
 
 def test_the_cli_refuses_with_a_message(tmp_path):
     (tmp_path / "splits.json").write_text("{}")
-    with pytest.raises(SystemExit, match=r"train recipe: no recipe 'full32': the recipes are"):
-        talkinglib(["train", "recipe", "--recipe", "full32", "--data", str(tmp_path), "--out", "R"])
-    with pytest.raises(SystemExit, match="STEP:KEY=VALUE"):
-        talkinglib(["train", "recipe", "--preset", "full", "--set", "batch_size=2", "--data", str(tmp_path),
+    with pytest.raises(InputError, match=r"train recipe: no recipe 'full32': the recipes are"):
+        talkinglib(["--debug", "train", "recipe", "--recipe", "full32", "--data", str(tmp_path), "--out", "R"])
+    with pytest.raises(InputError, match="STEP:KEY=VALUE"):
+        talkinglib(["--debug", "train", "recipe", "--preset", "full", "--set", "batch_size=2", "--data", str(tmp_path),
                     "--out", "R"])
     assert step_settings(["a:x=1", "b:y=2", "a:z=3"]) == {"a": ["x=1", "z=3"], "b": ["y=2"]}
     assert sorted(RECIPES) == ["full", "tiny"]

@@ -9,6 +9,7 @@ import torch
 
 from talkinglib import cli
 from talkinglib.data import datasets
+from talkinglib.errors import InputError
 from talkinglib.train import common
 from talkinglib.train import reta as R
 
@@ -104,9 +105,9 @@ def test_further_voices_join_the_distillation_phase_only(tiny_dataset, voices, t
 
 def test_distillation_voices_must_be_other_people(tiny_dataset, tmp_path):
     train = R.RETAClips(tiny_dataset, "train")
-    with pytest.raises(SystemExit, match="another --seed"):           # the same seed: the same people, test speakers too
+    with pytest.raises(InputError, match="another --seed"):           # the same seed: the same people, test speakers too
         R.distillation_clips(train, tiny_dataset, str(tiny_dataset))
-    with pytest.raises(SystemExit, match="not a clip folder"):
+    with pytest.raises(InputError, match="not a clip folder"):
         R.distillation_clips(train, tiny_dataset, str(tmp_path))
 
 
@@ -144,11 +145,11 @@ def test_every_table_4_ablation_trains(tiny_dataset, tmp_path, model_kw, train_k
 
 def test_cli_runs_the_stage_and_refuses_without_its_inputs(tiny_dataset, tmp_path):
     base = ["train", "reta", "--data", str(tiny_dataset), "--preset", "tiny", "--no-resume"]
-    with pytest.raises(SystemExit, match="--init"):
-        cli.main(base + ["--out", str(tmp_path / "x"), "--teacher", str(EXPERTS["teacher"]),
+    with pytest.raises(InputError, match="--init"):
+        cli.main(["--debug", *base, "--out", str(tmp_path / "x"), "--teacher", str(EXPERTS["teacher"]),
                          "--syncnet", str(EXPERTS["syncnet"])])
-    with pytest.raises(SystemExit, match="--teacher"):
-        cli.main(base + ["--out", str(tmp_path / "y"), "--init", str(EXPERTS["init"]),
+    with pytest.raises(InputError, match="--teacher"):
+        cli.main(["--debug", *base, "--out", str(tmp_path / "y"), "--init", str(EXPERTS["init"]),
                          "--syncnet", str(EXPERTS["syncnet"])])
     assert cli.main(base + ["--out", str(tmp_path / "z"), "--init", str(EXPERTS["init"]), "--teacher",
                             str(EXPERTS["teacher"]), "--syncnet", str(EXPERTS["syncnet"]), "--steps", "2",

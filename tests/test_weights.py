@@ -1,6 +1,5 @@
 """The weights registry: lookup order, teaching errors, and the one download path (fetch) with its
 sha256 check and atomic write. No network: urllib.request.urlopen is replaced in every test."""
-import argparse
 import hashlib
 import io
 import urllib.request
@@ -212,23 +211,39 @@ def test_fetch_hf_snapshot_uses_the_hub_client(monkeypatch, offline):
 
 # -- CLI ----------------------------------------------------------------------------------------
 def run_cli(*argv):
-    p = argparse.ArgumentParser(prog="talkinglib")
-    W.add_cli(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(list(argv))
-    return args.func(args)
+    from talkinglib.cli import main
+    return main(list(argv))
 
 
 def test_cli(monkeypatch, offline, capsys):
     assert run_cli("weights", "list") == 0
     out = capsys.readouterr().out
     assert "vgg19" in out and "missing" in out and "present" in out       # lpips ships in the wheel
-    assert run_cli("weights", "path", "vgg19") == 1
-    assert "talkinglib weights fetch vgg19" in capsys.readouterr().err
+    assert run_cli("weights", "path", "vgg19") == 2                      # a WeightsError: one line, exit 2
+    err = capsys.readouterr().err
+    assert "talkinglib weights fetch vgg19" in err and err.startswith("error: ") and len(err.splitlines()) == 1
     serve(monkeypatch, b"corrupt")
-    assert run_cli("weights", "fetch", "vgg19") == 1
+    assert run_cli("weights", "fetch", "vgg19") == 2
     assert "sha256 mismatch" in capsys.readouterr().err
     bad = offline / "home" / "vgg19-dcbb9e9d.pth"
     bad.write_bytes(b"corrupt")
     assert run_cli("weights", "verify", "vgg19") == 1 and "MISMATCH" in capsys.readouterr().out
     assert run_cli("weights", "path", "vgg19") == 0 and str(bad) in capsys.readouterr().out
     assert run_cli("weights", "verify", "lpips") == 0
+    assert run_cli("weights", "verify") == 1                               # no NAME: every present entry
+    out = capsys.readouterr().out
+    assert "vgg19: " in out and "MISMATCH" in out and "lpips: " in out and "alexnet" not in out
+
+
+def test_fetch_offline_says_what_to_do(monkeypatch, offline, capsys):
+    import urllib.error
+    import urllib.request
+
+    def no_network(*a, **k):
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    assert run_cli("weights", "fetch", "vgg19") == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "looks offline" in err and str(offline / "home" / "vgg19-dcbb9e9d.pth") in err
+    assert not list((offline / "home").glob("*vgg19*"))                  # nothing partial left

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from talkinglib import audio as tl_audio
+from talkinglib.errors import InputError
 
 FPS = 25
 
 
-class ClipFormatError(ValueError):
+class ClipFormatError(InputError):
     """A clip folder or dataset root does not follow the format above."""
 
 

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from talkinglib import audio as tl_audio
 from talkinglib.data import clips as clipio
+from talkinglib.errors import InputError
 
 
 def to_tensor_images(frames):
@@ -52,10 +53,10 @@ class ClipStore:
         self.root = Path(root)
         splits = clipio.read_splits(self.root)
         if split not in splits:
-            raise KeyError(f"split {split!r} not in {self.root}/splits.json (has {sorted(splits)})")
+            raise InputError(f"split {split!r} not in {self.root}/splits.json (has {sorted(splits)})")
         self.names = list(splits[split])
         if not self.names:
-            raise ValueError(f"split {split!r} of {self.root} is empty")
+            raise InputError(f"split {split!r} of {self.root} is empty")
         self.metas = [clipio.read_meta(self.root / n) for n in self.names]
         self._cache, self._cache_size = OrderedDict(), cache_clips
 
@@ -87,7 +88,7 @@ class ClipStore:
         c = next((c for c in mine if self.metas[c]["emotion"] == "neutral"),
                  next((c for c in mine if self.metas[c]["emotion"] is None), None))
         if c is None:
-            raise ValueError(f"identity {ident} has no neutral (or unlabelled) clip to take the identity image from")
+            raise InputError(f"identity {ident} has no neutral (or unlabelled) clip to take the identity image from")
         return self.frames(c)[0]
 
 
@@ -185,7 +186,7 @@ class WindowDataset(Dataset):
         self.index = [(c, s) for c, m in enumerate(self.store.metas)
                       for s in range(0, m["num_frames"] - window + 1, stride)]
         if not self.index:
-            raise ValueError(f"no clip in {root} has {window} frames")
+            raise InputError(f"no clip in {root} has {window} frames")
 
     def mel(self, c):
         if c not in self._mel:

@@ -7,12 +7,17 @@
 mediapipe is the `prepare` extra (`pip install "talkinglib[prepare]"`, numpy < 2); it is imported
 only when a face is detected, and its absence gets an error that says so.
 """
+import contextlib
+import os
+import sys
 from typing import NamedTuple
 
 import numpy as np
 
+from talkinglib.errors import InputError
 
-class NoFaceError(ValueError):
+
+class NoFaceError(InputError):
     """No face was found where one is needed."""
 
 
@@ -32,6 +37,23 @@ class Region(NamedTuple):
 
 
 _DETECTOR = None
+_WARM = False                # the detector has run once (its native start-up notes are behind it)
+
+
+@contextlib.contextmanager
+def _native_stderr_hidden():
+    """mediapipe's C++ parts (TF Lite, absl) write start-up notes ("Created TensorFlow Lite XNNPACK delegate",
+    "Feedback manager requires ...") straight to file descriptor 2; they are hidden while the detector is built
+    and first run. Python's own warnings and errors are not affected outside this block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _detector():
@@ -42,7 +64,8 @@ def _detector():
         except ImportError as e:
             raise ImportError("face detection needs mediapipe: pip install \"talkinglib[prepare]\" "
                               "(mediapipe==0.10.21, numpy<2); or pass an already cropped face with crop='none'") from e
-        _DETECTOR = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
+        with _native_stderr_hidden():
+            _DETECTOR = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5)
     return _DETECTOR
 
 
@@ -57,7 +80,13 @@ def detect_faces(image):
     """All faces mediapipe finds in uint8 (H, W, 3): [FaceBox] in pixels, best score first."""
     image = _check_image(image)
     H, W = image.shape[:2]
-    result = _detector().process(image)
+    global _WARM
+    if _WARM:
+        result = _detector().process(image)
+    else:
+        with _native_stderr_hidden():
+            result = _detector().process(image)
+        _WARM = True
     boxes = []
     for d in result.detections or []:
         b = d.location_data.relative_bounding_box

@@ -37,6 +37,7 @@ import numpy as np
 from talkinglib import audio as tl_audio
 from talkinglib.data import clips as clipio
 from talkinglib.data.face import Region, cut
+from talkinglib.errors import InputError
 from talkinglib.synth.factors import EMOTIONS
 
 MEAD_TEST_SPEAKERS = ("M003", "M030", "W009", "W015")     # EDTalk/RETA's held-out MEAD speakers
@@ -56,7 +57,7 @@ class PrepareConfig:
     seed: int = 0
 
 
-class PrepareError(ValueError):
+class PrepareError(InputError):
     """A source that cannot be prepared; the message says why and what to do."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from talkinglib.data.datasets import ClipMedia
+from talkinglib.errors import InputError
 
 SAMPLES_PER_FRAME = 640          # 16 kHz / 25 fps
 
@@ -96,14 +97,14 @@ def distillation_clips(data: RETAClips, data_root, extra_root):
     if not extra_root:
         return data
     if not (Path(extra_root) / "splits.json").is_file():
-        raise SystemExit(f"distill_data={extra_root} is not a clip folder (no splits.json): make one with "
+        raise InputError(f"distill_data={extra_root} is not a clip folder (no splits.json): make one with "
                          "`talkinglib synth --seed S ...` (another seed than the training data's) or `talkinglib prepare`")
     seeds = []
     for r in (data_root, extra_root):
         f = Path(r) / "dataset.json"
         seeds.append(json.loads(f.read_text()).get("seed") if f.is_file() else None)
     if seeds[0] is not None and seeds[0] == seeds[1]:
-        raise SystemExit(f"distill_data={extra_root} is SynthTalk with the training data's seed ({seeds[0]}): its "
+        raise InputError(f"distill_data={extra_root} is SynthTalk with the training data's seed ({seeds[0]}): its "
                          "identities are the training data's, test speakers included; generate it with another --seed")
     return DistillClips(data, RETAClips(extra_root, "train", data.clip_frames, data.window))
 

@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
+from talkinglib.errors import InputError
 from talkinglib.eval.speed import clock
 
 MODES = ("edtalk-a", "edtalk-v", "reta")
@@ -104,14 +105,14 @@ class BenchConfig:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+            raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {tuple(DTYPES)}, got {self.dtype!r}")
+            raise InputError(f"dtype must be one of {tuple(DTYPES)}, got {self.dtype!r}")
         if self.compile and self.mode != "edtalk-a":
-            raise ValueError("compile=True is implemented for mode='edtalk-a' (EDTalkA(compile=True)); "
+            raise InputError("compile=True is implemented for mode='edtalk-a' (EDTalkA(compile=True)); "
                              f"got mode={self.mode!r}")
         if self.frames < 5:
-            raise ValueError(f"frames must be >= 5 (one mel window per frame needs 0.2 s of audio); got {self.frames}")
+            raise InputError(f"frames must be >= 5 (one mel window per frame needs 0.2 s of audio); got {self.frames}")
 
 
 # -- the three modes: each returns (baseline(), ours(batch_size), latency_call()) ----------------

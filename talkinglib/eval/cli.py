@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from talkinglib.errors import InputError
+
 
 def cmd_evaluate(args):
     from talkinglib.eval.evaluate import default_scorers, evaluate_clips, make_generator, write_report
@@ -37,7 +39,7 @@ def cmd_evaluate(args):
     print(table.read_text())
     if args.disentangle:
         if args.mode == "reta":
-            raise SystemExit("--disentangle scores EDTalk's mouth, pose and expression drivers; RETA has none")
+            raise InputError("--disentangle scores EDTalk's mouth, pose and expression drivers; RETA has none")
         from talkinglib.eval.disentangle import DisentangleConfig, disentanglement_scores
         from talkinglib.eval.evaluate import write_disentanglement
         scores = disentanglement_scores(model, probe, args.data, args.split, DisentangleConfig(n=args.disentangle_n))

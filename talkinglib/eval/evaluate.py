@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkinglib.errors import InputError
 from talkinglib.eval.factors import r2_score
 
 MODES = ("edtalk-a", "edtalk-v", "reta")
@@ -51,7 +52,7 @@ def lpips_alex(weights="pretrained"):
         mapped = {k: tv["features." + k.split(".", 1)[1]] for k in own}    # sliceK.i.param <- features.i.param
         net.net.load_state_dict(mapped)
     elif weights != "random":
-        raise ValueError(f"weights must be 'pretrained' or 'random', got {weights!r}")
+        raise InputError(f"weights must be 'pretrained' or 'random', got {weights!r}")
     for p in net.parameters():
         p.requires_grad_(False)
     return lambda a, b: net(a, b, normalize=False).flatten()             # inputs in [-1, 1]
@@ -123,7 +124,7 @@ def make_generator(mode, model, audio2lip=None, batch_size=32):
     if mode == "edtalk-a":
         from talkinglib.inference.edtalk_a import EDTalkA
         if audio2lip is None:
-            raise ValueError("edtalk-a needs an Audio2Lip model (--audio2lip)")
+            raise InputError("edtalk-a needs an Audio2Lip model (--audio2lip)")
         pipe = EDTalkA(model, audio2lip, batch_size=batch_size)
         return lambda source, real, wav: pipe(source, wav, pose=real, expression=real)
     if mode == "edtalk-v":
@@ -133,7 +134,7 @@ def make_generator(mode, model, audio2lip=None, batch_size=32):
                 return torch.cat([model.animate(code, mouth=real[i:i + batch_size], pose=real[i:i + batch_size],
                                                 expression=real[i:i + batch_size]) for i in range(0, len(real), batch_size)])
         return generate
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    raise InputError(f"mode must be one of {MODES}, got {mode!r}")
 
 
 def _peak_memory_mb(device):

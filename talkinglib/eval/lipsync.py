@@ -12,6 +12,7 @@ of the output against the true jaw opening), jaw correlation, Sync_conf and LSE-
 import numpy as np
 import torch
 
+from talkinglib.errors import InputError
 from talkinglib.eval.factors import r2_score
 
 
@@ -24,9 +25,9 @@ def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test
     split, as EDTalk evaluates emotional clips, EDTalk A.2.2: the clip is the expression reference, EEM adds it once)."""
     for name, value in (("pose", pose), ("expression", expression)):
         if value not in ("frames", "still"):
-            raise ValueError(f"{name} must be 'frames' or 'still', not {value!r}")
+            raise InputError(f"{name} must be 'frames' or 'still', not {value!r}")
     if source not in ("first", "neutral"):
-        raise ValueError(f"source must be 'first' or 'neutral', not {source!r}")
+        raise InputError(f"source must be 'first' or 'neutral', not {source!r}")
     from talkinglib.data.clips import FPS
     from talkinglib.data.datasets import ClipStore, frame_factors, to_tensor_images
     from talkinglib import audio as tl_audio
@@ -42,7 +43,7 @@ def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test
     if source == "neutral":
         missing = sorted({str(store.metas[c].get("identity")) for c in clips} - set(map(str, neutral)))
         if missing:
-            raise ValueError(f"source='neutral' needs a neutral clip of every speaker in the {split} split; "
+            raise InputError(f"source='neutral' needs a neutral clip of every speaker in the {split} split; "
                              f"{missing} have none (emotion labels as MEAD's): use source='first'")
     rows = {r: {"jaw_true": [], "jaw_read": [], "conf": [], "dist": []} for r in ("real",) + tuple(mouth_sources)}
     for c in clips:

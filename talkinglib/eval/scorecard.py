@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from talkinglib.errors import InputError, MissingFileError
 
 PARTS = ("edtalk", "edtalk-a", "flow", "reta")
 FILES = {"edtalk": "edtalk_tiny.pt", "audio2lip": "audio2lip_tiny.pt", "syncnet": "syncnet_tiny.pt",
@@ -138,13 +139,13 @@ def scorecard(data, checkpoints=None, split="test", parts=PARTS, n=192, max_clip
     from talkinglib.train.probe import load_probe
     unknown = set(parts) - set(PARTS)
     if unknown:
-        raise ValueError(f"unknown scorecard parts {sorted(unknown)}; the parts are {list(PARTS)}")
+        raise InputError(f"unknown scorecard parts {sorted(unknown)}; the parts are {list(PARTS)}")
     if not (Path(data) / "splits.json").is_file():
-        raise FileNotFoundError(f"{data} is not a dataset (no splits.json): make one with "
+        raise MissingFileError(f"{data} is not a dataset (no splits.json): make one with "
                                 f"`talkinglib synth --out {data} --seed 7 --preset tiny`")
     paths = resolve(checkpoints, **files)
     if not paths["probe"].is_file():
-        raise FileNotFoundError(f"no factor probe at {paths['probe']}: pass --probe, or train one with "
+        raise MissingFileError(f"no factor probe at {paths['probe']}: pass --probe, or train one with "
                                 "`talkinglib train probe`")
     probe = load_probe(paths["probe"]).eval()
     values, skipped, used, t0 = {}, {}, {"probe": str(paths["probe"])}, time.time()

@@ -15,14 +15,16 @@ one-pass values.
 """
 import torch
 
+from talkinglib.errors import InputError
+
 
 def stream_spans(fn, num_frames, span=None, overlap=12, pad=25):
     """Yield (start, values) covering frames 0 .. num_frames-1 in order, `span` frames at a time."""
     if num_frames <= 0:
-        raise ValueError(f"nothing to generate: {num_frames} frames")
+        raise InputError(f"nothing to generate: {num_frames} frames")
     span = num_frames if span is None else int(span)
     if span < num_frames and span <= overlap:
-        raise ValueError(f"span ({span} frames) must be longer than the overlap ({overlap})")
+        raise InputError(f"span ({span} frames) must be longer than the overlap ({overlap})")
 
     def compute(a, b):                               # frames [a, b) with `pad` frames of context each side
         lo, hi = max(0, a - pad), min(num_frames, b + pad)

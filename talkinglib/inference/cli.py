@@ -1,5 +1,8 @@
 """`talkinglib generate`: the command line of inference/pipeline.py (registered by talkinglib/cli.py)."""
+import sys
 from pathlib import Path
+
+from talkinglib.errors import InputError
 
 STRIP_FRAMES = 8            # --strip's default number of frames
 STRIP_MIN_SIDE = 128        # frames smaller than this are enlarged (nearest neighbour, an integer factor) in a strip
@@ -61,22 +64,53 @@ def write_strip(video, png, n=STRIP_FRAMES):
 def check_strip(args):
     """--strip PATH.png and --strip-frames N >= 1, refused before any model is loaded."""
     if args.strip_frames is not None and not args.strip:
-        raise SystemExit("--strip-frames sets the frames of --strip: give --strip PATH.png too")
+        raise InputError("--strip-frames sets the frames of --strip: give --strip PATH.png too")
     if args.strip and Path(args.strip).suffix.lower() != ".png":
-        raise SystemExit(f"--strip writes a PNG image: give a path ending in .png (got {args.strip!r})")
+        raise InputError(f"--strip writes a PNG image: give a path ending in .png (got {args.strip!r})")
     if args.strip_frames is not None and args.strip_frames < 1:
-        raise SystemExit(f"--strip-frames must be 1 or more (got {args.strip_frames}); the default is {STRIP_FRAMES}")
+        raise InputError(f"--strip-frames must be 1 or more (got {args.strip_frames}); the default is {STRIP_FRAMES}")
+
+
+# generate's options that only one mode reads (their defaults: given by the user when they differ)
+EDTALK_A_ONLY = {"audio2lip": None, "pose_flow": None, "semantic": None, "presets_data": None, "pose": "still",
+                 "emotion": None, "intensity": 1.0, "blend_with": None, "blend": 0.5, "expression": None,
+                 "text": None, "temperature": 1.0}
+EDTALK_V_ONLY = {"driving": None, "components": "mouth,pose,expression", "mouth_video": None, "pose_video": None}
+
+
+def check_mode_options(args):
+    """Options the chosen --mode would not read are refused, not silently ignored (before any model loads)."""
+    unused = dict(EDTALK_A_ONLY) if args.mode != "edtalk-a" else {}
+    if args.mode != "edtalk-v":
+        unused.update(EDTALK_V_ONLY)
+    if args.mode == "reta":
+        unused["expression_video"] = None
+    given = ["--" + k.replace("_", "-") for k, default in unused.items() if getattr(args, k) != default]
+    if given:
+        why = " (RETA takes its emotion and mouth from the audio)" if args.mode == "reta" else ""
+        raise InputError(f"--mode {args.mode} does not read {', '.join(given)}{why}; drop "
+                         f"{'it' if len(given) == 1 else 'them'}, or choose the mode that does")
+    if args.mode == "edtalk-a" and args.pose == "sample" and not args.pose_flow:
+        raise InputError("--pose sample draws the head pose from a pose flow: give --pose-flow CKPT (talkinglib train "
+                         "edtalk.audio2pose; data/checkpoints/audio2pose_tiny.pt), or --pose still, or --pose VIDEO")
 
 
 def cmd_generate(args):
     import torch
     from talkinglib.inference.pipeline import TalkingHeadPipeline, read_driving_video
+    from talkinglib.inference.video import check_writable
     check_strip(args)
+    check_mode_options(args)
+    if Path(args.out).suffix.lower() != ".mp4":
+        raise InputError(f"--out must end in .mp4; got {args.out!r}")
+    check_writable(args.out)
     if args.official == bool(args.checkpoint):
-        raise SystemExit("give exactly one of --checkpoint CKPT (ours) or --official (EDTalk.pt + Audio2Lip.pt)")
+        raise InputError("give exactly one of --checkpoint CKPT (ours) or --official (EDTalk.pt + Audio2Lip.pt)")
+    print(f"generate: loading the {args.mode} model{'' if args.mode == 'reta' else 's'} "
+          f"({'official weights' if args.official else args.checkpoint}) ...", file=sys.stderr, flush=True)
     if args.official:
         if args.mode != "edtalk-a":
-            raise SystemExit("--official is wired for --mode edtalk-a (EDTalk.pt + Audio2Lip.pt)")
+            raise InputError("--official is wired for --mode edtalk-a (EDTalk.pt + Audio2Lip.pt)")
         pipe = TalkingHeadPipeline.official(args.batch_size, args.device, args.pose_flow, args.semantic, args.presets_data)
     else:
         pipe = TalkingHeadPipeline.from_checkpoints(args.mode, args.checkpoint, args.audio2lip, args.pose_flow,
@@ -86,7 +120,7 @@ def cmd_generate(args):
         separate = {c: p for c, p in (("mouth", args.mouth_video), ("pose", args.pose_video),
                                       ("expression", args.expression_video)) if p}
         if bool(args.driving) == bool(separate):
-            raise SystemExit("--mode edtalk-v needs --driving VIDEO (a 25 fps face video for --components), or one "
+            raise InputError("--mode edtalk-v needs --driving VIDEO (a 25 fps face video for --components), or one "
                              "video per component: --mouth-video, --pose-video, --expression-video")
         if separate:
             options = dict(driving={c: read_driving_video(p, pipe.size) for c, p in separate.items()},
@@ -101,18 +135,18 @@ def cmd_generate(args):
         given = [o for o, v in (("--emotion", args.emotion), ("--expression", args.expression),
                                 ("--expression-video", args.expression_video)) if v]
         if len(given) > 1:
-            raise SystemExit(f"give one expression source, not {' and '.join(given)}")
+            raise InputError(f"give one expression source, not {' and '.join(given)}")
         expression = args.emotion or args.expression
         if args.expression_video:                                          # a reference clip: ELN over its frames
             expression = read_driving_video(args.expression_video, pipe.size)
         if args.blend_with:
             if not args.emotion:
-                raise SystemExit("--blend-with mixes two presets: give the first with --emotion")
+                raise InputError("--blend-with mixes two presets: give the first with --emotion")
             expression = (args.emotion, args.blend_with, args.blend)       # α W^e_1 + (1 − α) W^e_2 (Eq. A3)
         options = dict(pose=pose, expression=expression, text=args.text, intensity=args.intensity,
                        temperature=args.temperature, generator=torch.Generator().manual_seed(args.seed))
     if args.audio is None and args.mode != "edtalk-v":
-        raise SystemExit(f"--mode {args.mode} needs --audio")
+        raise InputError(f"--mode {args.mode} needs --audio")
     out = pipe.to_video(args.image, args.audio, args.out, crop=args.crop, paste=args.paste_back, **options)
     print(f"wrote {out}")
     if args.strip:

@@ -17,6 +17,7 @@ pyramid once (EEM, Eq. 8); frames are generated in batches of `batch_size`.
 import torch
 
 from talkinglib import audio as tl_audio
+from talkinglib.errors import InputError
 from talkinglib.inference.chunks import stream_spans
 from talkinglib.synth.factors import EMOTIONS
 
@@ -31,7 +32,7 @@ def presets_from_clips(edtalk, clips):
     out = {}
     for emo, frames_list in clips.items():
         if not frames_list:
-            raise ValueError(f"no reference clip for emotion {emo!r}")
+            raise InputError(f"no reference clip for emotion {emo!r}")
         w = torch.cat([edtalk.expression_weights(f) for f in frames_list])
         out[emo] = w.mean(0)
     return out
@@ -51,9 +52,9 @@ def emotion_presets(edtalk, root, split="train", max_clips_per_emotion=8):
 def preset_weights(presets, emotion, intensity=1.0):
     """W^e(neutral) + α (W^e(emotion) − W^e(neutral)); α = 0 is neutral, 1 the preset, > 1 exaggerates."""
     if emotion not in presets:
-        raise ValueError(f"unknown emotion {emotion!r}; presets: {sorted(presets)}")
+        raise InputError(f"unknown emotion {emotion!r}; presets: {sorted(presets)}")
     if "neutral" not in presets:
-        raise ValueError("the presets need a 'neutral' entry to scale an intensity from")
+        raise InputError("the presets need a 'neutral' entry to scale an intensity from")
     return presets["neutral"] + intensity * (presets[emotion] - presets["neutral"])
 
 
@@ -100,7 +101,7 @@ class EDTalkA:
         if not (isinstance(pose, str) and pose == "sample"):
             return None
         if self.pose_flow is None:
-            raise ValueError("pose='sample' needs a pose flow (EDTalkA(..., pose_flow=...))")
+            raise InputError("pose='sample' needs a pose flow (EDTalkA(..., pose_flow=...))")
         return self.pose_flow.draw_latent(1, T, generator)
 
     def _pose_span(self, pose, mel, lo, hi, source_code, temperature, z):
@@ -113,11 +114,11 @@ class EDTalkA:
             return self.edtalk.navigate(source_code.latent, ("pose",))["pose"].expand(n, -1)
         if torch.is_tensor(pose) and pose.dim() == 4:
             if len(pose) < hi:
-                raise ValueError(f"the pose video has {len(pose)} frames, the audio more: give at least as many")
+                raise InputError(f"the pose video has {len(pose)} frames, the audio more: give at least as many")
             dev = source_code.latent.device
             return torch.cat([self.edtalk.navigate(self.edtalk.encode(pose[i:min(hi, i + self.batch_size)].to(dev)).latent,
                                                    ("pose",))["pose"] for i in range(lo, hi, self.batch_size)])
-        raise ValueError("pose must be 'sample', 'still' or a pose video (T, 3, S, S)")
+        raise InputError("pose must be 'sample', 'still' or a pose video (T, 3, S, S)")
 
     @torch.no_grad()
     def expression_weights(self, wav, expression, text=None, intensity=1.0):
@@ -128,15 +129,15 @@ class EDTalkA:
             return None
         if isinstance(expression, tuple):
             if self.presets is None:
-                raise ValueError(f"the blend {expression!r} needs emotion presets, but none were given")
+                raise InputError(f"the blend {expression!r} needs emotion presets, but none were given")
             return blend_weights(self.presets, *expression, intensity=intensity)
         if torch.is_tensor(expression):
             return self.edtalk.expression_weights(expression[None])[0]            # mean over the clip
         if expression in ("audio", "text", "audio+text"):
             if self.semantic is None:
-                raise ValueError(f"expression={expression!r} needs the semantic branch (EDTalkA(..., semantic=...))")
+                raise InputError(f"expression={expression!r} needs the semantic branch (EDTalkA(..., semantic=...))")
             if "text" in expression and not text:
-                raise ValueError(f"expression={expression!r} needs text=")
+                raise InputError(f"expression={expression!r} needs text=")
             t = [text] if "text" in expression else None
             if "audio" not in expression:
                 return self.semantic(None, t)[0]
@@ -145,7 +146,7 @@ class EDTalkA:
             return torch.stack([self.semantic(wav[None, i:i + piece], t)[0]
                                 for i in range(0, max(1, len(wav) - piece // 2), piece)]).mean(0)
         if self.presets is None:
-            raise ValueError(f"expression={expression!r} is a preset name, but no presets were given")
+            raise InputError(f"expression={expression!r} is a preset name, but no presets were given")
         return preset_weights(self.presets, expression, intensity)
 
     @torch.no_grad()
@@ -154,7 +155,7 @@ class EDTalkA:
         """Yield frames (b, 3, S, S) in order, for 16 kHz audio wav (N,) and a source image (1, 3, S, S).
         span: frames of audio turned into motion at a time (None: the whole clip); see inference/chunks.py."""
         if source.dim() != 4 or source.shape[0] != 1:
-            raise ValueError(f"source must be one image (1, 3, S, S); got {tuple(source.shape)}")
+            raise InputError(f"source must be one image (1, 3, S, S); got {tuple(source.shape)}")
         dev = next(self.edtalk.parameters()).device
         wav = torch.as_tensor(wav, dtype=torch.float32)
         T = tl_audio.frame_count(len(wav))

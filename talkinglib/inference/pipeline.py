@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from talkinglib import audio as tl_audio
 from talkinglib.data.datasets import to_uint8_images
 from talkinglib.data.face import crop_face, cut, paste_back, Region
+from talkinglib.errors import InputError, MissingFileError
 from talkinglib.inference.video import VideoError, VideoWriter, read_audio_track, read_video
 
 MODES = ("edtalk-a", "edtalk-v", "reta")
@@ -36,15 +37,15 @@ def load_image(path):
     from PIL import Image, UnidentifiedImageError
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"identity image not found: {str(path)!r}")
+        raise MissingFileError(f"identity image not found: {str(path)!r}")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"{str(path)!r} is not an image file ({', '.join(IMAGE_SUFFIXES)}); for a video, "
+        raise InputError(f"{str(path)!r} is not an image file ({', '.join(IMAGE_SUFFIXES)}); for a video, "
                          "take one frame of it as the identity image")
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"cannot read {str(path)!r} as an image ({e}); the file is corrupt") from e
+        raise InputError(f"cannot read {str(path)!r} as an image ({e}); the file is corrupt") from e
 
 
 class AudioConversionWarning(UserWarning):
@@ -92,7 +93,7 @@ def load_audio_any(path):
 class TalkingHeadPipeline:
     def __init__(self, mode, generator, size, batch_size=32):
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode, self.generator, self.size, self.batch_size = mode, generator, size, batch_size
 
     # -- construction ------------------------------------------------------------------------------
@@ -112,9 +113,9 @@ class TalkingHeadPipeline:
             model = load_edtalk_checkpoint(checkpoint)[0].float().to(device).eval()
             return cls(mode, model, model.cfg.size, batch_size)
         if mode != "edtalk-a":
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
         if audio2lip is None:
-            raise ValueError("edtalk-a needs an Audio2Lip checkpoint (audio2lip=..., --audio2lip)")
+            raise InputError("edtalk-a needs an Audio2Lip checkpoint (audio2lip=..., --audio2lip)")
         from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
         from talkinglib.train.edtalk_common import load_edtalk_checkpoint
         edtalk = load_edtalk_checkpoint(checkpoint)[0].float().to(device)
@@ -157,7 +158,7 @@ class TalkingHeadPipeline:
             region = Region((W - side) // 2, (H - side) // 2, side)
             face = cut(image, region, self.size)
         else:
-            raise ValueError(f"crop must be 'auto' or 'none', got {crop!r}")
+            raise InputError(f"crop must be 'auto' or 'none', got {crop!r}")
         x = torch.from_numpy(np.array(face)).permute(2, 0, 1)[None].float() / 127.5 - 1
         return x, region
 
@@ -170,7 +171,7 @@ class TalkingHeadPipeline:
             batches = self._drive(source, **options)
         elif self.mode == "reta":
             if options:
-                raise ValueError(f"mode 'reta' takes no options (its emotion comes from the audio); got {sorted(options)}")
+                raise InputError(f"mode 'reta' takes no options (its emotion comes from the audio); got {sorted(options)}")
             batches = self.generator.stream(source, wav, span=span)
         else:
             batches = self.generator.stream(source, wav, span=span, **options)
@@ -184,7 +185,7 @@ class TalkingHeadPipeline:
         videos = driving if isinstance(driving, dict) else {c: driving for c in components}
         bad = set(videos) - set(COMPONENTS)
         if bad or not videos:
-            raise ValueError(f"components must be a non-empty subset of {COMPONENTS}; got {tuple(videos)}")
+            raise InputError(f"components must be a non-empty subset of {COMPONENTS}; got {tuple(videos)}")
         T = driving_length(videos)
         model = self.generator
         code = model.encode(source)                                              # once per clip
@@ -201,11 +202,11 @@ class TalkingHeadPipeline:
         options go to the generator: edtalk-a takes pose=, expression= (an emotion name, "audio", "text",
         "audio+text"), text=, intensity=, temperature=, generator=. Returns the path."""
         if Path(str(out)).suffix.lower() != ".mp4":
-            raise ValueError(f"the output must end in .mp4; got {str(out)!r}")
+            raise InputError(f"the output must end in .mp4; got {str(out)!r}")
         photo = load_image(image) if isinstance(image, (str, Path)) else np.asarray(image)
         if audio is None:
             if self.mode != "edtalk-v" or "driving_path" not in options:
-                raise ValueError("no audio given: pass audio= (a file or 16 kHz samples); edtalk-v can take the "
+                raise InputError("no audio given: pass audio= (a file or 16 kHz samples); edtalk-v can take the "
                                  "driving video's sound instead, with driving_path= that video")
             data, sr = read_audio_track(options["driving_path"])                # the driving video's own sound
             wav = tl_audio.resample(data, sr, tl_audio.SAMPLE_RATE)
@@ -221,7 +222,7 @@ class TalkingHeadPipeline:
         size = self.size
         if paste:
             if photo.shape[0] % 2 or photo.shape[1] % 2 or photo.shape[0] != photo.shape[1]:
-                raise ValueError(f"paste-back writes the whole photo, which must be square with an even side for "
+                raise InputError(f"paste-back writes the whole photo, which must be square with an even side for "
                                  f"H.264; got {photo.shape[1]}x{photo.shape[0]}. Crop or pad it first")
             size = photo.shape[0]
         bar = tqdm(total=T, unit="frame", desc="generate", disable=not progress)
@@ -246,7 +247,7 @@ def driving_length(driving):
         return len(driving)
     lengths = {c: len(v) for c, v in driving.items()}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"the driving videos differ in length ({lengths} frames); cut them to one length first, "
+        raise InputError(f"the driving videos differ in length ({lengths} frames); cut them to one length first, "
                          "e.g. `ffmpeg -i in.mp4 -frames:v N out.mp4`")
     return next(iter(lengths.values()))
 

@@ -13,6 +13,7 @@ frame batches, so memory stays bounded.
 import torch
 
 from talkinglib.audio import SAMPLE_RATE, frame_count
+from talkinglib.errors import InputError
 from talkinglib.inference.chunks import stream_spans
 
 SAMPLES_PER_FRAME = SAMPLE_RATE // 25                                       # 640: one video frame of audio
@@ -27,16 +28,16 @@ class RETAPipeline:
         """Yield frames (b, 3, S, S) in order. span: frames of audio turned into controls at a time
         (None: the whole clip, so the TCNs and wav2vec 2.0 see all of it); see inference/chunks.py."""
         if sample_rate != SAMPLE_RATE:
-            raise ValueError(f"RETA's audio encoder reads 16 kHz audio; got {sample_rate} Hz. Resample it first "
+            raise InputError(f"RETA's audio encoder reads 16 kHz audio; got {sample_rate} Hz. Resample it first "
                              "(talkinglib.audio.load_audio(path, resample=True) does)")
         image = image[None] if image.dim() == 3 else image
         if image.shape[0] != 1:
-            raise ValueError(f"one identity image (3, S, S) or (1, 3, S, S); got {tuple(image.shape)}")
+            raise InputError(f"one identity image (3, S, S) or (1, 3, S, S); got {tuple(image.shape)}")
         wav = torch.as_tensor(wav, dtype=torch.float32)
         if wav.dim() == 2 and wav.shape[0] == 1:
             wav = wav[0]
         if wav.dim() != 1:
-            raise ValueError(f"mono audio (N,) or (1, N); got {tuple(wav.shape)}")
+            raise InputError(f"mono audio (N,) or (1, N); got {tuple(wav.shape)}")
         dev = next(self.model.parameters()).device
         code = self.model.encode_source(image.to(dev))                   # f_STY, f_TEX: once
         T = frame_count(len(wav))

@@ -16,11 +16,27 @@ from pathlib import Path
 
 import numpy as np
 
+from talkinglib.errors import InputError
+
 FPS = 25
 
 
-class VideoError(ValueError):
+class VideoError(InputError):
     """A video talkinglib cannot use as given; the message says what to do."""
+
+
+def check_writable(path):
+    """Make `path`'s folder and check that a file can be created in it, before any work is spent on its content.
+    Raises VideoError naming the path."""
+    import tempfile
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".talkinglib-write-test-"):
+            pass
+    except OSError as e:
+        raise VideoError(f"cannot write {str(path)!r}: {e.strerror or e} (in {str(path.parent)!r}); choose an "
+                         "output folder you can write to") from e
 
 
 class VideoWriter:
@@ -31,10 +47,14 @@ class VideoWriter:
             raise VideoError(f"the output must be an .mp4 file; got {str(path)!r}")
         if size % 2:
             raise VideoError(f"H.264 (yuv420p) needs an even frame size; got {size}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(path)
         self.path, self.tmp = path, path.with_name(path.name + ".part.mp4")
         self.size, self.frames_written, self.sample_rate = size, 0, sample_rate
-        self._out = av.open(str(self.tmp), "w")
+        try:
+            self._out = av.open(str(self.tmp), "w")
+        except OSError as e:                     # PyAV's own errors name no path
+            raise VideoError(f"cannot write {str(path)!r}: {e.strerror or e}; choose an output folder you can "
+                             "write to") from e
         self._video = self._out.add_stream("libx264", rate=fps, options={"crf": str(crf)})
         self._video.width = self._video.height = size
         self._video.pix_fmt = "yuv420p"

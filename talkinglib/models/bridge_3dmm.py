@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from talkinglib.errors import InputError
 from talkinglib.models.layers.tcn import TCN
 
 BRIDGES = ("3dmm", "direct")
@@ -42,7 +43,7 @@ FIELDS = {
 }
 
 
-class ThreeDMMFileError(ValueError):
+class ThreeDMMFileError(InputError):
     """A 3DMM file that lacks a field or has inconsistent shapes; the message lists what is accepted."""
 
 

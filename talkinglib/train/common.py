@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkinglib.errors import CheckpointError  # noqa: F401  (re-exported: train.common.CheckpointError)
+
 CHECKPOINT_VERSION = 1
 
 
@@ -58,8 +60,31 @@ def save_checkpoint(path, *, config, model, optimizer=None, step=0, extra=None, 
     os.replace(tmp, path)
 
 
-class CheckpointError(RuntimeError):
-    pass
+# the command that makes each kind of checkpoint: a kind mismatch names it
+MAKERS = {"probe": "talkinglib train probe (or train expert)", "reta": "talkinglib train reta",
+          "teacher": "talkinglib train teacher", "syncnet": "talkinglib train syncnet",
+          "edtalk.": "talkinglib train edtalk.autoencoder, then edtalk.mouth_pose and edtalk.expression",
+          "edtalk.audio2lip": "talkinglib train edtalk.audio2lip", "edtalk.audio2pose": "talkinglib train edtalk.audio2pose",
+          "edtalk.audio2exp": "talkinglib train edtalk.audio2exp"}
+
+
+def checkpoint_kind(state):
+    """A checkpoint's kind: its stage ("reta", "edtalk.expression", ...), or "probe" for the factor probe and
+    the L_mot expert (train probe / train expert record no stage)."""
+    return (state.get("config") or {}).get("stage") or "probe"
+
+
+def require_kind(path, state, kind):
+    """Raise CheckpointError unless the checkpoint is of `kind` (a kind ending in "." is a family: "edtalk." is
+    any EDTalk video stage). The message names both kinds and the command that makes the right one."""
+    have = checkpoint_kind(state)
+    video = have.startswith("edtalk.") and have not in MAKERS
+    if have == kind or (kind == "edtalk." and video):
+        return have
+    what = "an EDTalk video stage's (edtalk.autoencoder, edtalk.mouth_pose or edtalk.expression)" \
+        if kind == "edtalk." else repr(kind)
+    raise CheckpointError(f"{path} is a checkpoint of kind {have!r}, not {what}: pass a checkpoint of that kind "
+                          f"(`{MAKERS[kind]}` makes one)")
 
 
 def load_checkpoint(path, map_location="cpu"):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from talkinglib.errors import InputError
 from talkinglib.train import common
 from talkinglib.train.edtalk_common import BankTargets, step_generator
 from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
@@ -92,7 +93,7 @@ def train_audio2exp(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg
     from talkinglib.models.semantic_expression import PRESETS, SemanticExpression
     from talkinglib.train.edtalk_common import _initial_model
     if init is None:
-        raise SystemExit(f"{STAGE} learns the ELN weights of a trained EDTalk: pass --init (an edtalk.expression "
+        raise InputError(f"{STAGE} learns the ELN weights of a trained EDTalk: pass --init (an edtalk.expression "
                          "checkpoint, or the official EDTalk.pt)")
     cfg = cfg or TRAIN_PRESETS[preset]
     run = ModuleStage(STAGE, out_dir, "audio2exp.pt", cfg, device)

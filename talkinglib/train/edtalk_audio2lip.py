@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from talkinglib.data.datasets import ClipMedia
+from talkinglib.errors import InputError
 from talkinglib.train import common
 from talkinglib.train.edtalk_common import BankTargets, step_generator
 from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
@@ -106,7 +107,7 @@ def train_audio2lip(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg
     from talkinglib.train.edtalk_common import _initial_model
     from talkinglib.train.syncnet import load_syncnet
     if init is None:
-        raise SystemExit(f"{STAGE} trains against a frozen EDTalk: pass --init (an edtalk.mouth_pose or later "
+        raise InputError(f"{STAGE} trains against a frozen EDTalk: pass --init (an edtalk.mouth_pose or later "
                          "checkpoint, or the official EDTalk.pt)")
     cfg = cfg or TRAIN_PRESETS[preset]
     run = ModuleStage(STAGE, out_dir, "audio2lip.pt", cfg, device)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from talkinglib.errors import InputError
 from talkinglib.losses.edtalk import pose_reconstruction_loss, temporal_loss
 from talkinglib.data.datasets import ClipMedia
 from talkinglib.train import common
@@ -107,7 +108,7 @@ def train_audio2pose(data_root, out_dir, init, preset="tiny", cfg=None, model_cf
     from talkinglib.models.pose_flow import PRESETS, PoseFlow
     from talkinglib.train.edtalk_common import _initial_model
     if init is None:
-        raise SystemExit(f"{STAGE} reads W^p with a trained EDTalk: pass --init (an edtalk.mouth_pose or later "
+        raise InputError(f"{STAGE} reads W^p with a trained EDTalk: pass --init (an edtalk.mouth_pose or later "
                          "checkpoint, or the official EDTalk.pt)")
     cfg = cfg or TRAIN_PRESETS[preset]
     run = ModuleStage(STAGE, out_dir, "audio2pose.pt", cfg, device)

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from talkinglib.errors import InputError
 from talkinglib.losses.edtalk import d_logistic_loss, r1_penalty
 from talkinglib.train import common
 from talkinglib.train.edtalk_config import TRAINABLE, EDTalkTrainConfig
@@ -101,8 +102,7 @@ def load_edtalk_checkpoint(path):
     """(EDTalk in eval mode, checkpoint state) from any EDTalk stage checkpoint."""
     from talkinglib.models.edtalk import EDTalk, EDTalkConfig
     state = common.load_checkpoint(path)
-    if "stage" not in state["config"] or not str(state["config"]["stage"]).startswith("edtalk."):
-        raise common.CheckpointError(f"{path} is not an EDTalk stage checkpoint (config: {sorted(state['config'])})")
+    common.require_kind(path, state, "edtalk.")
     model = EDTalk(common.config_from_dict(EDTalkConfig, state["config"]["model"]))
     try:
         model.load_state_dict(state["model"])
@@ -157,7 +157,7 @@ def _initial_model(stage, preset, init, model_cfg):
     from talkinglib.models.edtalk import PRESETS, EDTalk
     if init is None:
         if stage != "edtalk.autoencoder":
-            raise SystemExit(f"stage {stage} starts from the previous stage's checkpoint: pass --init RUN/edtalk.pt "
+            raise InputError(f"stage {stage} starts from the previous stage's checkpoint: pass --init RUN/edtalk.pt "
                              "(train edtalk.autoencoder first, then edtalk.mouth_pose, then edtalk.expression)")
         cfg = model_cfg or PRESETS[preset]
         return EDTalk(cfg), cfg
@@ -188,10 +188,10 @@ def with_model_changes(model, stage, overrides, cfg):
     bad = sorted(set(overrides) - set(allowed))
     if bad:
         can = "; ".join(f"{s} may change {list(f)}" for s, (f, _) in MODEL_CHANGES.items())
-        raise SystemExit(f"model fields {bad} cannot change in {stage} (E and G are frozen after "
+        raise InputError(f"model fields {bad} cannot change in {stage} (E and G are frozen after "
                          f"edtalk.autoencoder); {can}")
     if getattr(cfg, setting) != needed:
-        raise SystemExit(f"changing model fields {sorted(overrides)} in {stage} starts them afresh: "
+        raise InputError(f"changing model fields {sorted(overrides)} in {stage} starts them afresh: "
                          f"add --set {setting}={needed}")
     new = EDTalk(replace(model.cfg, **overrides))
     own = new.state_dict()
@@ -214,7 +214,7 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
         model = with_model_changes(model, stage, model_overrides, cfg)
         model_cfg = model.cfg
     if stage == "edtalk.expression" and cfg.eem_init not in ("identity", "keep"):
-        raise SystemExit(f"eem_init must be 'identity' or 'keep', got {cfg.eem_init!r}")
+        raise InputError(f"eem_init must be 'identity' or 'keep', got {cfg.eem_init!r}")
     if stage == "edtalk.expression" and cfg.eem_init == "identity":   # (a resume overwrites it below)
         for eem in model.dec.fineadainresblock:
             eem.make_identity()

@@ -91,8 +91,7 @@ class ModuleStage:
 def load_stage_checkpoint(path, stage, model_cls, config_cls):
     """(model in eval mode, checkpoint state) from a checkpoint of `stage` (float16 exports included)."""
     state = common.load_checkpoint(path)
-    if state["config"].get("stage") != stage:
-        raise common.CheckpointError(f"{path} is a {state['config'].get('stage')} checkpoint, not {stage}")
+    common.require_kind(path, state, stage)
     model = model_cls(common.config_from_dict(config_cls, state["config"]["model"]))
     try:
         model.load_state_dict(state["model"])                  # load_state_dict casts float16 to float32

@@ -77,6 +77,7 @@ def color_jitter(x, strength, g):
 def load_probe(path):
     """A trained FactorProbe from a checkpoint, in eval mode."""
     state = common.load_checkpoint(path)
+    common.require_kind(path, state, "probe")
     model = FactorProbe(common.config_from_dict(ProbeConfig, state["config"]["model"]))
     try:
         model.load_state_dict(state["model"])

@@ -29,6 +29,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from talkinglib.data.clips import atomic_write_bytes
+from talkinglib.errors import InputError
 from talkinglib.train import common
 
 
@@ -159,7 +160,7 @@ def full_recipe(expert=True, teacher=False):
 RECIPES = {"tiny": tiny_recipe, "full": full_recipe}
 
 
-class RecipeError(ValueError):
+class RecipeError(InputError):
     """A recipe asked for with arguments that cannot run (raised before any step runs)."""
 
 
@@ -283,7 +284,7 @@ def run_recipe(data, out, preset="tiny", export=None, voices=None, only=None, dr
         if argv[0] == "export":
             Path(where["ckpt"]).mkdir(parents=True, exist_ok=True)
         t0 = time.time()
-        if talkinglib(argv) != 0:
+        if talkinglib(["--debug", *argv]) != 0:       # --debug: a step's error propagates as itself
             raise RuntimeError(f"recipe step {step.name} failed: talkinglib {' '.join(argv)}")
         log = json.loads(log_path.read_text()) if log_path.is_file() else {}   # again: `--only` runs may share it
         log[step.name] = round(time.time() - t0 + (log.get(step.name, 0) if argv[0] == "train" else 0), 1)

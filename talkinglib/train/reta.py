@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from talkinglib.data.reta_clips import (CodeTargets, RETAClips, TeacherTargets, distillation_clips, targets_logits,
                                        window_rows)
+from talkinglib.errors import InputError
 from talkinglib.losses.reta import (distillation_loss, emotion_kl_loss, masked_l1_loss, relativistic_d_loss,
                                     relativistic_g_loss, sync_cosine_loss)
 from talkinglib.models.tvm import clip_masks
@@ -63,8 +64,7 @@ def load_reta_checkpoint(path):
     """(RETA in eval mode, checkpoint state) from a `talkinglib train reta` checkpoint."""
     from talkinglib.models.reta import RETA, RETAConfig
     state = common.load_checkpoint(path)
-    if state["config"].get("stage") != STAGE:
-        raise common.CheckpointError(f"{path} is a {state['config'].get('stage')} checkpoint, not {STAGE}")
+    common.require_kind(path, state, STAGE)
     from talkinglib.models.bridge_3dmm import Morphable3DMM
     sd = state["model"]
     mm = None
@@ -85,10 +85,10 @@ def _experts(preset, teacher, syncnet, device):
     from talkinglib.train.syncnet import load_syncnet
     from talkinglib.train.teacher import load_teacher
     if teacher is None and preset == "tiny":
-        raise SystemExit("RETA's tiny stage needs the tiny emotion teacher: --teacher data/checkpoints/teacher_tiny.pt "
+        raise InputError("RETA's tiny stage needs the tiny emotion teacher: --teacher data/checkpoints/teacher_tiny.pt "
                          "(or train one: talkinglib train teacher)")
     if syncnet is None and preset == "tiny":
-        raise SystemExit("RETA's tiny stage needs the tiny lip-sync expert: --syncnet data/checkpoints/syncnet_tiny.pt "
+        raise InputError("RETA's tiny stage needs the tiny lip-sync expert: --syncnet data/checkpoints/syncnet_tiny.pt "
                          "(or train one: talkinglib train syncnet)")
     if teacher is not None:
         T, _ = load_teacher(teacher)
@@ -106,7 +106,7 @@ def _experts(preset, teacher, syncnet, device):
 def _initial_model(preset, model_cfg, init):
     from talkinglib.models.reta import PRESETS, RETA
     if init is None:
-        raise SystemExit("RETA starts from EDTalk's E and G (§3.2): pass --init with an EDTalk checkpoint "
+        raise InputError("RETA starts from EDTalk's E and G (§3.2): pass --init with an EDTalk checkpoint "
                          "(data/checkpoints/edtalk_tiny.pt at tiny, the official EDTalk.pt at full)")
     from talkinglib.train.edtalk_common import _initial_model as edtalk_model
     edtalk, _ = edtalk_model("edtalk.mouth_pose", preset, init, None)
@@ -135,7 +135,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     mcfg = model.cfg
     T_net, S_net, official_colours = _experts(preset, teacher, syncnet, device)
     if T_net.hidden != mcfg.teacher_dim:
-        raise SystemExit(f"the teacher's embedding is {T_net.hidden}-d but RETA's student outputs {mcfg.teacher_dim}-d; "
+        raise InputError(f"the teacher's embedding is {T_net.hidden}-d but RETA's student outputs {mcfg.teacher_dim}-d; "
                          f"use --set model.teacher_dim={T_net.hidden}")
     model.to(device)
     D = Discriminator(replace(D_PRESETS[preset], size=mcfg.size)).to(device).requires_grad_(False)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from talkinglib.data.datasets import ClipMedia
+from talkinglib.errors import InputError
 from talkinglib.train import common
 from talkinglib.train.edtalk_common import step_generator
 from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
@@ -94,7 +95,7 @@ def train_syncnet(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, r
     from talkinglib.models.syncnet import PRESETS, SyncNet, contrastive_sync_loss, info_nce_sync_loss
     cfg = cfg or TRAIN_PRESETS[preset]
     if cfg.objective not in ("bce", "infonce"):
-        raise SystemExit(f"objective must be 'bce' or 'infonce', got {cfg.objective!r}")
+        raise InputError(f"objective must be 'bce' or 'infonce', got {cfg.objective!r}")
     run = ModuleStage(STAGE, out_dir, "syncnet.pt", cfg, device)
     model_cfg = model_cfg or PRESETS[preset]
     net = SyncNet(model_cfg).to(run.device)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from talkinglib.data.datasets import load_split_arrays, to_tensor_images
+from talkinglib.errors import InputError
 from talkinglib.train import common
 from talkinglib.train.edtalk_common import step_generator
 from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
@@ -81,7 +82,7 @@ def train_teacher(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, r
     cfg = cfg or TRAIN_PRESETS[preset]
     model_cfg = model_cfg or PRESETS[preset]
     if model_cfg.weights:
-        raise SystemExit(f"the {preset} teacher is the pretrained '{model_cfg.weights}' (talkinglib weights fetch "
+        raise InputError(f"the {preset} teacher is the pretrained '{model_cfg.weights}' (talkinglib weights fetch "
                          f"{model_cfg.weights}); `train teacher` trains built configs only (--preset tiny)")
     run = ModuleStage(STAGE, out_dir, "teacher.pt", cfg, device)
     teacher = EmotionTeacher(model_cfg).to(run.device)
