@@ -94,3 +94,12 @@ def test_only_the_command_line_exits():
                  for i, line in enumerate(p.read_text().splitlines(), 1)
                  if "SystemExit" in line or "sys.exit(" in line]
     assert offenders == []
+
+
+def test_the_slow_list_names_tests_that_exist():
+    """conftest.SLOW marks tests by name: a renamed or removed test must leave the list too."""
+    import ast
+    from conftest import SLOW
+    defined = {f"{p.name}::{node.name}" for p in (ROOT / "tests").glob("test_*.py")
+               for node in ast.parse(p.read_text()).body if isinstance(node, ast.FunctionDef)}
+    assert SLOW and SLOW <= defined, sorted(SLOW - defined)

@@ -157,14 +157,18 @@ def test_stage_three_can_start_a_wider_eem_and_nothing_else(tiny_dataset, stage_
                          model_overrides={"bank": "direct"})
 
 
-def test_stage_resumes_from_its_checkpoint(tiny_dataset, stage_runs, tmp_path):
-    """Stopping after step 1 and resuming gives the bytes of an uninterrupted 2-step run."""
+def test_stage_resumes_from_its_checkpoint(tiny_dataset, stage_runs, tmp_path, monkeypatch):
+    """Stopping after step 1 and resuming gives the bytes of an uninterrupted 2-step run, with the discriminator
+    the run saved even if the preset's has changed since."""
+    from talkinglib.models import discriminator as disc
     from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
     _, root = stage_runs
     cfg = fast_cfg("edtalk.mouth_pose")
     init = root / "ae" / "edtalk.pt"
     train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False, stop_at=1)
-    assert common.load_checkpoint(tmp_path / "cut" / "edtalk.pt")["step"] == 1
+    cut = common.load_checkpoint(tmp_path / "cut" / "edtalk.pt")
+    assert cut["step"] == 1 and cut["extra"]["discriminator_config"]["channel_max"] == 128
+    monkeypatch.setitem(disc.PRESETS, "tiny", replace(disc.PRESETS["tiny"], channel_max=64))   # the preset moved on
     resumed = train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False)
     whole = common.load_checkpoint(root / "mp" / "edtalk.pt")
     assert resumed.step == 2

@@ -62,9 +62,12 @@ def test_corrupt_and_foreign_checkpoints_get_clear_errors(tmp_path):
         common.load_checkpoint(tmp_path / "none.pt")
     from talkinglib.train.edtalk_common import load_edtalk_checkpoint
     from talkinglib.train.probe import load_probe
-    with pytest.raises(common.CheckpointError):                          # a probe is not an EDTalk
-        load_edtalk_checkpoint(os.path.join(os.path.dirname(__file__), "..", "data", "checkpoints", "probe_tiny.pt"))
-    assert load_probe(os.path.join(os.path.dirname(__file__), "..", "data", "checkpoints", "probe_tiny.pt"))
+    probe_path = os.path.join(os.path.dirname(__file__), "..", "data", "checkpoints", "probe_tiny.pt")
+    with pytest.raises(common.CheckpointError, match="of kind 'probe', not an EDTalk video stage"):
+        load_edtalk_checkpoint(probe_path)                                   # a probe is not an EDTalk
+    from talkinglib.models.probe import FactorProbe
+    probe = load_probe(probe_path)
+    assert isinstance(probe, FactorProbe) and not probe.training             # the probe itself loads, in eval mode
 
 
 def test_an_export_with_a_base_stores_only_what_changed_and_loads_whole(tmp_path):

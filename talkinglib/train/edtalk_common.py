@@ -91,10 +91,23 @@ def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world, loss_
 
 
 # -- checkpoints ------------------------------------------------------------------------------
+def build_discriminator(preset, size, ckpt_path=None, resume=False):
+    """The adversarial D of a run: on resume, built from the config the run saved (so that a later change of the
+    preset cannot rebuild another D under its weights); else the preset's, at the model's size. Checkpoints from
+    before the config was saved are read with the preset's."""
+    from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator, DiscriminatorConfig
+    if resume and ckpt_path is not None and Path(ckpt_path).is_file():
+        saved = common.load_checkpoint(ckpt_path).get("extra", {}).get("discriminator_config")
+        if saved is not None:
+            return Discriminator(common.config_from_dict(DiscriminatorConfig, saved))
+    return Discriminator(replace(D_PRESETS[preset], size=size))
+
+
 def save_stage(path, *, stage, model, model_cfg, train_cfg, opt, D, d_opt, step, init, history=None):
     config = {"stage": stage, "model": common.config_to_dict(model_cfg), "train": common.config_to_dict(train_cfg),
               "init": str(init) if init else None}
-    extra = {"discriminator": D.state_dict(), "d_optimizer": d_opt.state_dict()}
+    extra = {"discriminator": D.state_dict(), "d_optimizer": d_opt.state_dict(),
+             "discriminator_config": common.config_to_dict(D.cfg)}
     common.save_checkpoint(path, config=config, model=model, optimizer=opt, step=step, extra=extra, history=history)
 
 
@@ -202,8 +215,6 @@ def with_model_changes(model, stage, overrides, cfg):
 
 def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resume=True, device=None,
                 model_cfg=None, model_overrides=None, expert=None):
-    from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator
-
     rank, world = dist_info()
     device = resolve_device(device)
     common.seed_everything(cfg.seed)
@@ -220,7 +231,7 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
             eem.make_identity()
     if stage == "edtalk.mouth_pose" and cfg.navigation_init == "fresh":
         model.reset_navigation(("mouth", "pose"))
-    D = Discriminator(replace(D_PRESETS[preset], size=model_cfg.size))
+    D = build_discriminator(preset, model_cfg.size, ckpt_path, resume)
     model.to(device)
     D.to(device)                     # before the optimizers, so their state lives on the device too
     params = freeze_for_stage(model, stage, cfg)

@@ -46,8 +46,8 @@ from talkinglib.models.tvm import clip_masks
 from talkinglib.train import common
 from talkinglib.train.reta_config import (FREEZABLE, TRAIN_PRESETS, RETATrainConfig, freeze,  # noqa: F401
                                           frozen_modules)
-from talkinglib.train.edtalk_common import (average_gradients, discriminator_step, dist_info, ensure_dir,
-                                            resolve_device, step_generator)
+from talkinglib.train.edtalk_common import (average_gradients, build_discriminator, discriminator_step, dist_info,
+                                            ensure_dir, resolve_device, step_generator)
 
 STAGE = "reta"
 def code_losses(model, f_m, f_e, m_true, e_true, gain=1.0):
@@ -120,7 +120,6 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                resume=True, progress=True, callback=None, stop_at=None, device=None):
     """Train (or resume) RETA; writes out_dir/reta.pt. Returns (model in eval mode, logger)."""
     from talkinglib.losses.perceptual import VGGPerceptual
-    from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator
     cfg = cfg or TRAIN_PRESETS[preset]
     rank, world = dist_info()
     device = resolve_device(device)
@@ -138,7 +137,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
         raise InputError(f"the teacher's embedding is {T_net.hidden}-d but RETA's student outputs {mcfg.teacher_dim}-d; "
                          f"use --set model.teacher_dim={T_net.hidden}")
     model.to(device)
-    D = Discriminator(replace(D_PRESETS[preset], size=mcfg.size)).to(device).requires_grad_(False)
+    D = build_discriminator(preset, mcfg.size, ckpt_path, resume).to(device).requires_grad_(False)
     params = model.trained_parameters()
     branch = {id(p) for p in model.branch_parameters()}
     groups = [{"params": [p for p in params if id(p) not in branch], "lr": cfg.lr},         # E_I, G
@@ -196,7 +195,9 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
         if rank == 0:
             common.save_checkpoint(ckpt_path, config=config, model=model, optimizer=opt, step=step,
                                    extra={"audio_optimizer": opt_audio.state_dict(), "discriminator": D.state_dict(),
-                                          "d_optimizer": d_opt.state_dict()}, history=logger.history)
+                                          "d_optimizer": d_opt.state_dict(),
+                                          "discriminator_config": common.config_to_dict(D.cfg)},
+                                   history=logger.history)
 
     if not phase1 and step < cfg.distill_steps:
         step = cfg.distill_steps
