@@ -31,9 +31,9 @@ import soundfile as sf
 import torch
 from scipy import signal
 
+from talkinglib.constants import SAMPLE_RATE
 from talkinglib.errors import InputError
 
-SAMPLE_RATE = 16000
 N_FFT, HOP, WIN = 800, 200, 800       # 50 ms window, 12.5 ms hop -> 80 mel steps/s
 N_MELS, FMIN, FMAX = 80, 55.0, 7600.0
 PREEMPHASIS = 0.97

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from talkinglib import audio as tl_audio
+from talkinglib.constants import FPS
 from talkinglib.errors import InputError
 
-FPS = 25
 
 
 class ClipFormatError(InputError):

@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from talkinglib import audio as tl_audio
+from talkinglib.constants import EMOTIONS
 from talkinglib.data import clips as clipio
 from talkinglib.data.face import Region, cut
 from talkinglib.errors import InputError
-from talkinglib.synth.factors import EMOTIONS
 
 MEAD_TEST_SPEAKERS = ("M003", "M030", "W009", "W015")     # EDTalk/RETA's held-out MEAD speakers
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
+from talkinglib.constants import SAMPLES_PER_FRAME
 from talkinglib.data.datasets import ClipMedia
 from talkinglib.errors import InputError
 
-SAMPLES_PER_FRAME = 640          # 16 kHz / 25 fps
 
 
 class RETAClips(ClipMedia):

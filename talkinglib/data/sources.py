@@ -25,10 +25,10 @@ from typing import NamedTuple, Optional
 
 from tqdm.auto import tqdm
 
+from talkinglib.constants import EMOTIONS
 from talkinglib.data import clips as clipio
 from talkinglib.data.prepare import (MEAD_TEST_SPEAKERS, VIDEO_EXTENSIONS, PrepareConfig, PrepareError,
                                      prepare_video)
-from talkinglib.synth.factors import EMOTIONS
 
 KINDS = ("mead", "hdtf", "video")
 

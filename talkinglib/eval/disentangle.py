@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from talkinglib.constants import EMOTIONS
 from talkinglib.data.datasets import ClipStore, frame_factors, to_tensor_images
 from talkinglib.eval.factors import r2_score
-from talkinglib.synth.factors import EMOTIONS
 
 
 @dataclass(frozen=True)

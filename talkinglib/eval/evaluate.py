@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkinglib.constants import EMOTIONS, SAMPLES_PER_FRAME
 from talkinglib.errors import InputError
 from talkinglib.eval.factors import r2_score
 
@@ -168,7 +169,6 @@ def evaluate_clips(generate, root, scorers, split="test", max_clips=None, device
     from talkinglib.eval.fid import feature_stats, features, frechet_distance
     from talkinglib.eval.image_metrics import psnr, ssim
     from talkinglib.eval.sync import sync_scores
-    from talkinglib.synth.factors import EMOTIONS
 
     store = ClipStore(root, split)
     metas = store.metas
@@ -242,7 +242,7 @@ def evaluate_clips(generate, root, scorers, split="test", max_clips=None, device
     summary["fps"] = sum(r["frames"] for r in clips) / sum(r["seconds"] for r in clips)
     first = to_tensor_images(store.identity_image(0)[None]).to(device)
     one = to_tensor_images(store.frames(0)[:1]).to(device)
-    summary["latency_ms"] = 1000 * _time_generate(generate, first, one, store.audio(0)[:tl_audio.SAMPLE_RATE // 25], device)[1]
+    summary["latency_ms"] = 1000 * _time_generate(generate, first, one, store.audio(0)[:SAMPLES_PER_FRAME], device)[1]
     summary["peak_mem_mb"] = _peak_memory_mb(device)
     summary["clips"] = len(clips)
     summary["missing"] = {k: why for k, why in missing.items() if k not in summary}

@@ -28,7 +28,7 @@ def _clip_scores(probe, syncnet, frames, meta, wav):
     from talkinglib.data.datasets import frame_factors
     from talkinglib.eval.sync import sync_scores
     from talkinglib import audio as tl_audio
-    from talkinglib.synth.factors import EMOTIONS
+    from talkinglib.constants import EMOTIONS
     r = {k: v.cpu() for k, v in probe(frames.to(next(probe.parameters()).device)).items()}
     hit = int(r["emotion"].mean(0).argmax()) == EMOTIONS.index(meta["emotion"])
     conf = None if syncnet is None else sync_scores(syncnet, frames, tl_audio.mel_windows(wav, fps=FPS))["confidence"]

@@ -17,11 +17,10 @@ pyramid once (EEM, Eq. 8); frames are generated in batches of `batch_size`.
 import torch
 
 from talkinglib import audio as tl_audio
+from talkinglib.constants import EMOTIONS, SAMPLES_PER_FRAME
 from talkinglib.errors import InputError
 from talkinglib.inference.chunks import stream_spans
-from talkinglib.synth.factors import EMOTIONS
 
-SAMPLES_PER_FRAME = tl_audio.SAMPLE_RATE // 25                                   # 640 at 16 kHz, 25 fps
 SEMANTIC_SECONDS = 30                    # the semantic branch reads long audio in pieces of this length
 
 

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib import audio as tl_audio
+from talkinglib.constants import SAMPLES_PER_FRAME
 from talkinglib.data.datasets import to_uint8_images
 from talkinglib.data.face import crop_face, cut, paste_back, Region
 from talkinglib.errors import InputError, MissingFileError
@@ -218,7 +219,7 @@ class TalkingHeadPipeline:
         T = tl_audio.frame_count(len(wav))
         if self.mode == "edtalk-v":                                              # the video sets the length
             T = driving_length(options["driving"])
-            wav = np.pad(wav, (0, max(0, T * tl_audio.SAMPLE_RATE // 25 - len(wav))))
+            wav = np.pad(wav, (0, max(0, T * SAMPLES_PER_FRAME - len(wav))))
         size = self.size
         if paste:
             if photo.shape[0] % 2 or photo.shape[1] % 2 or photo.shape[0] != photo.shape[1]:
@@ -227,7 +228,7 @@ class TalkingHeadPipeline:
             size = photo.shape[0]
         bar = tqdm(total=T, unit="frame", desc="generate", disable=not progress)
         with VideoWriter(out, size=size) as w:
-            w.write_audio(wav[:T * tl_audio.SAMPLE_RATE // 25])
+            w.write_audio(wav[:T * SAMPLES_PER_FRAME])
             for batch in self.stream(src, wav, span, **options):
                 if not torch.isfinite(batch).all():                         # never write garbage frames
                     raise FloatingPointError(

@@ -13,10 +13,10 @@ frame batches, so memory stays bounded.
 import torch
 
 from talkinglib.audio import SAMPLE_RATE, frame_count
+from talkinglib.constants import SAMPLES_PER_FRAME
 from talkinglib.errors import InputError
 from talkinglib.inference.chunks import stream_spans
 
-SAMPLES_PER_FRAME = SAMPLE_RATE // 25                                       # 640: one video frame of audio
 
 
 class RETAPipeline:

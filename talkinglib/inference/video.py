@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from talkinglib.constants import FPS
 from talkinglib.errors import InputError
 
-FPS = 25
 
 
 class VideoError(InputError):

@@ -26,8 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from talkinglib.constants import EMOTIONS
 from talkinglib.models.layers.tcn import TCN
-from talkinglib.synth.factors import EMOTIONS
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from talkinglib.synth.factors import EMOTIONS, EXPRESSION, MOUTH, POSE
+from talkinglib.constants import EMOTIONS
+from talkinglib.synth.factors import EXPRESSION, MOUTH, POSE
 
 
 @dataclass(frozen=True)

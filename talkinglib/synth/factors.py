@@ -3,8 +3,8 @@
 Every other synth module imports these, so the layout of a factor vector is
 defined exactly once.
 """
-# The 8 MEAD emotions, in MEAD's (alphabetical) order. Class index = position here.
-EMOTIONS = ("angry", "contempt", "disgusted", "fear", "happy", "neutral", "sad", "surprised")
+from talkinglib.constants import EMOTIONS, FPS, SAMPLE_RATE, SAMPLES_PER_FRAME  # noqa: F401 (defined there, once)
+
 NEUTRAL = EMOTIONS.index("neutral")
 
 # MEAD has 3 intensity levels; level k scales an emotion's deviation from neutral.
@@ -22,7 +22,3 @@ EXPRESSION = (
     "brow_inner_up", "brow_outer_up", "brow_lower", "lid_raise", "lid_squint",
     "corner_up_left", "corner_up_right", "corner_down", "lip_stretch", "cheek_raise",
 )
-
-FPS = 25
-SAMPLE_RATE = 16000
-SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640

@@ -65,7 +65,7 @@ def load_teacher(path):
 def teacher_accuracy(teacher, root, split="test", batch_size=256):
     """Frame-level emotion accuracy of T on a split (the test identities by default)."""
     from talkinglib.models.emotion import class_index
-    from talkinglib.synth.factors import EMOTIONS
+    from talkinglib.constants import EMOTIONS
     data = load_split_arrays(root, split)
     idx = torch.tensor([class_index(teacher, EMOTIONS[e]) for e in data["emotion"]])
     images = data["images"]
