@@ -295,7 +295,7 @@ def verify(name) -> Verification:
     return Verification(name, path, digest, e.sha256, ok, "matches" if ok else "MISMATCH")
 
 
-def _download(url, dest, expected, progress):
+def _download(url, dest, expected, progress, name="NAME"):
     """urllib -> a temp file next to dest, sha256 while streaming, check, then os.replace."""
     from tqdm.auto import tqdm
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -306,7 +306,7 @@ def _download(url, dest, expected, progress):
         try:
             r = urllib.request.urlopen(req)
         except OSError as e:                               # urllib.error.URLError, a timeout, a refused proxy
-            raise WeightsError(_no_download(dest, url, getattr(e, "reason", e))) from e
+            raise WeightsError(_no_download(name, dest, url, getattr(e, "reason", e))) from e
         with r, open(tmp, "wb") as f:
             size = r.headers.get("Content-Length") if getattr(r, "headers", None) else None
             with tqdm(total=int(size) if size else None, unit="B", unit_scale=True, unit_divisor=1024,
@@ -325,9 +325,9 @@ def _download(url, dest, expected, progress):
     return dest
 
 
-def _no_download(dest, source, reason):
+def _no_download(name, dest, source, reason):
     return (f"cannot download {source} ({reason}): this machine looks offline. Fetch it where there is a network "
-            f"(`talkinglib weights fetch NAME`) and copy it to {dest}, or download it by hand to that path")
+            f"(`talkinglib weights fetch {name}`) and copy it to {dest}, or download it by hand to that path")
 
 
 def fetch(name, force=False, progress=True) -> Path:
@@ -342,13 +342,13 @@ def fetch(name, force=False, progress=True) -> Path:
         try:
             return Path(snapshot_download(e.hf_repo, local_dir=dest, allow_patterns=list(HF_ALLOW)))
         except (OSError, ValueError) as err:               # requests' ConnectionError is an OSError; hub errors too
-            raise WeightsError(_no_download(dest, f"hf://{e.hf_repo}", err)) from err
+            raise WeightsError(_no_download(name, dest, f"hf://{e.hf_repo}", err)) from err
     if e.url is None:
         raise WeightsError(f"{name}: {e.filename} has no direct download link.\n"
                            f"  1. download it by hand from {e.source}\n"
                            f"  2. put {e.filename} at {dest}\n"
                            f"  3. check with: talkinglib weights verify {name}")
-    return _download(e.url, dest, e.sha256, progress)
+    return _download(e.url, dest, e.sha256, progress, name)
 
 
 # -- `talkinglib weights ...` -----------------------------------------------------------------

@@ -91,15 +91,14 @@ def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world, loss_
 
 
 # -- checkpoints ------------------------------------------------------------------------------
-def build_discriminator(preset, size, ckpt_path=None, resume=False):
-    """The adversarial D of a run: on resume, built from the config the run saved (so that a later change of the
-    preset cannot rebuild another D under its weights); else the preset's, at the model's size. Checkpoints from
-    before the config was saved are read with the preset's."""
+def build_discriminator(preset, size, state=None):
+    """The adversarial D of a run: resuming (`state`, the run's checkpoint), built from the config the run saved,
+    so that a later change of the preset cannot rebuild another D under its weights; else the preset's, at the
+    model's size. Checkpoints from before the config was saved are read with the preset's."""
     from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator, DiscriminatorConfig
-    if resume and ckpt_path is not None and Path(ckpt_path).is_file():
-        saved = common.load_checkpoint(ckpt_path).get("extra", {}).get("discriminator_config")
-        if saved is not None:
-            return Discriminator(common.config_from_dict(DiscriminatorConfig, saved))
+    saved = (state or {}).get("extra", {}).get("discriminator_config")
+    if saved is not None:
+        return Discriminator(common.config_from_dict(DiscriminatorConfig, saved))
     return Discriminator(replace(D_PRESETS[preset], size=size))
 
 
@@ -231,15 +230,15 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
             eem.make_identity()
     if stage == "edtalk.mouth_pose" and cfg.navigation_init == "fresh":
         model.reset_navigation(("mouth", "pose"))
-    D = build_discriminator(preset, model_cfg.size, ckpt_path, resume)
+    state = common.load_checkpoint(ckpt_path) if resume and ckpt_path.is_file() else None   # read once
+    D = build_discriminator(preset, model_cfg.size, state)
     model.to(device)
     D.to(device)                     # before the optimizers, so their state lives on the device too
     params = freeze_for_stage(model, stage, cfg)
     opt = torch.optim.Adam(param_groups(model, stage, cfg, params), lr=cfg.lr, betas=tuple(cfg.betas))
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
     step = 0
-    if resume and ckpt_path.is_file():
-        state = common.load_checkpoint(ckpt_path)
+    if state is not None:
         if state["config"].get("stage") != stage:
             raise common.CheckpointError(f"{ckpt_path} belongs to stage {state['config'].get('stage')}, not {stage}; "
                                          "use another --out or --no-resume")

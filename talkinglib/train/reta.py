@@ -137,7 +137,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
         raise InputError(f"the teacher's embedding is {T_net.hidden}-d but RETA's student outputs {mcfg.teacher_dim}-d; "
                          f"use --set model.teacher_dim={T_net.hidden}")
     model.to(device)
-    D = build_discriminator(preset, mcfg.size, ckpt_path, resume).to(device).requires_grad_(False)
+    D = build_discriminator(preset, mcfg.size, state if resuming else None).to(device).requires_grad_(False)
     params = model.trained_parameters()
     branch = {id(p) for p in model.branch_parameters()}
     groups = [{"params": [p for p in params if id(p) not in branch], "lr": cfg.lr},         # E_I, G
