@@ -18,7 +18,7 @@
 # show that what the papers' models must learn (audio → mouth, prosody or text → emotion,
 # frame → pose) is actually learnable from it.
 #
-# **Spec.** `shared/SYNTHTALK.md`; the 3DMM is RETA Eq. (7), `s = s̄ + U_id p_id + U_exp p_exp`;
+# **Spec.** `shared/SYNTHTALK.md`; the 3DMM is RETA Eq. 7, `s = s̄ + U_id p_id + U_exp p_exp`;
 # the emotions and intensities are MEAD's, as in EDTalk §4 and RETA §4.
 #
 # EDTalk and RETA train on MEAD and HDTF and can only *show* disentanglement. SynthTalk renders
@@ -68,7 +68,7 @@ assert np.allclose(m.U_exp.T @ m.U_exp, np.eye(m.U_exp.shape[1]), atol=1e-5)
 
 # %% [markdown]
 # The library's `shape` is the equation. A five-line naive version, written straight from
-# RETA Eq. (7), agrees with it:
+# RETA Eq. 7, agrees with it:
 
 # %%
 rng = np.random.default_rng(0)

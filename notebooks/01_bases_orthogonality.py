@@ -19,7 +19,7 @@
 # Gram-Schmidt and with a soft penalty; and measure what orthogonality buys: a mouth edit that
 # does not move the pose or expression coordinates of the latent.
 #
-# **Spec.** EDTalk §3.1, Eq. (1): `W^* = MLP^*(f^{*→r})`, `f^{r→*} = Σ_i w^*_i b^*_i`, "we ensure
+# **Spec.** EDTalk §3.1, EDTalk Eq. 1: `W^* = MLP^*(f^{*→r})`, `f^{r→*} = Σ_i w^*_i b^*_i`, "we ensure
 # orthogonality between the three banks"; Appendix A.1 and the official code: the bases are the
 # columns of Q from one reduced QR of the concatenated bank matrix `[B^m | B^p | B^e] + 1e-8`.
 # EDTalk Tab. 3 ablates "w/o Bank" (the MLPs output `f^{r→*}` directly) and "w/o Orthogonal"

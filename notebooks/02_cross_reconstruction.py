@@ -24,7 +24,7 @@
 # what our tiny-scale teaching aids and EDTalk's two design choices (the bank, its orthogonality)
 # each buy.
 #
-# **Spec.** EDTalk §3.2 "Mouth-Pose Decouple", Eqs. (3)–(7) and Fig. 2(b); Appendix A.3 (neutral
+# **Spec.** EDTalk §3.2 "Mouth-Pose Decouple", EDTalk Eqs. 3–7 and Fig. 2(b); Appendix A.3 (neutral
 # clips only, E and G frozen); Tab. 3 and Fig. 6 (w/o Bank, w/o Orthogonal). Issue 18's bars for
 # EDTalk-V.
 #
@@ -127,7 +127,7 @@ assert 0.01 < mask_ab.mean() < 0.25
 # %% [markdown]
 # ## 2 · Cross-reconstruction by the trained model
 #
-# MLN reads the mouth of each pasted image, PLN its pose (Eqs. 3–4). Re-combined crosswise,
+# MLN reads the mouth of each pasted image, PLN its pose (EDTalk Eqs. 3–4). Re-combined crosswise,
 # `G(f^{p_b}, f^{m_b})` must give back b and `G(f^{p_a}, f^{m_a})` must give back a: the only way
 # to succeed is for MLN to ignore the pose and PLN to ignore the mouth. Identity comes from a
 # third frame s. Below: held-out (test) identities, `edtalk_tiny.pt`. Two references: a plain
@@ -407,7 +407,7 @@ assert table["w/o Bank"]["pose_r2"] > full["pose_r2"] + 0.3
 # ## 7 · What holds
 #
 # Measured live above, on the 4 test identities of tiny-seed0, with `probe_tiny.pt`:
-# - Cross-reconstruction (Eqs. 3–7) carries motion over: Î is a little over half as far from its
+# - Cross-reconstruction (EDTalk Eqs. 3–7) carries motion over: Î is a little over half as far from its
 #   target as a copy of the source (section 2).
 # - Issue 18's EDTalk-V bars hold for `edtalk_tiny.pt` at n = 192: self-reenactment jaw R² ≥ 0.8
 #   and pose R² ≥ 0.9, mouth swap jaw ≥ 0.8 and pose ≥ 0.9, driver = source L1 ≤ 0.01 (section 3).
@@ -426,7 +426,7 @@ print(f"notebook run: {time.time() - T0:.0f} s wall, {time.process_time():.0f} s
 
 # %% [markdown]
 # **Lives in** `talkinglib/data/mouth_swap.py` (superimposition), `talkinglib/train/edtalk_mouth_pose.py`
-# (`cross_reconstruct`, `mouth_pose_losses`, the stage loop), `talkinglib/losses/edtalk.py` (Eqs. 5–7),
+# (`cross_reconstruct`, `mouth_pose_losses`, the stage loop), `talkinglib/losses/edtalk.py` (EDTalk Eqs. 5–7),
 # `talkinglib/eval/disentangle.py` (`self_reconstruction`, `mouth_swap`, `copy_error`, `crosstalk`; the
 # bars as `talkinglib scorecard` checks them: `talkinglib/eval/scorecard.py`), the teaching aids in
 # `talkinglib/train/edtalk_config.py` and `talkinglib/models/edtalk.py` (tiny preset).

@@ -21,7 +21,7 @@
 # weights from audio alone, with and without the sync loss. Measured with the factor probe and
 # the expert on SynthTalk identities never seen in training.
 #
-# **Spec.** EDTalk §3.3 "Audio-Driven Lip Generation", Eqs. (11)–(12); Appendix A.1 (E_a); the
+# **Spec.** EDTalk §3.3 "Audio-Driven Lip Generation", EDTalk Eqs. 11–12; Appendix A.1 (E_a); the
 # expert and its sync scores from Wav2Lip [41] and RETA D.4.2.
 #
 # **Checkpoints.** `data/checkpoints/syncnet_tiny.pt`, `audio2lip_tiny.pt` and

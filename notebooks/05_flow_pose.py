@@ -21,8 +21,8 @@
 # invertibly; sampling the noise gives new, different head motions for the same audio.
 # Measured on SynthTalk identities never seen in training.
 #
-# **Spec.** EDTalk §3.3 "Flow-Based Probabilistic Pose Generation", Eqs. (13)–(14); Appendix
-# A.1 "Normalizing Flow φ_p", Eqs. (A1)–(A2): K steps of actnorm, an invertible 1×1 convolution
+# **Spec.** EDTalk §3.3 "Flow-Based Probabilistic Pose Generation", EDTalk Eqs. 13–14; Appendix
+# A.1 "Normalizing Flow φ_p", EDTalk Eqs. A1–A2: K steps of actnorm, an invertible 1×1 convolution
 # and a transformer-based affine coupling conditioned on the audio features f^a_{1:N}.
 #
 # **Checkpoint.** `data/checkpoints/audio2pose_tiny.pt`, trained by `talkinglib train
@@ -30,8 +30,8 @@
 # command is in `data/checkpoints/README.md` (a test runs it for a few steps). The flow reads only
 # W^p, from the frozen E and pose bank of stages 1–2, which stage 3 (the EEM) does not change.
 #
-# **Ours, not EDTalk's.** The tiny preset draws ẑ from an AR(1) prior instead of Eq. 13's
-# N(0, I) (`PoseFlowConfig.prior = "ar1"`; `full` keeps Eq. 13). Section 2 says why and measures
+# **Ours, not EDTalk's.** The tiny preset draws ẑ from an AR(1) prior instead of EDTalk Eq. 13's
+# N(0, I) (`PoseFlowConfig.prior = "ar1"`; `full` keeps EDTalk Eq. 13). Section 2 says why and measures
 # what it changes.
 
 # %%
@@ -90,14 +90,14 @@ assert abs(logdet.item() - brute) < 1e-6
 # %% [markdown]
 # ## 2 · Training: maximum likelihood, and the prior p_Z
 #
-# L = L_MLE (Eq. 13 with its change of variables, in nats per dimension) + L_rec + L_tem (Eq. 14)
+# L = L_MLE (EDTalk Eq. 13 with its change of variables, in nats per dimension) + L_rec + L_tem (EDTalk Eq. 14)
 # on samples decoded from ẑ drawn from the prior at τ = 1. The curves are the committed run's.
 #
-# Eq. 13's p_Z is a Gaussian; read as flows usually read it, and as `full` builds it, N(0, I):
+# EDTalk Eq. 13's p_Z is a Gaussian; read as flows usually read it, and as `full` builds it, N(0, I):
 # every frame's ẑ_t is drawn independently. The tiny preset keeps
 # N(0, 1) for each frame but links the frames, per channel, by an AR(1) process
 # z_t = ρ z_{t−1} + √(1 − ρ²) ε_t, with ρ learned by the same MLE (it starts at 0, which is
-# Eq. 13's prior). This is ours, not in EDTalk or RETA. The reason is measured below: the z that
+# EDTalk Eq. 13's prior). This is ours, not in EDTalk or RETA. The reason is measured below: the z that
 # the flow maps real W^p to is far from white (its lag-1 autocorrelation is near ρ), so
 # independent draws ẑ_t put back frame-to-frame jitter that real heads do not have.
 
@@ -121,7 +121,7 @@ with torch.no_grad():                                                # z = φ_p^
 lag1 = np.mean([[np.corrcoef(z[:-1, i], z[1:, i])[0, 1] for i in range(z.shape[1])] for z in zs], 0)
 print(f"learned ρ per channel: {', '.join(f'{r:.3f}' for r in rho)}")
 print(f"lag-1 autocorrelation of z = φ_p⁻¹(W^p) on {len(zs)} test clips: {', '.join(f'{r:.2f}' for r in lag1)} "
-      "(Eq. 13's N(0, I) assumes 0)")
+      "(EDTalk Eq. 13's N(0, I) assumes 0)")
 assert flow.cfg.prior == "ar1" and rho.min() > 0.9 and lag1.min() > 0.8
 
 # %% [markdown]
@@ -158,17 +158,17 @@ plt.show()
 # Over every test clip (3 samples each): the std of the frame-to-frame change of yaw, pitch and
 # roll, for the samples against the ground truth read the same way. The issue asks for samples
 # that differ from each other and, at τ = 1, a velocity std within 25 % of the ground truth's
-# (ratio 0.75–1.25). The last row decodes ẑ drawn as Eq. 13 draws it, white (ρ = 0), through the
+# (ratio 0.75–1.25). The last row decodes ẑ drawn as EDTalk Eq. 13 draws it, white (ρ = 0), through the
 # same flow: what the AR(1) prior changes at sampling time. (It is not a flow *trained* with
-# Eq. 13's prior; that one, 8000 steps on the previous tiny EDTalk, moved 2.5, 1.5 and 1.0 times
+# EDTalk Eq. 13's prior; that one, 8000 steps on the previous tiny EDTalk, moved 2.5, 1.5 and 1.0 times
 # as fast as real heads, as `talkinglib/train/edtalk_audio2pose.py` records.)
 
 # %%
-white = PoseFlow(replace(flow.cfg, prior="normal"))                  # the same weights, Eq. 13's N(0, I)
+white = PoseFlow(replace(flow.cfg, prior="normal"))                  # the same weights, EDTalk Eq. 13's N(0, I)
 white.load_state_dict({k: v for k, v in flow.state_dict().items() if k != "ar_logit"})
 white.eval()
 rows = {f"{tau}, AR(1)": A.evaluate_pose(flow, train, test, samples=3, temperature=tau, seed=0) for tau in (1.0, 0.0)}
-rows["1.0, white ẑ (Eq. 13)"] = A.evaluate_pose(white, train, test, samples=3, temperature=1.0, seed=0)
+rows["1.0, white ẑ (EDTalk Eq. 13)"] = A.evaluate_pose(white, train, test, samples=3, temperature=1.0, seed=0)
 lines = ["| τ, prior | read-out R² (yaw, pitch, roll) | velocity std: GT read-out | samples | ratio | diversity |",
          "|---|---|---|---|---|---|"]
 for name, st in rows.items():
@@ -177,7 +177,7 @@ for name, st in rows.items():
                  f"| {f(st['ratio_vs_gt'])} | {st['diversity']:.2f} |")
 display(Markdown("\n".join(lines)))
 ratio = np.array(rows["1.0, AR(1)"]["ratio_vs_gt"])
-mode, iid = np.array(rows["0.0, AR(1)"]["ratio_vs_gt"]), np.array(rows["1.0, white ẑ (Eq. 13)"]["ratio_vs_gt"])
+mode, iid = np.array(rows["0.0, AR(1)"]["ratio_vs_gt"]), np.array(rows["1.0, white ẑ (EDTalk Eq. 13)"]["ratio_vs_gt"])
 print(f"τ = 1: velocity std / ground truth = {', '.join(f'{r:.2f}' for r in ratio)} (yaw, pitch, roll; "
       f"asked: within 0.75–1.25): {'met' if np.all((ratio >= 0.75) & (ratio <= 1.25)) else 'not met'}")
 print(f"τ = 0 (the mode path): {', '.join(f'{r:.2f}' for r in mode)}; white ẑ: {', '.join(f'{r:.2f}' for r in iid)}")
@@ -190,7 +190,7 @@ assert np.all(iid > 1.5)                                            # white ẑ 
 # **Reading the table.** At τ = 1 the samples move at the speed of real heads: the velocity std of
 # yaw, pitch and roll is within the issue's 25 % of the ground truth's (the ratios printed above),
 # and samples for one audio differ. The AR(1) prior is what makes that so: the same flow decoding
-# white ẑ, as Eq. 13 draws it, moves 2.4 to 3.1 times as fast as real heads, because MLE left z
+# white ẑ, as EDTalk Eq. 13 draws it, moves 2.4 to 3.1 times as fast as real heads, because MLE left z
 # strongly correlated in time (ρ and the lag-1 autocorrelation of section 2, all above 0.9) and
 # independent ẑ_t put that jitter back. The mode path (τ = 0, ẑ = 0) moves at 0.75–0.97 of the
 # truth's pace, so the temperature still sets how lively the samples are. With this tiny EDTalk

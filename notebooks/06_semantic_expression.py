@@ -22,7 +22,7 @@
 # alone. Measured on SynthTalk identities never seen in training, whose voices and transcripts
 # carry known emotions.
 #
-# **Spec.** EDTalk §3.3 "Semantically-Aware Expression Generation", Eq. (15), and
+# **Spec.** EDTalk §3.3 "Semantically-Aware Expression Generation", EDTalk Eq. 15, and
 # L_exp = ‖W^e − Ŵ^e‖₁ against the frozen ELN's weights.
 #
 # **Checkpoint.** `data/checkpoints/audio2exp_tiny.pt`, trained by `talkinglib train
@@ -61,7 +61,7 @@ print(f"{state['config']['stage']}: {state['step']} steps; {n_all:,} parameters,
 assert not any(p.requires_grad for p in model.speech.feature_extractor.parameters())
 
 # %% [markdown]
-# ## 1 · Eq. 15's masking
+# ## 1 · EDTalk Eq. 15's masking
 #
 # Per training sample p ~ U(0, 1): both modalities when p ≥ 0.5, the speech embedding replaced
 # by a learned mask vector when 0.25 ≤ p < 0.5, the text's when p < 0.25. A masked modality
@@ -100,7 +100,7 @@ assert np.mean(v[-3:]) < np.mean(v[:2])
 #
 # Ŵ^e of each test clip is named by the nearest emotion centroid of the training clips' ELN
 # weights (clip means). The "video" column names each test clip's own ELN weights the same way:
-# what a perfect prediction of W^e would score. Eq. 15's masking asks that both modalities together
+# what a perfect prediction of W^e would score. EDTalk Eq. 15's masking asks that both modalities together
 # do at least as well as either alone.
 
 # %%

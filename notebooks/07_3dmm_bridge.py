@@ -22,7 +22,7 @@
 # layers. Nothing supervises the coefficients or the meshes: in RETA the bridge learns from
 # rendered frames only. On SynthTalk we can look at what it learned against the true coefficients.
 #
-# **Spec.** RETA §3.1 "Geometric Prior Learning", Appendix C.1, Eq. (7):
+# **Spec.** RETA §3.1 "Geometric Prior Learning", Appendix C.1, RETA Eq. 7:
 # s_t = s̄ + U^id p^id + U^exp p^exp_t with p^id fixed at the mean face.
 #
 # **Checkpoints.** `data/checkpoints/reta_tiny.pt` and `reta_tiny_no3dmm.pt` (RETA Tab. 4's
@@ -74,7 +74,7 @@ print(f"RETA: {r_state['step']} steps. 3DMM: {mm.num_vertices} vertices, {mm.U_i
       f"{mm.exp_dim} expression bases ({', '.join(EXP_FACTORS[:4])}, ...), {int(mm.lip.sum())} lip vertices")
 
 # %% [markdown]
-# ## 1 · The 3DMM: orthonormal bases, Eq. 7
+# ## 1 · The 3DMM: orthonormal bases, RETA Eq. 7
 #
 # U^id and U^exp have orthonormal columns (C.1). Moving the first expression coefficient (the
 # jaw) opens the mouth: the lower lip and chin vertices move, the upper face does not.
@@ -187,7 +187,7 @@ assert with_3dmm["sync_conf"] > without["sync_conf"] + 0.01 and with_3dmm["jaw_r
 assert abs(with_3dmm["emotion_acc"] - without["emotion_acc"]) <= 1 / 32 + 1e-9   # ACC_e: a tie (±1 clip)
 
 # %% [markdown]
-# **Reading the results.** The bridge is in place and differentiable, the 3DMM does what Eq. 7
+# **Reading the results.** The bridge is in place and differentiable, the 3DMM does what RETA Eq. 7
 # says, and the jaw is in D's coefficients without any supervision on them: a linear read-out
 # recovers it on unseen voices with R² 0.89 (section 3), even though p^exp taken literally is far
 # from the 3DMM's own coefficient scale (LVE 0.39). RETA from audio talks: its jaw R² is 0.766,

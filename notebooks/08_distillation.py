@@ -24,7 +24,7 @@
 # that keeps the emotion away from identity.
 #
 # **Spec.** RETA §3.1 "Emotion Representation Learning" (L_emo^{v-a} = 1 − cos(f_E, sg(f_V))),
-# §3.3 Eq. (6) (L_emo^{v-v}) and "Emotion Disentanglement Strategy" (Î^{mn} = G(f_I^m, f_E^n)).
+# §3.3, RETA Eq. 6 (L_emo^{v-v}) and "Emotion Disentanglement Strategy" (Î^{mn} = G(f_I^m, f_E^n)).
 #
 # **Checkpoints.** `data/checkpoints/teacher_tiny.pt` (the tiny ViT teacher, trained with labels
 # on other identities, like RETA's teacher trained on a facial-expression dataset) and

@@ -24,7 +24,7 @@
 # against every ablation of RETA Tab. 4 ("w/o HI": all controls concatenated into one style, and
 # the six others).
 #
-# **Spec.** RETA §3.2, Eq. (1), Appendix C.2–C.4 and Algorithm 1; Tab. 4.
+# **Spec.** RETA §3.2, RETA Eq. 1, Appendix C.2–C.4 and Algorithm 1; Tab. 4.
 #
 # **Checkpoints.** `data/checkpoints/reta_tiny.pt` and the seven `reta_tiny_<ablation>.pt` (the
 # commands in `data/checkpoints/README.md`, each with one `--set`; a test runs each).
@@ -230,7 +230,7 @@ assert np.isnan(rows["w/o ERL (A.2)"].get("student_acc_clip", float("nan")))    
 assert all(rows[n]["student_acc_clip"] > 0.125 for n in models if models[n].cfg.emotion)  # every student above chance
 
 # %% [markdown]
-# **Reading the results.** The routing is Eq. 1's when `fine_motion` is off, and with the tiny
+# **Reading the results.** The routing is RETA Eq. 1's when `fine_motion` is off, and with the tiny
 # preset's `fine_motion` f_E still never reaches the coarse levels. TVM puts its mask in the mouth
 # box three times as often as the box's share of the image; the figure shows the rest on the eyes
 # and the head's moving outline. The full model meets issue 18's RETA bars on these 11 clips:

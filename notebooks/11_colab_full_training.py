@@ -128,11 +128,11 @@ else:
 # | step | paper | trains | starts from |
 # |---|---|---|---|
 # | `edtalk.autoencoder` | EDTalk A.3 (LIA-style) | E, G | scratch |
-# | `edtalk.mouth_pose` | EDTalk §3.1, Eqs. 3-7 | mouth and pose banks | stage 1 |
-# | `edtalk.expression` | EDTalk §3.2, Eqs. 8-10 | ELN, expression bank, EEM | stage 2 (+ L_mot experts) |
+# | `edtalk.mouth_pose` | EDTalk §3.2, EDTalk Eqs. 3–7 | mouth and pose banks | stage 1 |
+# | `edtalk.expression` | EDTalk §3.2, EDTalk Eqs. 8–10 | ELN, expression bank, EEM | stage 2 (+ L_mot experts) |
 # | `syncnet` | Wav2Lip's expert | the lip-sync expert | scratch |
-# | `edtalk.audio2lip` | EDTalk §3.3, Eqs. 11-12 | Audio2Lip | EDTalk + SyncNet |
-# | `edtalk.audio2pose` | EDTalk A.1, Eqs. 13-14 | the pose flow | EDTalk |
+# | `edtalk.audio2lip` | EDTalk §3.3, EDTalk Eqs. 11–12 | Audio2Lip | EDTalk + SyncNet |
+# | `edtalk.audio2pose` | EDTalk A.1, EDTalk Eqs. 13–14 | the pose flow | EDTalk |
 # | `edtalk.audio2exp` | EDTalk Eq. 15 | E_S, E_T, the MLP | EDTalk |
 # | `reta` | RETA §3 | the whole RETA | EDTalk + teacher + SyncNet |
 #

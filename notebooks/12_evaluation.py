@@ -21,8 +21,8 @@
 # score what the papers could only show in figures: how well each driver transfers its factor, and
 # how much it moves the factors it should leave alone (a cross-talk matrix).
 #
-# **Spec.** EDTalk §4.1 and Tab. 1, RETA §4 and D.4 (Sync_c = median − min of the SyncNet distance
-# over ±15 frames of offset, Eq. 12; Acc_e, Eq. 13). The metrics live in `talkinglib/eval/`; this
+# **Spec.** EDTalk §4.1 and Tab. 1, RETA §4 and D.4 (Sync_c, RETA Eq. 12: median − min of the SyncNet
+# distance over ±15 frames of offset; Acc_e, RETA Eq. 13). The metrics live in `talkinglib/eval/`; this
 # notebook calls `evaluate_clips` exactly as `talkinglib evaluate` does.
 #
 # **Checkpoints.** The committed tiny models (`data/checkpoints/README.md` has their commands),

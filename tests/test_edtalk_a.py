@@ -43,7 +43,7 @@ def test_motion_sources(parts, tiny_dataset):
     assert (happy - still).abs().mean() > 1e-4 and ref.shape == still.shape
     assert torch.allclose(pipe(source, wav, expression="angry", intensity=0.0),
                           pipe(source, wav, expression="neutral"), atol=1e-5)
-    assert torch.allclose(pipe(source, wav, expression=("happy", "sad", 1.0)), happy, atol=1e-5)   # a blend (Eq. A3)
+    assert torch.allclose(pipe(source, wav, expression=("happy", "sad", 1.0)), happy, atol=1e-5)   # EDTalk Eq. A3
     # the batched path equals one call with every frame at once
     assert torch.allclose(EDTalkA(edtalk, a2l, batch_size=25)(source, wav), still, atol=1e-5)
 
@@ -57,7 +57,7 @@ def test_presets_and_intensity_on_hand_values():
     with pytest.raises(ValueError, match="neutral"):
         preset_weights({"happy": torch.zeros(3)}, "happy")
     presets["sad"] = torch.tensor([0.0, 0.0, 4.0])
-    assert torch.equal(blend_weights(presets, "happy", "sad", 0.25), torch.tensor([0.25, 0.5, 3.0]))   # Eq. A3
+    assert torch.equal(blend_weights(presets, "happy", "sad", 0.25), torch.tensor([0.25, 0.5, 3.0]))   # EDTalk Eq. A3
     assert torch.equal(blend_weights(presets, "happy", "sad", 1.0), presets["happy"])
 
 

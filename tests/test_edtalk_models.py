@@ -98,7 +98,7 @@ def test_parity_with_official_generator(tmp_path):
         assert gap <= 2 * rounding and gap <= 0.05, (k, gap, rounding)
 
 
-# -- banks (Eq. 1) ------------------------------------------------------------------------------
+# -- banks (EDTalk Eq. 1) ------------------------------------------------------------------------------
 @pytest.mark.parametrize("D", [128, 512])
 @pytest.mark.parametrize("method", ["qr", "gram_schmidt"])
 def test_bases_are_orthonormal(D, method):

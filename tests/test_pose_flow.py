@@ -164,7 +164,7 @@ def test_a_sequence_longer_than_the_context_is_read_in_training_sized_windows():
 
 def test_ar1_prior_is_a_gaussian_with_correlated_frames_and_its_samples_follow_it():
     """PoseFlowConfig.prior="ar1" (ours): log p(z) is the multivariate normal whose frames have unit
-    variance and correlation ρ^|i−j| per channel; at ρ = 0 (its start) it is Eq. 13's N(0, I); its
+    variance and correlation ρ^|i−j| per channel; at ρ = 0 (its start) it is EDTalk Eq. 13's N(0, I); its
     samples have unit variance and lag-1 correlation ρ; the flow's NLL uses it."""
     from talkinglib.models.pose_flow import ar1_log_prob
     N = 7
@@ -178,7 +178,7 @@ def test_ar1_prior_is_a_gaussian_with_correlated_frames_and_its_samples_follow_i
     assert torch.allclose(ar1_log_prob(z, a).double(), want, atol=1e-4)
     assert torch.allclose(ar1_log_prob(z, torch.zeros(6)), gaussian_log_prob(z), atol=1e-5)
     flow = _flow(prior="ar1").eval()
-    assert torch.equal(flow.ar_logit, torch.zeros(6)), "starts as Eq. 13's prior"
+    assert torch.equal(flow.ar_logit, torch.zeros(6)), "starts as EDTalk Eq. 13's prior"
     fa = torch.randn(3, N, flow.audio_encoder.out_dim)
     with torch.no_grad():
         flow.ar_logit.copy_(a)

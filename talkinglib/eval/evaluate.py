@@ -236,7 +236,7 @@ def evaluate_clips(generate, root, scorers, split="test", max_clips=None, device
         summary["jaw_r2"] = float(r2_score(np.concatenate(jaw_true), np.concatenate(jaw_read))[0])
     hits = [r["emotion_hit"] for r in clips if "emotion_hit" in r]
     if hits:
-        summary["emotion_acc"] = float(np.mean(hits))
+        summary["emotion_acc"] = float(np.mean(hits))                      # Acc_e (RETA Eq. 13)
     if f_real:
         summary["fid"] = frechet_distance(*feature_stats(np.concatenate(f_real)), *feature_stats(np.concatenate(f_fake)))
     summary["fps"] = sum(r["frames"] for r in clips) / sum(r["seconds"] for r in clips)

@@ -1,6 +1,6 @@
 """FID: the Fréchet distance between Inception pool3 features of real and generated frames.
 
-Implements: the FID both papers report (EDTalk Tab. 1, RETA D.4.1), Heusel et al. 2017:
+Implements: the FID both papers report (EDTalk Tab. 1; RETA D.4.1, RETA Eq. 11), Heusel et al. 2017:
     FID = ‖μ_r − μ_g‖² + Tr(Σ_r + Σ_g − 2 (Σ_r Σ_g)^{1/2})
 with μ, Σ the mean (2048,) and covariance (2048, 2048) of the 2048-d pool3 features.
 

@@ -1,4 +1,4 @@
-"""Image fidelity: PSNR and SSIM (RETA D.4.1, Eqs. 8-10).
+"""Image fidelity: PSNR and SSIM (RETA D.4.1, RETA Eqs. 8–10).
 
     psnr(real, fake)      # images (N, 3, H, W) in [-1, 1] -> dB per image (N,), MAX = 255 on 8-bit values
     ssim(real, fake)      # mean SSIM per image (N,), Gaussian 11 × 11 window, σ = 1.5 (Wang et al. 2004)
@@ -17,7 +17,8 @@ def to_8bit(x):
 
 
 def psnr(real, fake, max_value=255.0):
-    """Eq. 9: 10 log10(MAX² / MSE) per image (N,), on 8-bit values; identical images give inf."""
+    """PSNR, RETA Eq. 9: 10 log10(MAX² / MSE) per image (N,), on 8-bit values; identical images give inf.
+    The MSE is RETA Eq. 8's, taken over the three channels too."""
     mse = (to_8bit(real) - to_8bit(fake)).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(max_value ** 2 / mse)
 
@@ -30,7 +31,7 @@ def _gaussian_window(size=11, sigma=1.5):
 
 
 def ssim(real, fake, window=11, sigma=1.5, max_value=255.0):
-    """Eq. 10 averaged over valid window positions and channels, per image (N,)."""
+    """SSIM, RETA Eq. 10, averaged over valid window positions and channels, per image (N,)."""
     x, y = to_8bit(real).double(), to_8bit(fake).double()
     C = x.shape[1]
     w = _gaussian_window(window, sigma).double().to(x.device)[None, None].repeat(C, 1, 1, 1)

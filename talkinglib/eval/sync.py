@@ -1,8 +1,8 @@
 """Lip-sync scores with a SyncNet expert: offset search, confidence (Sync_conf) and distance (LSE-D).
 
-Implements: RETA D.4.2 / Chung & Zisserman's evaluation. For each frame t, the face window
-around t and the audio window of frame t + δ are embedded; d_t(δ) = ‖v_t − s_{t+δ}‖₂ (unit
-embeddings). D(δ) = mean_t d_t(δ) over the frames where t + δ exists. Then
+Implements: RETA D.4.2 (Sync_c, RETA Eq. 12) / Chung & Zisserman's evaluation. For each frame t,
+the face window around t and the audio window of frame t + δ are embedded; d_t(δ) = ‖v_t − s_{t+δ}‖₂
+(unit embeddings). D(δ) = mean_t d_t(δ) over the frames where t + δ exists. Then
     offset = argmin_δ D(δ),   LSE-D = min_δ D(δ),   Sync_conf = median_δ D(δ) − min_δ D(δ),
 δ ∈ [−15, 15]. A clip whose audio is delayed by k frames has its minimum at δ = k.
 

@@ -142,7 +142,7 @@ def cmd_generate(args):
         if args.blend_with:
             if not args.emotion:
                 raise InputError("--blend-with mixes two presets: give the first with --emotion")
-            expression = (args.emotion, args.blend_with, args.blend)       # α W^e_1 + (1 − α) W^e_2 (Eq. A3)
+            expression = (args.emotion, args.blend_with, args.blend)       # α W^e_1 + (1 − α) W^e_2 (EDTalk Eq. A3)
         options = dict(pose=pose, expression=expression, text=args.text, intensity=args.intensity,
                        temperature=args.temperature, generator=torch.Generator().manual_seed(args.seed))
     if args.audio is None and args.mode != "edtalk-v":

@@ -4,7 +4,7 @@
 - pose: sampled from the pose flow (τ), read from a pose video, or still (the source's own pose)
 - expression: from the audio and/or a transcript (semantic branch), from a reference clip (the
   ELN's mean weights over it), or one of 8 emotion presets with an intensity:
-      W^e(emotion, α) = W^e(neutral) + α (W^e(emotion) − W^e(neutral))          (as Eq. A3 interpolates)
+      W^e(emotion, α) = W^e(neutral) + α (W^e(emotion) − W^e(neutral))          (as EDTalk Eq. A3 interpolates)
   A preset is the mean ELN weights of that emotion's clips (`emotion_presets`), on SynthTalk or on
   a user's own labelled reference clips (`presets_from_clips`), so it works for the official weights.
 
@@ -12,7 +12,7 @@
     frames = pipe(source, wav, pose="sample", expression="happy", intensity=0.8)   # (T, 3, S, S)
 
 The source is encoded once, the bases once, and a fixed expression is applied to the identity
-pyramid once (EEM, Eq. 8); frames are generated in batches of `batch_size`.
+pyramid once (EEM, EDTalk Eq. 8); frames are generated in batches of `batch_size`.
 """
 import torch
 
@@ -122,7 +122,7 @@ class EDTalkA:
     @torch.no_grad()
     def expression_weights(self, wav, expression, text=None, intensity=1.0):
         """(K_e,) or None: "audio" / "text" / "audio+text" (semantic branch), an emotion name (a preset),
-        a blend (emotion_1, emotion_2, α) of two presets (Eq. A3), a reference clip (T, 3, S, S), or
+        a blend (emotion_1, emotion_2, α) of two presets (EDTalk Eq. A3), a reference clip (T, 3, S, S), or
         None (the source's own expression: EEM off)."""
         if expression is None:
             return None

@@ -1,7 +1,7 @@
 """EDTalk's training losses, one small pure function each: tensors in, a scalar out.
 
-Implements: EDTalk Eqs. (5)-(7), (9)-(11), (14) and the non-saturating form of Eq. (6).
-The perceptual term of Eq. (5) lives in losses/perceptual.py (it needs VGG19).
+Implements: EDTalk Eqs. 5–7, 9–11, 14 and the non-saturating form of EDTalk Eq. 6.
+The perceptual term of EDTalk Eq. 5 lives in losses/perceptual.py (it needs VGG19).
 Batch convention: every loss is a mean over the batch, so a loss on B pairs does not grow with B;
 the paper's Σ_{#=a,b} becomes the sum of the calls for a and for b.
 """
@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 
 def reconstruction_loss(real, fake):
-    """L_rec = ‖I − Î‖₁ (Eq. 5), the mean absolute error per pixel. real, fake: (B, 3, H, W)."""
+    """L_rec = ‖I − Î‖₁ (EDTalk Eq. 5), the mean absolute error per pixel. real, fake: (B, 3, H, W)."""
     return (real - fake).abs().mean()
 
 
@@ -144,7 +144,7 @@ def mouth_inside_loss(image_mask, lm_driving, around, known=None):
 
 
 def d_logistic_loss(real_logits, fake_logits):
-    """Discriminator side of Eq. (6): −log D(I) − log(1 − D(Î)) with D = sigmoid(logits).
+    """Discriminator side of EDTalk Eq. 6: −log D(I) − log(1 − D(Î)) with D = sigmoid(logits).
 
     softplus(−x) = −log sigmoid(x) and softplus(x) = −log(1 − sigmoid(x)). real/fake_logits: (B, 1).
     """
@@ -152,7 +152,7 @@ def d_logistic_loss(real_logits, fake_logits):
 
 
 def g_nonsaturating_loss(fake_logits):
-    """Generator side of Eq. (6), non-saturating (as in StyleGAN2/LIA): −log D(Î)."""
+    """Generator side of EDTalk Eq. 6, non-saturating (as in StyleGAN2/LIA): −log D(Î)."""
     return F.softplus(-fake_logits).mean()
 
 
@@ -164,7 +164,7 @@ def r1_penalty(real_logits, real_images):
 
 
 def cosine_consistency_loss(f, g):
-    """exp(−S(f, g)) with S the cosine similarity: the form of L_fea (Eq. 7) and L_m-c (Eq. 10).
+    """exp(−S(f, g)) with S the cosine similarity: the form of L_fea (EDTalk Eq. 7) and L_m-c (EDTalk Eq. 10).
 
     f, g: (B, K) features. Minimum e^{-1} ≈ 0.368 when they point the same way.
     """
@@ -172,16 +172,16 @@ def cosine_consistency_loss(f, g):
 
 
 def feature_loss(f_pose_swapped, f_pose_own, f_mouth_swapped, f_mouth_own):
-    """L_fea (Eq. 7) for one of # = a, b: exp(−S(f^{p_#}, PLN(E(I^#)))) + exp(−S(f^{m_#}, MLN(E(I^#)))).
+    """L_fea (EDTalk Eq. 7) for one of # = a, b: exp(−S(f^{p_#}, PLN(E(I^#)))) + exp(−S(f^{m_#}, MLN(E(I^#)))).
 
-    The *_swapped features come from the mouth-swapped images (Eqs. 3-4), the *_own ones from I^# itself.
+    The *_swapped features come from the mouth-swapped images (EDTalk Eqs. 3–4), the *_own ones from I^# itself.
     """
     return (cosine_consistency_loss(f_pose_swapped, f_pose_own)
             + cosine_consistency_loss(f_mouth_swapped, f_mouth_own))
 
 
 def motion_loss(phi_real, phi_fake, psi_real, psi_fake):
-    """L_mot = ‖φ(I^d) − φ(Î)‖₂ + ‖ψ(I^d) − ψ(Î)‖₂ (Eq. 9), L2 norms per sample, mean over B.
+    """L_mot = ‖φ(I^d) − φ(Î)‖₂ + ‖ψ(I^d) − ψ(Î)‖₂ (EDTalk Eq. 9), L2 norms per sample, mean over B.
 
     φ: 3D face coefficients, ψ: emotion features (on SynthTalk, models/experts.py). (B, K) each.
     """
@@ -189,7 +189,7 @@ def motion_loss(phi_real, phi_fake, psi_real, psi_fake):
 
 
 def mouth_consistency_loss(w_mouth_fake, w_mouth_real):
-    """L_m-c = exp(−S(MLN(E(Î_e)), MLN(E(I^d)))) (Eq. 10). (B, 20) mouth weights each."""
+    """L_m-c = exp(−S(MLN(E(Î_e)), MLN(E(I^d)))) (EDTalk Eq. 10). (B, 20) mouth weights each."""
     return cosine_consistency_loss(w_mouth_fake, w_mouth_real)
 
 
@@ -204,13 +204,13 @@ def orthogonality_penalty(W):
 
 
 def pose_reconstruction_loss(w, w_hat):
-    """L^p_rec = ‖W^p − Ŵ^p‖₂ (Eq. 14): the L2 norm per frame, mean over frames and batch. (B, N, 6) each.
-    The same form as L^m_fea (Eq. 11)."""
+    """L^p_rec = ‖W^p − Ŵ^p‖₂ (EDTalk Eq. 14): the L2 norm per frame, mean over frames and batch. (B, N, 6) each.
+    The same form as L^m_fea (EDTalk Eq. 11)."""
     return lip_feature_loss(w, w_hat)
 
 
 def temporal_loss(w, w_hat):
-    """L_tem = 1/(N−1) Σ_{t≥1} ‖(w_t − w_{t−1}) − (ŵ_t − ŵ_{t−1})‖₂ (Eq. 14), mean over the batch.
+    """L_tem = 1/(N−1) Σ_{t≥1} ‖(w_t − w_{t−1}) − (ŵ_t − ŵ_{t−1})‖₂ (EDTalk Eq. 14), mean over the batch.
 
     Matches the frame-to-frame motion, not the positions. (B, N, K) each, N ≥ 2."""
     if w.shape[1] < 2:
@@ -219,10 +219,10 @@ def temporal_loss(w, w_hat):
 
 
 def lip_feature_loss(w, w_hat):
-    """L^m_fea = ‖W^m − Ŵ^m‖₂ (Eq. 11): the L2 norm per frame, mean over frames. (..., 20) each."""
+    """L^m_fea = ‖W^m − Ŵ^m‖₂ (EDTalk Eq. 11): the L2 norm per frame, mean over frames. (..., 20) each."""
     return (w - w_hat).norm(dim=-1).mean()
 
 
 def mse_reconstruction_loss(real, fake):
-    """L^m_rec = ‖I − Î‖₂ (Eq. 11), as the mean squared error per pixel. (B, 3, H, W) each."""
+    """L^m_rec = ‖I − Î‖₂ (EDTalk Eq. 11), as the mean squared error per pixel. (B, 3, H, W) each."""
     return (real - fake).pow(2).mean()

@@ -1,6 +1,6 @@
-"""VGG19 perceptual loss: the L_per term of EDTalk Eq. (5) (also used in Eqs. 8-10 and RETA's L_rec).
+"""VGG19 perceptual loss: the L_per term of EDTalk Eq. 5 (also in EDTalk's expression stage and RETA Eq. 3's L_rec).
 
-Implements: EDTalk Eq. (5), L_per = Σ_l ‖Φ_l(I) − Φ_l(Î)‖²₂ with Φ the VGG19 feature extractor
+Implements: EDTalk Eq. 5, L_per = Σ_l ‖Φ_l(I) − Φ_l(Î)‖²₂ with Φ the VGG19 feature extractor
 (Johnson et al. 2016, the paper's ref. [26]).
 
 Choices, and where they come from:
@@ -41,7 +41,7 @@ class PerceptualConfig:
     layers: tuple = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")   # LIA / EDTalk code
     layer_weights: tuple = (1.0, 1.0, 1.0, 1.0, 1.0)
     scales: tuple = (1.0, 0.5, 0.25, 0.125)    # LIA's image pyramid; (1.0,) = single scale
-    criterion: str = "l2"                      # "l2": mean squared (Eq. 5); "l1": LIA's code
+    criterion: str = "l2"                      # "l2": mean squared (EDTalk Eq. 5); "l1": LIA's code
     weights: str = "random"                    # "imagenet" (registry file) | "random" (offline)
     resize: int = 0                            # >0: resize inputs to resize² first (e.g. 224); 0: keep
     seed: int = 0                              # for weights="random"

@@ -1,6 +1,6 @@
 """Component-aware Latent Navigation: the three banks of bases and their weight MLPs.
 
-Implements: EDTalk §3.1, Eq. (1):
+Implements: EDTalk §3.1, EDTalk Eq. 1:
     W^* = MLP^*(f^{*→r}),    f^{r→*} = Σ_i w^*_i b^*_i,    * ∈ {mouth m, pose p, expression e},
 with the bases of all three banks mutually orthonormal ("we ensure orthogonality between the
 three banks"), so that  f^{r→d} = f^{r→m} + f^{r→p} + f^{r→e}  mixes no component into another.

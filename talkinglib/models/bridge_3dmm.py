@@ -1,6 +1,6 @@
 """RETA's geometric prior: audio -> 3DMM expression -> meshes -> motion feature, differentiably.
 
-Implements: RETA §3.1 "Geometric Prior Learning" and Appendix C.1, Eq. (7):
+Implements: RETA §3.1 "Geometric Prior Learning" and Appendix C.1, RETA Eq. 7:
     p^exp_t = D(f_A)                         motion decoder, a TCN                  (B, T, n)
     s_t     = s̄ + U^id p^id + U^exp p^exp_t  3DMM, p^id fixed at the mean face (0)  (B, T, V, 3)
     f_M     = E_M(s_{1:T})                   motion encoder, a light CNN over time  (B, T, D)
@@ -77,7 +77,7 @@ class Morphable3DMM(nn.Module):
         return self.U_exp.shape[1]
 
     def shapes(self, p_exp, p_id=None):
-        """Eq. 7: p_exp (..., K_exp), p_id (K_id,) or None = the mean face -> (..., V, 3)."""
+        """RETA Eq. 7: p_exp (..., K_exp), p_id (K_id,) or None = the mean face -> (..., V, 3)."""
         if p_exp.shape[-1] != self.exp_dim:
             raise ValueError(f"p_exp must have {self.exp_dim} coefficients (this 3DMM's U_exp); got {p_exp.shape[-1]}")
         s = self.mean.reshape(-1) + p_exp @ self.U_exp.T                    # (..., 3V)

@@ -1,6 +1,6 @@
 """Discriminator D of the adversarial loss: StyleGAN2's residual discriminator, as in LIA/EDTalk.
 
-Implements: D of EDTalk Eq. (6), L_adv = Σ log D(I) + log(1 − D(Î)), with the network of
+Implements: D of EDTalk Eq. 6, L_adv = Σ log D(I) + log(1 − D(Î)), with the network of
 StyleGAN2 that LIA and the EDTalk training code use: a 1×1 ConvLayer, one down-sampling
 ResBlock per octave down to 4×4, the minibatch standard-deviation feature, a 3×3 ConvLayer and
 two EqualLinear layers to one logit per image. Names follow the official code

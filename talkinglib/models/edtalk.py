@@ -1,16 +1,16 @@
 """EDTalk: one-shot talking heads with mouth, pose and expression in orthogonal latent banks.
 
-Implements: EDTalk §3.1 (Fig. 2a, Eqs. 1-2) and the inference paths EDTalk-V (every component
+Implements: EDTalk §3.1 (Fig. 2a, EDTalk Eqs. 1–2) and the inference paths EDTalk-V (every component
 from a driving image) and EDTalk-A (mouth weights from audio, expression weights given):
     f^{i→r}, f^{id} = E(I^i)                                        encode()
-    W^* = MLP^*(fc(E(I^*)))                                         navigate()          (Eq. 1)
-    f^{i→d} = f^{i→r} + Σ_{* ∈ m,p,e} Σ_i w^*_i b^*_i               compose()           (Eqs. 1-2)
-    Î = G(f^{i→d}, f^{id}, EEM(f^{r→e}))                             generate()          (Eq. 2)
+    W^* = MLP^*(fc(E(I^*)))                                         navigate()          (EDTalk Eq. 1)
+    f^{i→d} = f^{i→r} + Σ_{* ∈ m,p,e} Σ_i w^*_i b^*_i               compose()           (EDTalk Eqs. 1–2)
+    Î = G(f^{i→d}, f^{id}, EEM(f^{r→e}))                             generate()          (EDTalk Eq. 2)
 
 A missing driver means no navigation along that bank: W^* = 0, so the output keeps the source's
 own motion for that component (f^{i→r} already carries it; G(f^{i→r}, f^{id}) reconstructs the
 source). Without an expression driver EEM is skipped, as "EEM is exclusively utilized during
-emotional talking face generation" (Eq. 2) and as the official code does when its expression
+emotional talking face generation" (EDTalk Eq. 2) and as the official code does when its expression
 feature is None. Zero expression *weights* are not the same thing: they run EEM with f^{r→e} = 0.
 
 `full` is the official Generator(size=256, style_dim=512, lip_dim=20, pose_dim=6, exp_dim=10,
@@ -127,7 +127,7 @@ class EDTalk(nn.Module):
         self._check_images(img, "img")
         return SourceCode(*self.enc(img))
 
-    # -- banks (Eq. 1) ------------------------------------------------------------------------
+    # -- banks (EDTalk Eq. 1) ------------------------------------------------------------------------
     def bank_matrix(self):
         """The raw learnable bank [B^m | B^p | B^e] (D, 36), before orthogonalisation."""
         if self.cfg.bank != "bases":
@@ -146,7 +146,7 @@ class EDTalk(nn.Module):
         return {c: getattr(self, HEADS[c])(h) for c in components}
 
     def feature(self, component, w, Q=None):
-        """f^{r→*} = Σ_i w_i b^*_i (B, D) for one bank (Eq. 1); with bank='direct', w is f^{r→*} itself."""
+        """f^{r→*} = Σ_i w_i b^*_i (B, D) for one bank (EDTalk Eq. 1); with bank='direct', w is f^{r→*} itself."""
         self._check_weights(w, component)
         if self.cfg.bank == "direct":
             return w
@@ -154,7 +154,7 @@ class EDTalk(nn.Module):
         return (w[:, :, None] * Q[:, self._cols[component]].T).sum(1)      # (B, K, D) summed over K
 
     def compose(self, latent, mouth=None, pose=None, expression=None, Q=None):
-        """f^{i→d} = f^{i→r} + f^{r→m} + f^{r→p} + f^{r→e} (Eqs. 1-2); latent None gives f^{r→d} alone.
+        """f^{i→d} = f^{i→r} + f^{r→m} + f^{r→p} + f^{r→e} (EDTalk Eqs. 1–2); latent None gives f^{r→d} alone.
         A component left None adds nothing (its weights are zero)."""
         weights = {"mouth": mouth, "pose": pose, "expression": expression}
         given = {c: w for c, w in weights.items() if w is not None}
@@ -172,7 +172,7 @@ class EDTalk(nn.Module):
             offset = (w[:, :, None] * Q.T).sum(1)                          # Σ_i w_i b_i  (B, D)
         return offset if latent is None else latent + offset
 
-    # -- G (Eq. 2) ----------------------------------------------------------------------------
+    # -- G (EDTalk Eq. 2) ----------------------------------------------------------------------------
     def generate(self, latent, feats, expression=None, return_warp=False):
         """Î = G(f^{i→d}, f^{id}, EEM(f^{r→e})) (B, 3, S, S). expression: W^e (B, K_e), or None to skip EEM.
         A batch-1 f^{id} is broadcast to the latent's batch (one source, many frames).
@@ -184,7 +184,7 @@ class EDTalk(nn.Module):
         return self.dec(latent, feats, f_exp, return_warp=return_warp)
 
     def express(self, feats, expression):
-        """The identity pyramid with an expression applied, f^{id}_e = EEM(f^{id}, f^{r→e}) (Eq. 8), for
+        """The identity pyramid with an expression applied, f^{id}_e = EEM(f^{id}, f^{r→e}) (EDTalk Eq. 8), for
         expression weights W^e (B, K_e). generate(latent, express(feats, W^e)) equals
         generate(latent, feats, expression=W^e): a clip with one expression computes it once."""
         return self.dec.express(feats, self.feature("expression", expression))

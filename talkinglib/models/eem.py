@@ -1,8 +1,8 @@
 """Emotion Enhancement Module (EEM): AdaIN of the identity features by the expression feature.
 
-Implements: EDTalk §3.2 "Expression Decouple", Eq. (8):
+Implements: EDTalk §3.2 "Expression Decouple", EDTalk Eq. 8:
     f^{id}_e = EEM(f^{id}) = f^e_s · (f^{id} − μ(f^{id})) / σ(f^{id}) + f^e_b,
-with (f^e_s, f^e_b) an affine function of the expression feature f^{r→e} (an MLP), and Eq. (2):
+with (f^e_s, f^e_b) an affine function of the expression feature f^{r→e} (an MLP), and EDTalk Eq. 2:
 EEM is used only for emotional generation; without an expression driver the features pass
 through unchanged (the official `EEM.forward(x, None)` returns x).
 
@@ -36,7 +36,7 @@ class AdaIN(nn.Module):
         h = self.mlp_shared(z)                                      # (B, hidden)
         gamma = self.mlp_gamma(h)[:, :, None, None]                 # (B, C, 1, 1)
         beta = self.mlp_beta(h)[:, :, None, None]
-        return self.param_free_norm(x) * (1 + gamma) + beta         # f^e_s (f − μ)/σ + f^e_b   (Eq. 8)
+        return self.param_free_norm(x) * (1 + gamma) + beta         # f^e_s (f − μ)/σ + f^e_b   (EDTalk Eq. 8)
 
 
 class EEM(nn.Module):
@@ -67,7 +67,7 @@ class EEM(nn.Module):
         return ("conv1.", "norm1.") if self.block == "official" else ()
 
     def forward(self, f_id, f_exp=None):
-        if f_exp is None:                                           # EEM only for emotional generation (Eq. 2)
+        if f_exp is None:                                           # EEM only for emotional generation (EDTalk Eq. 2)
             return f_id
         h = f_id
         if self.block == "two_conv":

@@ -1,6 +1,6 @@
 """RETA's emotion branch: a visual teacher T (a ViT) and an audio student S (a TCN).
 
-Implements: RETA §3.1 "Emotion Representation Learning" and §3.3 Eq. (6):
+Implements: RETA §3.1 "Emotion Representation Learning" and §3.3, RETA Eq. 6:
     f_V = T(I^GT)                          the teacher's embedding of a ground-truth frame   (B, H_T)
     z   = head_T(f_V)                      the teacher's emotion logits                      (B, n_classes)
     f_E = S(f_A)                           the student's embedding, per frame, from audio    (B, T, H_T)

@@ -1,6 +1,6 @@
-"""The experts φ and ψ of EDTalk's motion loss L_mot (Eq. 9), for SynthTalk.
+"""The experts φ and ψ of EDTalk's motion loss L_mot (EDTalk Eq. 9), for SynthTalk.
 
-Implements: EDTalk Eq. (9): L_mot = ‖φ(I^d) − φ(Î)‖₂ + ‖ψ(I^d) − ψ(Î)‖₂, where the paper's φ is a
+Implements: EDTalk Eq. 9: L_mot = ‖φ(I^d) − φ(Î)‖₂ + ‖ψ(I^d) − ψ(Î)‖₂, where the paper's φ is a
 3D face reconstruction network (expression coefficients) and ψ an emotion network, both
 pretrained elsewhere. On SynthTalk both come from one small frame CNN trained on the known
 factors (`talkinglib train expert`):
@@ -51,7 +51,7 @@ class SynthMotionExperts(nn.Module):
 
 
 class ExpertPerceptual(SynthMotionExperts):
-    """L_per with the expert's own feature maps as Φ_l: a SynthTalk stand-in for EDTalk Eq. (5)'s VGG19.
+    """L_per with the expert's own feature maps as Φ_l: a SynthTalk stand-in for EDTalk Eq. 5's VGG19.
 
     NOT in EDTalk or LIA (EDTalkTrainConfig.perceptual="expert"). Offline there is no ImageNet VGG19, and
     a random VGG's features know nothing of mouths; the expert's stem and four stages were trained to
@@ -78,6 +78,6 @@ class ExpertPerceptual(SynthMotionExperts):
         with torch.no_grad():
             feats_real = self.features(real)
         feats_fake = self.features(fake)
-        return perceptual_loss(feats_real, feats_fake, (1.0,) * len(feats_fake))     # Eq. 5's mean squared form
+        return perceptual_loss(feats_real, feats_fake, (1.0,) * len(feats_fake))     # EDTalk Eq. 5's mean squared form
 
     forward = loss

@@ -1,6 +1,6 @@
 """Generator G: a StyleGAN2 synthesis network that warps the identity features f^{id}.
 
-Implements: EDTalk Eq. (2), Î = G(f^{i→d}, f^{id}, EEM(f^{r→e})), with G the flow-warping
+Implements: EDTalk Eq. 2, Î = G(f^{i→d}, f^{id}, EEM(f^{r→e})), with G the flow-warping
 generator of LIA (EDTalk A.1). Every layer is modulated by the same latent f^{i→d} (B, D).
 At each resolution r = 8, 16, ..., S:
     x_r            = StyledConv↑, StyledConv (x_{r/2})                        (B, C_r, r, r)
@@ -157,7 +157,7 @@ class Generator(nn.Module):
         return 1 + len(self.to_flows)
 
     def express(self, feats, f_exp):
-        """f^{id}_e = EEM_r(f^{id}_r, f^{r→e}) at every level (Eq. 8). It depends on the source and the
+        """f^{id}_e = EEM_r(f^{id}_r, f^{r→e}) at every level (EDTalk Eq. 8). It depends on the source and the
         expression only, not on the frame's latent: with one expression for a whole clip it can be
         computed once and passed to forward() as feats (with f_exp=None), with the same result."""
         if not self.fineadainresblock:
@@ -183,7 +183,7 @@ class Generator(nn.Module):
                              f"got {tuple(latent.shape)}")
         style = (lambda i: latent[:, i]) if latent.dim() == 3 else (lambda i: latent)   # noqa: E731
         if f_exp is not None:
-            feats = self.express(feats, f_exp)                         # f^{id}_e (Eq. 8)
+            feats = self.express(feats, f_exp)                         # f^{id}_e (EDTalk Eq. 8)
         out = self.conv1(self.input(B), style(0))                      # (B, C_4, 4, 4)
         rgb = flow = None
         for i, f_id in enumerate(feats[:len(self.to_flows)]):         # r = 8, 16, ..., S

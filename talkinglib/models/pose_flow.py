@@ -1,16 +1,16 @@
 """φ_p: a conditional normalizing flow over pose-bank weights, paced by audio (EDTalk §3.3, A.1).
 
-Implements: Eqs. (13), (A1), (A2). A pose sequence W^p (B, N, 6) and audio features f^a_{1:N}
+Implements: EDTalk Eqs. 13, A1 and A2. A pose sequence W^p (B, N, 6) and audio features f^a_{1:N}
 (B, N, Da) from E_a (the Audio2Lip encoder architecture, its own weights). K flow steps, each
     actnorm          h'  = (h - μ) / δ                  μ, δ from the first batch (data-dependent init)
     invertible 1×1   h'' = W h'                          W (6, 6), initialised a random rotation
     coupling         t, s = F(h''_{h1}, f^a_{1:N});  h = [h''_{h1}, (h''_{h2} + t) ⊙ s]
 with F a transformer encoder over the N frames (each frame sees the whole sequence of h''_{h1}
 and f^a), and s = sigmoid(·+2) > 0 (Glow's bounded scale). Every step is invertible given f^a:
-    z = φ_p^{-1}(W^p, f^a)  (A1, `to_latent`)            Ŵ^p = φ_p(ẑ, f^a)  (A2, `from_latent`)
+    z = φ_p^{-1}(W^p, f^a)  (EDTalk Eq. A1, `to_latent`)      Ŵ^p = φ_p(ẑ, f^a)  (EDTalk Eq. A2, `from_latent`)
 and log|det ∂z/∂W^p| is the sum of the three steps' terms: −N Σ log δ, N log|det W|, Σ log s.
-L_MLE (13) = −Σ_t log N(z_t; 0, I) − log|det|: the change of variables makes Eq. 13's density of
-z a density of W^p. Sampling: ẑ ~ N(0, τ² I), τ the temperature.
+L_MLE (EDTalk Eq. 13) = −Σ_t log N(z_t; 0, I) − log|det|: the change of variables makes that
+density of z a density of W^p. Sampling: ẑ ~ N(0, τ² I), τ the temperature.
 
     flow = PoseFlow(PRESETS["tiny"])
     z, logdet = flow.to_latent(w_pose, mel)          # (B, N, 6), (B,)
@@ -34,10 +34,10 @@ class PoseFlowConfig:
     heads: int = 4
     layers: int = 2                 # transformer layers per coupling
     scale_shift: float = 2.0        # s = sigmoid(raw + shift): starts near 0.88, bounded in (0, 1)
-    prior: str = "normal"           # the density of z: "normal" is Eq. 13's N(0, I), every frame independent; "ar1"
-                                    # (ours, not in EDTalk) keeps N(0, 1) per frame but links frames by a learned
-                                    # AR(1), z_t = ρ z_{t-1} + sqrt(1 − ρ²) ε_t per channel (ρ starts at 0: Eq. 13),
-                                    # so a sample at τ = 1 inherits the smoothness MLE finds left in z
+    prior: str = "normal"           # the density of z: "normal" is EDTalk Eq. 13's N(0, I), every frame independent;
+                                    # "ar1" (ours, not in EDTalk) keeps N(0, 1) per frame but links frames by a
+                                    # learned AR(1), z_t = ρ z_{t-1} + sqrt(1 − ρ²) ε_t per channel (ρ starts at 0:
+                                    # EDTalk Eq. 13), so a sample at τ = 1 inherits the smoothness MLE finds left in z
     context: int = 0                # frames F's transformer sees around each frame: the training N (set by the
                                     # audio2pose stage). A longer sequence is read through N-frame windows, as
                                     # trained; 0 reads it whole (a flow trained on 25 frames then maps the W^p
@@ -45,7 +45,7 @@ class PoseFlowConfig:
 
 
 PRESETS = {
-    # tiny: the AR(1) prior (ours). With Eq. 13's N(0, I) the 4-step tiny flow's samples at τ = 1 moved 2.5, 1.5
+    # tiny: the AR(1) prior (ours). With EDTalk Eq. 13's N(0, I) the 4-step tiny flow's samples at τ = 1 moved 2.5, 1.5
     # and 1.0 times as fast as real heads (yaw, pitch, roll; 8000 steps): MLE leaves z far from white (the
     # learned ρ rises to 0.98-0.99 within 2000 steps), and independent ẑ_t adds that jitter back
     "tiny": PoseFlowConfig(audio_width=8, steps=4, hidden=64, heads=2, layers=1, prior="ar1"),
@@ -201,7 +201,7 @@ class PoseFlow(nn.Module):
             self.ar_logit = nn.Parameter(torch.zeros(cfg.pose_dim))
 
     def log_prior(self, z):
-        """log p(z) per sequence: (B, N, C) -> (B,). Eq. 13's N(0, I), or the AR(1) of cfg.prior."""
+        """log p(z) per sequence: (B, N, C) -> (B,). EDTalk Eq. 13's N(0, I), or the AR(1) of cfg.prior."""
         return ar1_log_prob(z, self.ar_logit) if self.cfg.prior == "ar1" else gaussian_log_prob(z)
 
     def draw_latent(self, batch, frames, generator=None):
@@ -225,7 +225,7 @@ class PoseFlow(nn.Module):
         return self.audio_features(audio, batch, frames)
 
     def to_latent(self, w_pose, audio):
-        """Eq. A1: z = φ_p^{-1}(W^p, f^a). w_pose (B, N, 6) -> z (B, N, 6), log|det ∂z/∂W^p| (B,)."""
+        """EDTalk Eq. A1: z = φ_p^{-1}(W^p, f^a). w_pose (B, N, 6) -> z (B, N, 6), log|det ∂z/∂W^p| (B,)."""
         B, N, C = w_pose.shape
         if C != self.cfg.pose_dim:
             raise ValueError(f"pose weights must be (B, N, {self.cfg.pose_dim}); got {tuple(w_pose.shape)}")
@@ -237,7 +237,7 @@ class PoseFlow(nn.Module):
         return h, logdet
 
     def from_latent(self, z, audio):
-        """Eq. A2: Ŵ^p = φ_p(z, f^a). z (B, N, 6) -> (B, N, 6)."""
+        """EDTalk Eq. A2: Ŵ^p = φ_p(z, f^a). z (B, N, 6) -> (B, N, 6)."""
         B, N, _ = z.shape
         fa = self._features(audio, B, N)
         h = z
@@ -246,7 +246,7 @@ class PoseFlow(nn.Module):
         return h
 
     def nll(self, w_pose, audio):
-        """Eq. 13 with its change of variables, in nats per dimension: (B,)."""
+        """EDTalk Eq. 13 with its change of variables, in nats per dimension: (B,)."""
         z, logdet = self.to_latent(w_pose, audio)
         return -(self.log_prior(z) + logdet) / z[0].numel()
 

@@ -7,9 +7,9 @@ Implements: RETA §3.1-3.2, Fig. 1 and 4, Appendix C.2 and C.4:
     f_E              = S(f_A)                          emotion, in the teacher's space (B, T, H_T) emotion.py
     f_STY, f_TEX     = E_I(I^i)                        EDTalk's E: latent and pyramid  (B, D), [8² ... S²]
     f_CTRL^j         = f_STY + f_M        for the first `motion_levels` levels of G (coarse: structure, lips)
-                     = f_STY + P_E(f_E)   for the later levels (fine: expression detail)           (Eq. 1)
+                     = f_STY + P_E(f_E)   for the later levels (fine: expression detail)           (RETA Eq. 1)
     Î_t              = G(f_CTRL, f_TEX)                EDTalk's flow-warping G
-AdaIN (Eq. 1) is G's style modulation: each StyledConv's affine AF (`modulation`, an EqualLinear)
+AdaIN (RETA Eq. 1) is G's style modulation: each StyledConv's affine AF (`modulation`, an EqualLinear)
 maps f_CTRL^j to per-channel scales α that modulate the conv, and weight demodulation takes the
 place of the division by σ (StyleGAN2 §2.2, which replaced AdaIN by exactly this). G is
 initialised from EDTalk, whose layers already take their style through these affines, so the
@@ -131,7 +131,7 @@ class RETA(nn.Module):
         out = {"f_A": f_a, **self.geometry(f_a), "f_E": self.student(f_a)}
         return out
 
-    # -- hierarchical injection (§3.2, Eq. 1) ---------------------------------------------------
+    # -- hierarchical injection (§3.2, RETA Eq. 1) ---------------------------------------------------
     def control_styles(self, f_sty, f_m, f_e):
         """f_STY, f_M (N, D), f_E (N, H_T) -> per-level styles (N, L, D) for G."""
         zero = torch.zeros_like(f_sty)

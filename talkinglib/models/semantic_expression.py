@@ -1,6 +1,6 @@
 """Semantics-aware expression: Ŵ^e from speech (E_S, HuBERT) and transcript (E_T, EmoBERTa).
 
-Implements: EDTalk §3.3 "Semantically-Aware Expression Generation", Eq. (15). E_S is HuBERT
+Implements: EDTalk §3.3 "Semantically-Aware Expression Generation", EDTalk Eq. 15. E_S is HuBERT
 (a CNN feature encoder, frozen, then transformer blocks, fine-tuned); E_T is EmoBERTa (RoBERTa).
 Their utterance embeddings (mean over HuBERT frames; RoBERTa's first token) are concatenated and
 MLP^e_A maps them to the expression weights. In training a modality is masked with p ~ U(0, 1):
@@ -38,8 +38,8 @@ class SemanticExpressionConfig:
     text_heads: int = 2
     max_words: int = 32
     mlp_hidden: int = 256
-    p_text_masked: float = 0.25          # Eq. 15: p < 0.25 masks the text
-    p_audio_masked: float = 0.5          # Eq. 15: 0.25 <= p < 0.5 masks the audio
+    p_text_masked: float = 0.25          # EDTalk Eq. 15: p < 0.25 masks the text
+    p_audio_masked: float = 0.5          # EDTalk Eq. 15: 0.25 <= p < 0.5 masks the audio
 
 
 PRESETS = {
@@ -143,7 +143,7 @@ class SemanticExpression(nn.Module):
         return out.last_hidden_state[:, 0]
 
     def modality_mask(self, batch, generator=None):
-        """Eq. 15's draw, per sample: (mask_audio, mask_text) booleans (B,)."""
+        """EDTalk Eq. 15's draw, per sample: (mask_audio, mask_text) booleans (B,)."""
         p = torch.rand(batch, generator=generator)
         return (p >= self.cfg.p_text_masked) & (p < self.cfg.p_audio_masked), p < self.cfg.p_text_masked
 

@@ -100,7 +100,7 @@ class SyncNet(nn.Module):
 
 
 def sync_loss(prob, eps=1e-7):
-    """L_sync = −log S(v, s) (Eq. 12): prob (B,) cosine of the unit embeddings, mean over B."""
+    """L_sync = −log S(v, s) (EDTalk Eq. 12): prob (B,) cosine of the unit embeddings, mean over B."""
     return -torch.log(prob.clamp_min(eps)).mean()
 
 

@@ -1,6 +1,6 @@
 """Temporal Variance Masking (TVM): where a clip moves, as a binary mask, with no parameters.
 
-Implements: RETA Appendix C.3, Algorithm 1, used by the motion term of L_rec (Eq. 3):
+Implements: RETA Appendix C.3, Algorithm 1, used by the motion term of L_rec (RETA Eq. 3):
     1  V        = Mean_C(Var_T(f))                        temporal variance, channel mean   (H, W)
     2  M_norm   = (V − min V) / (max V − min V)           min-max normalisation
     3  M_coarse = 1[M_norm > τ_init]

@@ -1,6 +1,6 @@
 """3DMM-lite: a small morphable head model, s = s̄ + U_id p_id + U_exp p_exp.
 
-Implements: SYNTHTALK.md "3DMM-lite" and RETA Eq. (7) (the same linear shape model
+Implements: SYNTHTALK.md "3DMM-lite" and RETA Eq. 7 (the same linear shape model
 that RETA's geometric bridge regresses coefficients of).
 
 The head is a surface over a chart of (azimuth a, elevation e) in degrees on an

@@ -2,10 +2,10 @@
 
     talkinglib train edtalk.audio2exp --data DATA --out runs/a2e --init data/checkpoints/edtalk_tiny.pt
 
-Implements: EDTalk §3.3 "Semantically-Aware Expression Generation", Eq. (15) and
+Implements: EDTalk §3.3 "Semantically-Aware Expression Generation", EDTalk Eq. 15 and
 L_exp = ‖W^e − Ŵ^e‖₁, with W^e the frozen ELN's expression weights of the clip's frames (their
 mean over the clip: one emotion per clip). Each sample: a random `seconds`-long crop of a
-training clip's audio, its transcript, and Eq. 15's modality mask. HuBERT's CNN feature encoder
+training clip's audio, its transcript, and EDTalk Eq. 15's modality mask. HuBERT's CNN feature encoder
 stays frozen; its transformer blocks, E_T, the mask vectors and MLP^e_A train.
 Checkpoints: {"config": {"stage", "model", "train", "init"}, "model", "optimizer", "step", ...}.
 """
@@ -108,7 +108,7 @@ def train_audio2exp(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         wav, texts, w, _ = data.sample(g, cfg.batch_size, cfg.seconds)
-        mask_audio, mask_text = model.modality_mask(len(wav), g)      # Eq. 15
+        mask_audio, mask_text = model.modality_mask(len(wav), g)      # EDTalk Eq. 15
         w_hat = model(wav.to(run.device), texts, mask_audio=mask_audio, mask_text=mask_text)
         loss = l1_expression_loss(w.to(run.device), w_hat)
         run.update(loss)

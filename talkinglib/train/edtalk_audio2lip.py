@@ -3,7 +3,7 @@
     talkinglib train edtalk.audio2lip --data DATA --out runs/a2l --init data/checkpoints/edtalk_tiny.pt \
         --syncnet data/checkpoints/syncnet_tiny.pt
 
-Implements: EDTalk §3.3 "Audio-Driven Lip Generation", Eqs. (11)-(12). Everything of EDTalk is
+Implements: EDTalk §3.3 "Audio-Driven Lip Generation", EDTalk Eqs. 11–12. Everything of EDTalk is
 frozen ("we fix the weights of all modules and only update E_a and MLP^m_A"). For a window of
 F = 5 frames I_{t−2..t+2} of a training clip and a source frame I^i of the same clip:
     Ŵ^m = MLP^m_A(E_a(a))               the mouth weights from each frame's mel window

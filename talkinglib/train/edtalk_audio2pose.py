@@ -2,12 +2,12 @@
 
     talkinglib train edtalk.audio2pose --data DATA --out runs/a2p --init data/checkpoints/edtalk_tiny.pt
 
-Implements: EDTalk §3.3 "Flow-Based Probabilistic Pose Generation", Eqs. (13)-(14). The ground
+Implements: EDTalk §3.3 "Flow-Based Probabilistic Pose Generation", EDTalk Eqs. 13–14. The ground
 truth W^p = PLN(E(I_t)) comes from the frozen EDTalk of --init (computed once for every frame
 of the split and kept in memory); E_a and φ_p train together on sequences of N frames:
-    L = L_MLE (13, nats per dimension) + w_rec L^p_rec + w_tem L^p_tem (14),
-where L^p_rec and L^p_tem score Ŵ^p = φ_p(ẑ, f^a) decoded from a sample ẑ ~ N(0, τ² I). (Eq. 14
-reconstructs "Ŵ^p = φ_p(z, f^a)"; decoding the z of Eq. 13 itself would return W^p exactly, so
+    L = L_MLE (EDTalk Eq. 13, nats per dimension) + w_rec L^p_rec + w_tem L^p_tem (EDTalk Eq. 14),
+where L^p_rec and L^p_tem score Ŵ^p = φ_p(ẑ, f^a) decoded from a sample ẑ ~ N(0, τ² I). (EDTalk Eq. 14
+reconstructs "Ŵ^p = φ_p(z, f^a)"; decoding the z of EDTalk Eq. 13 itself would return W^p exactly, so
 the loss would be zero: we read z as the sampled code that inference uses.)
 Checkpoints: {"config": {"stage", "model", "train", "init"}, "model", "optimizer", "step", ...}.
 """
@@ -43,7 +43,7 @@ class Audio2PoseTrainConfig:
 
 
 TRAIN_PRESETS = {
-    # tiny: lr 2e-3 and w_rec 0.1 (1e-3 / w_rec 1 learned more slowly: L_MLE −0.52 at 1500 steps). With Eq. 13's
+    # tiny: lr 2e-3 and w_rec 0.1 (1e-3 / w_rec 1 learned more slowly: L_MLE −0.52 at 1500 steps). With EDTalk Eq. 13's
     # N(0, I) prior the samples at τ = 1 moved 2.6, 1.5, 1.4 times as fast as real heads (yaw, pitch, roll) at
     # 4000 steps and 2.5, 1.5, 1.0 at 8000; with the tiny flow's AR(1) prior (models/pose_flow.py, ours;
     # `runs/a2p_ar1`, same EDTalk, data/checkpoints/edtalk_tiny.pt) 0.96, 1.02, 1.14 at 2000 steps, 1.05, 1.16,
@@ -88,9 +88,9 @@ def audio2pose_losses(flow, w_pose, mel, cfg, g=None):
     """L_MLE, L^p_rec, L^p_tem for a batch. w_pose (B, N, 6), mel (B*N, 1, 80, 16)."""
     B, N, _ = w_pose.shape
     fa = flow.audio_features(mel, B, N)                                  # f^a_{1:N} (B, N, Da)
-    mle = flow.nll(w_pose, fa).mean()                                    # Eq. 13 via A1, nats per dimension
-    zhat = flow.draw_latent(B, N, g).to(w_pose) * cfg.temperature         # ẑ from the prior (N(0, I) in Eq. 13)
-    w_hat = flow.from_latent(zhat, fa)                                   # Eq. A2
+    mle = flow.nll(w_pose, fa).mean()                                    # EDTalk Eqs. 13 and A1, nats per dimension
+    zhat = flow.draw_latent(B, N, g).to(w_pose) * cfg.temperature         # ẑ from the prior (N(0, I) in EDTalk Eq. 13)
+    w_hat = flow.from_latent(zhat, fa)                                   # EDTalk Eq. A2
     return {"mle": mle, "rec": pose_reconstruction_loss(w_pose, w_hat), "tem": temporal_loss(w_pose, w_hat)}
 
 

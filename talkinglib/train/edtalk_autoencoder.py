@@ -4,8 +4,8 @@
 
 Implements: EDTalk A.3 ("The encoder E and generator G are pre-trained in a similar setting as
 LIA"): a source frame s and a driving frame d of one identity; the output
-    Î = G(f^{s→r} + f^{r→d}, f^{id}_s),   f^{r→d} = Σ w^m b^m + Σ w^p b^p  from d   (Eqs. 1-2)
-must reconstruct d, with L_rec + L_per + L_adv (Eqs. 5-6). The mouth and pose navigation modules
+    Î = G(f^{s→r} + f^{r→d}, f^{id}_s),   f^{r→d} = Σ w^m b^m + Σ w^p b^p  from d   (EDTalk Eqs. 1–2)
+must reconstruct d, with L_rec + L_per + L_adv (EDTalk Eqs. 5–6). The mouth and pose navigation modules
 train here too, as LIA's motion path; the mouth-pose stage then splits their roles.
 
 Tiny-scale teaching aids, none of them in EDTalk or LIA, each a field of EDTalkTrainConfig
@@ -129,19 +129,20 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
 
         lat_s, feats_s = m.encode(src)                                   # f^{s→r} (B, D), f^{id}
         lat_d, _ = m.encode(drv)                                         # f^{d→r}
-        w = m.navigate(lat_d)                                            # W^m (B, 20), W^p (B, 6), W^e (B, 10)  (Eq. 1)
+        w = m.navigate(lat_d)                                            # W^m (B, 20), W^p (B, 6), W^e (B, 10)
+                                                                         # (EDTalk Eq. 1)
         drive_e = cfg.drive_expression and run.step >= cfg.expression_start   # (a curriculum: expression_start)
         expression = w["expression"] if drive_e else None                # LIA's setting: all of d's motion
         fake, warp = m.generate(m.compose(lat_s, mouth=w["mouth"], pose=w["pose"], expression=expression), feats_s,
-                                return_warp=True)                        # Î (Eq. 2), the S² warp's offsets and m_I
+                                return_warp=True)                        # Î (EDTalk Eq. 2), the S² warp's offsets, m_I
 
         use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start
         losses = {}
-        if use_adv:                                                      # D step (Eq. 6)
+        if use_adv:                                                      # D step (EDTalk Eq. 6)
             losses["d"] = discriminator_step(D, run.d_opt, drv, fake, cfg, run.step, list(D.parameters()),
                                              run.world)
-        losses["rec"] = reconstruction_loss(drv, fake)                   # Eq. 5
-        losses["per"] = vgg.loss(drv, fake) if cfg.w_per > 0 else fake.new_zeros(())   # Eq. 5
+        losses["rec"] = reconstruction_loss(drv, fake)                   # EDTalk Eq. 5
+        losses["per"] = vgg.loss(drv, fake) if cfg.w_per > 0 else fake.new_zeros(())   # EDTalk Eq. 5
         losses["adv"] = g_nonsaturating_loss(D(fake)) if use_adv else fake.new_zeros(())
         loss = cfg.w_rec * losses["rec"] + cfg.w_per * losses["per"] + cfg.w_adv * losses["adv"]
         if cfg.w_mouth > 0:                                              # tiny-scale aid, not EDTalk

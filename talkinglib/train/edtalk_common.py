@@ -76,7 +76,7 @@ def freeze_for_stage(model, stage, cfg=None):
 # -- the discriminator step (the same in every stage) --------------------------------------
 def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world, loss_fn=d_logistic_loss):
     """One D update on (real, fake.detach()), with the lazy R1 penalty. Returns the loss.
-    loss_fn(real_logits, fake_logits): EDTalk's Eq. 6 by default; RETA passes its Eq. 4."""
+    loss_fn(real_logits, fake_logits): EDTalk Eq. 6 by default; RETA passes RETA Eq. 4."""
     D.requires_grad_(True)
     loss = loss_fn(D(real), D(fake.detach()))
     if cfg.r1 > 0 and d_step % cfg.r1_every == 0:
@@ -350,7 +350,7 @@ def close_run(run, bar):
 
 
 def bank_feature(model, latent_like, **weights):
-    """f^{r→*} = Σ_i w_i b_i for one bank (the D-dim feature of Eq. 1), via compose from a zero latent."""
+    """f^{r→*} = Σ_i w_i b_i for one bank (the D-dim feature of EDTalk Eq. 1), via compose from a zero latent."""
     return model.compose(torch.zeros_like(latent_like), **weights)
 
 

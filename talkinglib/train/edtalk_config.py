@@ -24,9 +24,9 @@ class EDTalkTrainConfig:
     w_per: float = 1.0
     w_adv: float = 1.0
     w_self: float = 1.0              # mouth_pose: self-reconstruction of the unswapped frames
-    w_fea: float = 1.0               # mouth_pose: Eq. 7
-    w_mot: float = 10.0              # expression: Eq. 9 (weight 10)
-    w_mc: float = 1.0                # expression: Eq. 10
+    w_fea: float = 1.0               # mouth_pose: EDTalk Eq. 7
+    w_mot: float = 10.0              # expression: EDTalk Eq. 9 (weight 10)
+    w_mc: float = 1.0                # expression: EDTalk Eq. 10
     w_mouth: float = 0.0             # autoencoder, mouth_pose, expression: L1 inside the target frame's mouth mask. NOT in EDTalk;
                                      # a tiny-scale aid (at 64² the mouth is ~2 % of the pixels, and
                                      # without it G learns to render every mouth closed)

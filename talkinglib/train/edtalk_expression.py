@@ -3,12 +3,12 @@
     talkinglib train edtalk.expression --data DATA --out runs/edtalk_exp --init runs/edtalk_mp/edtalk.pt \
         --expert data/checkpoints/expert_tiny.pt
 
-Implements: EDTalk §3.2 "Expression Decouple", Eqs. (8)-(10). An identity frame I^i and a window
+Implements: EDTalk §3.2 "Expression Decouple", EDTalk Eqs. 8–10. An identity frame I^i and a window
 of K frames around a driving frame I^d of the same identity (another clip: other mouth, pose and
 expression). The frozen MLN and PLN read I^d's mouth and pose; ELN reads the expression of each
 window frame and averages the K features into a clean f^{r→e}; EEM turns it into AdaIN
-parameters for f^{id} (Eq. 8); Î_e = G(f^{i→r} + f^{r→m} + f^{r→p} + f^{r→e}, EEM(f^{id})) must
-reconstruct I^d: L_rec + L_per + L_adv (5-6) + 10 L_mot (9) + L_m-c (10).
+parameters for f^{id} (EDTalk Eq. 8); Î_e = G(f^{i→r} + f^{r→m} + f^{r→p} + f^{r→e}, EEM(f^{id})) must
+reconstruct I^d: L_rec + L_per + L_adv (EDTalk Eqs. 5–6) + 10 L_mot (EDTalk Eq. 9) + L_m-c (EDTalk Eq. 10).
 
 Tiny-scale aid (not in EDTalk; EDTalkTrainConfig.w_factors, SynthTalk only): f^{r→e}'s first 10
 weights regress the window's standardised true expression, as stage 1's drive_expression anchors
@@ -41,7 +41,7 @@ STAGE = "edtalk.expression"
 
 
 def load_experts(path):
-    """φ and ψ of Eq. 9 from a `talkinglib train expert` checkpoint (models/experts.py)."""
+    """φ and ψ of L_mot (EDTalk Eq. 9) from a `talkinglib train expert` checkpoint (models/experts.py)."""
     from talkinglib.models.experts import SynthMotionExperts
     from talkinglib.train.probe import load_probe
     return SynthMotionExperts(load_probe(path))
@@ -57,12 +57,13 @@ def expression_forward(m, batch):
         w_d = m.navigate(lat_win.view(B, K, -1)[:, K // 2])         # I^d's W^m, W^p
     w_e = m.navigate(lat_win)["expression"].view(B, K, -1).mean(1)  # f^{r→e}: mean of K features (B, 10)
     f_id = m.compose(lat_s, mouth=w_d["mouth"], pose=w_d["pose"], expression=w_e)   # f^{i→d}
-    fake = m.generate(f_id, feats_s, expression=w_e)                # Eq. 2 with EEM (Eq. 8)
+    fake = m.generate(f_id, feats_s, expression=w_e)                # EDTalk Eq. 2 with EEM (EDTalk Eq. 8)
     return fake, {"mouth": w_d["mouth"], "pose": w_d["pose"], "expression": w_e}
 
 
 def expression_losses(m, experts, vgg, real, fake, w):
-    """L_rec, L_per (5), L_mot (9), L_m-c (10). real = I^d, fake = Î_e. vgg None leaves L_per out."""
+    """L_rec, L_per (EDTalk Eq. 5), L_mot (EDTalk Eq. 9), L_m-c (EDTalk Eq. 10). real = I^d, fake = Î_e.
+    vgg None leaves L_per out."""
     phi_r, phi_f = experts(real), experts(fake)
     w_mouth_fake = m.navigate(m.encode(fake)[0])["mouth"]          # MLN(E(Î_e)), frozen but differentiable
     return {"rec": reconstruction_loss(real, fake), "per": vgg.loss(real, fake) if vgg is not None else real.new_zeros(()),
@@ -94,7 +95,7 @@ def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=N
 
         use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start
         losses = {}
-        if use_adv:                                                 # D step (Eq. 6)
+        if use_adv:                                                 # D step (EDTalk Eq. 6)
             losses["d"] = discriminator_step(D, run.d_opt, real, fake, cfg, run.step, list(D.parameters()),
                                              run.world)
         losses.update(expression_losses(m, experts, vgg if cfg.w_per > 0 else None, real, fake, w))

@@ -2,13 +2,13 @@
 
     talkinglib train edtalk.mouth_pose --data DATA --out runs/edtalk_mp --init runs/edtalk_ae/edtalk.pt
 
-Implements: EDTalk §3.2 "Mouth-Pose Decouple", Eqs. (3)-(7). Frames a, b (and an identity frame
+Implements: EDTalk §3.2 "Mouth-Pose Decouple", EDTalk Eqs. 3–7. Frames a, b (and an identity frame
 s) of one identity, from neutral clips (A.3). Swapping mouths gives I^{m_a}_{p_b} and I^{m_b}_{p_a}:
-    f^{p_b}, f^{m_a} = PLN(E(I^{m_a}_{p_b})), MLN(E(I^{m_a}_{p_b}))                    (3)
-    f^{p_a}, f^{m_b} = PLN(E(I^{m_b}_{p_a})), MLN(E(I^{m_b}_{p_a}))                    (4)
+    f^{p_b}, f^{m_a} = PLN(E(I^{m_a}_{p_b})), MLN(E(I^{m_a}_{p_b}))                    (EDTalk Eq. 3)
+    f^{p_a}, f^{m_b} = PLN(E(I^{m_b}_{p_a})), MLN(E(I^{m_b}_{p_a}))                    (EDTalk Eq. 4)
     Î^b = G(f^{p_b}, f^{m_b}),  Î^a = G(f^{p_a}, f^{m_a})      (identity f^{s→r}, f^{id} from s)
-and L_rec + L_per + L_adv (5-6) on Î^a, Î^b, L_self on the unswapped self-reconstructions, and
-L_fea (7) between features of swapped and original frames. Only MLN, PLN and their banks train.
+and L_rec + L_per + L_adv (EDTalk Eqs. 5–6) on Î^a, Î^b, L_self on the unswapped self-reconstructions,
+and L_fea (EDTalk Eq. 7) between features of swapped and original frames. Only MLN, PLN and their banks train.
 
 Tiny-scale aid (not in EDTalk; EDTalkTrainConfig.w_factors, SynthTalk only): the first bank weights
 read from each image regress the true mouth of the frame its mouth came from and the true pose of
@@ -33,7 +33,7 @@ STAGE = "edtalk.mouth_pose"
 
 
 def cross_reconstruct(m, batch, expression=False):
-    """Eqs. (3)-(4) and the generator calls. Returns the images and features the losses need.
+    """EDTalk Eqs. 3–4 and the generator calls. Returns the images and features the losses need.
     expression=True (EDTalkTrainConfig.all_clips, ours): every image also takes the W^e of the frame it
     reconstructs, read from that frame (the swaps: the mouth frame's)."""
     a, b, lm_a, lm_b = batch["a"], batch["b"], batch["lm_a"], batch["lm_b"]
@@ -43,7 +43,7 @@ def cross_reconstruct(m, batch, expression=False):
     with torch.no_grad():                                             # E is frozen: no graph through it
         lat_s, feats_s = m.encode(batch["source"])                    # f^{s→r}, f^{id}
         lat_ab, lat_ba, lat_a, lat_b = m.encode(torch.cat([x_ab, x_ba, a, b]))[0].split(B)
-    w_ab, w_ba = m.navigate(lat_ab), m.navigate(lat_ba)               # (3), (4)
+    w_ab, w_ba = m.navigate(lat_ab), m.navigate(lat_ba)               # EDTalk Eqs. 3, 4
     w_a, w_b = m.navigate(lat_a), m.navigate(lat_b)                   # PLN(E(I^#)), MLN(E(I^#))
     lat_s2, feats_s2 = torch.cat([lat_s, lat_s]), [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats_s]
 
@@ -106,7 +106,7 @@ def mouth_region_l1(out, batch):
 
 
 def mouth_pose_losses(out, batch, vgg):
-    """Eqs. (5), (7) and L_self, each summed over # = a, b. Returns {name: scalar}.
+    """EDTalk Eqs. 5, 7 and L_self, each summed over # = a, b. Returns {name: scalar}.
     vgg None leaves L_per out (a weight of 0 need not pay for VGG19)."""
     a, b, f = batch["a"], batch["b"], out["fea"]
     per = (lambda x, y: vgg.loss(x, y)) if vgg is not None else (lambda x, y: x.new_zeros(()))   # noqa: E731
@@ -147,7 +147,7 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
 
         use_adv = cfg.w_adv > 0 and run.step >= cfg.adv_start
         losses = {}
-        if use_adv:                                                   # D step (Eq. 6)
+        if use_adv:                                                   # D step (EDTalk Eq. 6)
             losses["d"] = discriminator_step(D, run.d_opt, real, fake, cfg, run.step, list(D.parameters()),
                                              run.world)
         losses.update(mouth_pose_losses(out, batch, vgg if cfg.w_per > 0 else None))

@@ -132,7 +132,7 @@ NO_EXPERT = ("full recipe: edtalk.expression left out: its L_mot (EDTalk Eq. 9) 
 
 def full_recipe(expert=True, teacher=False):
     """The papers' main chain (notebook 11), in dependency order: EDTalk's stages 1-3 (A.3), the lip-sync
-    expert, Audio2Lip (§3.3), the pose flow (A.1), audio2exp (Eq. 15) and RETA (§3), each one run read by
+    expert, Audio2Lip (§3.3), the pose flow (A.1), audio2exp (EDTalk Eq. 15) and RETA (§3), each one run read by
     the next from OUT/<stage>/. expert: L_mot's experts are given ({expert}); without them stage 3 is left
     out (NO_EXPERT). teacher: RETA's teacher is given ({teacher}); without it RETA reads the registry's
     facial-expression ViT, which exists at full only (`talkinglib weights fetch vit_expression`).

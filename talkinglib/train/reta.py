@@ -1,4 +1,4 @@
-"""Stage `reta`: RETA end to end by self-reconstruction (§3.3, Eqs. 2-6), with TVM and cross-synthesis.
+"""Stage `reta`: RETA end to end by self-reconstruction (§3.3, RETA Eqs. 2–6), with TVM and cross-synthesis.
 
     talkinglib train reta --data DATA --out runs/reta --preset tiny \\
         --init data/checkpoints/edtalk_tiny.pt --teacher data/checkpoints/teacher_tiny.pt \\
@@ -12,12 +12,12 @@ One explicit loop, two phases (the step decides which, so a resume lands in the 
    phase 2 already pointing at emotions.
 2. end to end: per clip, an identity frame I^i, the clip's audio, and K consecutive frames to
    reconstruct (K = SyncNet's window, and TVM's sequence):
-       L_rec  = λ_L1 ‖Î − I‖₁ + λ_perc ‖φ(Î) − φ(I)‖₁ + λ_motion ‖(Î − I) ⊙ M_motion‖₁     (Eq. 3)
-       L_adv  = softplus(D(I) − D(Î))                                              (Eq. 4)
-       L_syn  = 1 − cos(v, s)   (SyncNet, the window's faces and its centre's audio)  (Eq. 5)
-       L_emo  = KL(P(sg z(I)) ‖ P(z(Î))) + 1 − cos(f_E, sg f_V)                   (Eq. 6, §3.1)
+       L_rec  = λ_L1 ‖Î − I‖₁ + λ_perc ‖φ(Î) − φ(I)‖₁ + λ_motion ‖(Î − I) ⊙ M_motion‖₁     (RETA Eq. 3)
+       L_adv  = softplus(D(I) − D(Î))                                              (RETA Eq. 4)
+       L_syn  = 1 − cos(v, s)   (SyncNet, the window's faces and its centre's audio)  (RETA Eq. 5)
+       L_emo  = KL(P(sg z(I)) ‖ P(z(Î))) + 1 − cos(f_E, sg f_V)                   (RETA Eq. 6, §3.1)
               + KL(P(sg z(I^n)) ‖ P(z(Î^{mn}))),  Î^{mn} = G(f_I^m, f_M^m, f_E^n)   (cross-synthesis, EDS)
-       L      = L_rec + λ_adv L_adv + λ_syn L_syn + λ_emo L_emo                    (Eq. 2)
+       L      = L_rec + λ_adv L_adv + λ_syn L_syn + λ_emo L_emo                    (RETA Eq. 2)
    with λ_L1 = λ_emo = 2 and the rest 1 (D.2). M_motion is TVM (Algorithm 1) over the K real
    frames of each clip. Partner n of clip m is the next clip of the batch.
 
@@ -268,7 +268,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
             else:
                 losses["emo_cross"] = zero
             use_adv = cfg.w_adv > 0 and step >= cfg.adv_start
-            if use_adv:                                                    # D step (Eq. 4, symmetric)
+            if use_adv:                                                    # D step (RETA Eq. 4, symmetric)
                 losses["d"] = discriminator_step(D, d_opt, real_flat, fake, cfg, step, list(D.parameters()), world,
                                                  relativistic_d_loss)
                 losses["adv"] = relativistic_g_loss(D(real_flat), D(fake))

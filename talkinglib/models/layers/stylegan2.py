@@ -182,7 +182,7 @@ class ResBlock(nn.Module):
 class ModulatedConv2d(nn.Module):
     """Conv whose weights are scaled per sample by a style s = A(w) and (optionally) demodulated.
 
-    w'_{oik} = s_i w_{oik},   w''_{oik} = w'_{oik} / √(Σ_{ik} w'²_{oik} + ε)     (StyleGAN2 Eqs. 1-3)
+    w'_{oik} = s_i w_{oik},   w''_{oik} = w'_{oik} / √(Σ_{ik} w'²_{oik} + ε)     (StyleGAN2 Eqs. 1–3)
     Two forms, equal in exact arithmetic (`form`, set per model with `set_modconv_form`):
     - "fused" (default): one grouped conv over the batch (groups = B), each sample with its own
       weights, StyleGAN2's fused form. It performs the official operations in the official order;
