@@ -40,7 +40,6 @@ import talkinglib as tl
 from talkinglib.synth import figures, morphable
 from talkinglib.synth.generate import default_root, ensure_dataset, is_complete, preset
 from talkinglib.synth.learnability import THRESHOLDS, check, dataset_fitness
-from talkinglib.train.probe import load_probe
 
 PRESET = os.environ.get("TALKINGLIB_PRESET", "tiny")
 REPO = Path.cwd().parent                       # notebooks run from notebooks/
@@ -148,7 +147,7 @@ assert np.corrcoef(jaw, energy)[0, 1] > 0.5
 # (see `data/checkpoints/README.md`); here it is only *measured*, live.
 
 # %%
-probe = load_probe(REPO / "data" / "checkpoints" / "probe_tiny.pt")
+probe = tl.load(REPO / "data" / "checkpoints" / "probe_tiny.pt")
 numbers = dataset_fitness(root, probe=probe)
 rows = ["| check | value | threshold | |", "|---|---|---|---|"]
 for k, (v, thr, ok) in check(numbers).items():

@@ -46,7 +46,6 @@
 
 # %%
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -55,18 +54,15 @@ import torch
 from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
+import talkinglib as tl
 from talkinglib.data.datasets import ClipStore, frame_factors, to_tensor_images
 from talkinglib.data.edtalk_batches import EDTalkBatches
 from talkinglib.data.mouth_swap import superimpose_mouth
 from talkinglib.eval.disentangle import (DisentangleConfig, copy_error, crosstalk, mouth_swap,
                                          self_reconstruction)
 from talkinglib.losses.edtalk import reconstruction_loss
+from talkinglib.models.cross_reconstruction import cross_reconstruct
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train.common import config_from_dict
-from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-from talkinglib.train.edtalk_config import EDTalkTrainConfig
-from talkinglib.train.edtalk_mouth_pose import cross_reconstruct
-from talkinglib.train.probe import load_probe
 
 T0 = time.time()
 REPO = Path.cwd().parent                       # notebooks run from notebooks/
@@ -75,8 +71,8 @@ FIG = REPO / "figures" / "02_cross_reconstruction"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-model, state = load_edtalk_checkpoint(CKPT / "edtalk_tiny.pt")
-probe = load_probe(CKPT / "probe_tiny.pt").eval()
+model, state = tl.checkpoints.load_with_state(CKPT / "edtalk_tiny.pt")
+probe = tl.load(CKPT / "probe_tiny.pt").eval()
 print(f"model: {sum(p.numel() for p in model.parameters()):,} parameters, {model.cfg.size}² images, "
       f"trained through {state['config']['stage']} ({state['step']} steps of that stage), "
       f"EEM {model.cfg.eem_hidden} wide")
@@ -280,14 +276,13 @@ assert np.ptp(read["output"]) > 0.5                             # from closed to
 # measurements as in section 3 (with stage 1's joint navigation, n = 192).
 
 # %%
-stage1 = {name: load_edtalk_checkpoint(CKPT / f) for name, f in (("plain recipe", "edtalk_tiny_plain_ae.pt"),
+stage1 = {name: tl.checkpoints.load_with_state(CKPT / f) for name, f in (("plain recipe", "edtalk_tiny_plain_ae.pt"),
                                                                    ("teaching aids", "edtalk_tiny_ae.pt"))}
-cfgs = {name: {"model": m.cfg, "train": config_from_dict(EDTalkTrainConfig, st["config"]["train"])}
-        for name, (m, st) in stage1.items()}
-diff = [(part, f.name) for part in ("model", "train") for f in fields(cfgs["plain recipe"][part])
-        if getattr(cfgs["plain recipe"][part], f.name) != getattr(cfgs["teaching aids"][part], f.name)]
+cfgs = {name: st["config"] for name, (m, st) in stage1.items()}          # {"model": {...}, "train": {...}}: as saved
+diff = [(part, k) for part in ("model", "train") for k in cfgs["plain recipe"][part]
+        if cfgs["plain recipe"][part][k] != cfgs["teaching aids"][part].get(k)]
 display(md_table(["option", "plain recipe", "teaching aids"],
-                 [[f"{part}.{k}"] + [str(getattr(c[part], k)) for c in cfgs.values()] for part, k in diff]))
+                 [[f"{part}.{k}"] + [str(c[part].get(k)) for c in cfgs.values()] for part, k in diff]))
 
 t = time.time()
 aids = {}
@@ -322,7 +317,7 @@ assert plain["copy"] > 2 * aided["copy"] and aided["copy"] <= 0.01
 # training curves (logged in the checkpoints).
 
 # %%
-tab3 = {name: load_edtalk_checkpoint(CKPT / f) for name, f in (("full", "edtalk_tiny_fresh.pt"),
+tab3 = {name: tl.checkpoints.load_with_state(CKPT / f) for name, f in (("full", "edtalk_tiny_fresh.pt"),
                                                                  ("w/o Bank", "edtalk_tiny_nobank.pt"),
                                                                  ("w/o Orthogonal", "edtalk_tiny_noorth.pt"))}
 for name, (m, st) in tab3.items():

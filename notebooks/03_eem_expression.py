@@ -53,8 +53,6 @@ from talkinglib.eval.disentangle import DisentangleConfig, expression_transfer
 from talkinglib.models.edtalk import PRESETS
 from talkinglib.synth.factors import EMOTIONS
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train.edtalk_common import MODEL_CHANGES, load_edtalk_checkpoint
-from talkinglib.train.probe import load_probe
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -62,9 +60,9 @@ FIG = REPO / "figures" / "03_eem_expression"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-probe = load_probe(CKPT / "probe_tiny.pt")
-model, state = load_edtalk_checkpoint(CKPT / "edtalk_tiny.pt")            # EEM 128 wide: THE tiny EDTalk
-model32, state32 = load_edtalk_checkpoint(CKPT / "edtalk_tiny_eem32.pt")  # EEM at the tiny preset's 32
+probe = tl.load(CKPT / "probe_tiny.pt")
+model, state = tl.checkpoints.load_with_state(CKPT / "edtalk_tiny.pt")            # EEM 128 wide: THE tiny EDTalk
+model32, state32 = tl.checkpoints.load_with_state(CKPT / "edtalk_tiny_eem32.pt")  # EEM at the tiny preset's 32
 for s in (state, state32):
     assert s["config"]["stage"] == "edtalk.expression"
 K = state["config"]["train"]["window"]
@@ -150,7 +148,8 @@ assert res["emotion_acc"] >= 0.70                                  # issue 18's 
 # `edtalk_tiny.pt` also trained twice as long with the two region L1s (the checkpoints above).
 
 # %%
-print("fields stage 3 may change, and the setting that must hold:", MODEL_CHANGES["edtalk.expression"])
+print("model fields that differ (EEM 128, EEM 32):",
+      {k: (v, model32.cfg.__dict__[k]) for k, v in model.cfg.__dict__.items() if v != model32.cfg.__dict__[k]})
 print("eem_hidden of the presets: tiny", PRESETS["tiny"].eem_hidden, "· full", PRESETS["full"].eem_hidden)
 assert (model.cfg.eem_hidden, model32.cfg.eem_hidden) == (PRESETS["full"].eem_hidden, PRESETS["tiny"].eem_hidden) == (128, 32)
 print("both start from", Path(state["config"]["init"]).name, "; steps:", state["step"], "and", state32["step"])

@@ -39,14 +39,13 @@ from IPython.display import Markdown, display
 
 import talkinglib as tl
 from talkinglib.data.datasets import ClipMedia, frame_factors
+from talkinglib.data.sync_pairs import SyncPairs
 from talkinglib.eval.factors import r2_score
 from talkinglib.eval.lipsync import format_rows, lip_sync_rows
 from talkinglib.eval.sync import sync_scores
+from talkinglib.eval.sync import pair_accuracy
+from talkinglib.models.edtalk import generate_window
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train.edtalk_audio2lip import generate_window, load_audio2lip_checkpoint
-from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-from talkinglib.train.probe import load_probe
-from talkinglib.train.syncnet import SyncPairs, load_syncnet, pair_accuracy
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -54,11 +53,11 @@ FIG = REPO / "figures" / "04_audio_to_lip"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-edtalk, _ = load_edtalk_checkpoint(CKPT / "edtalk_tiny.pt")
-probe = load_probe(CKPT / "probe_tiny.pt")
-expert, s_state = load_syncnet(CKPT / "syncnet_tiny.pt")
-a2l, a_state = load_audio2lip_checkpoint(CKPT / "audio2lip_tiny.pt")
-a2l_nosync, n_state = load_audio2lip_checkpoint(CKPT / "audio2lip_tiny_nosync.pt")
+edtalk = tl.load(CKPT / "edtalk_tiny.pt")
+probe = tl.load(CKPT / "probe_tiny.pt")
+expert, s_state = tl.checkpoints.load_with_state(CKPT / "syncnet_tiny.pt")
+a2l, a_state = tl.checkpoints.load_with_state(CKPT / "audio2lip_tiny.pt")
+a2l_nosync, n_state = tl.checkpoints.load_with_state(CKPT / "audio2lip_tiny_nosync.pt")
 assert a_state["config"]["train"]["w_sync"] > 0 and n_state["config"]["train"]["w_sync"] == 0
 print(f"SyncNet: {s_state['step']} steps; Audio2Lip: {a_state['step']} steps (w/o L_sync: {n_state['step']})")
 

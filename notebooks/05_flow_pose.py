@@ -43,10 +43,11 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+import talkinglib as tl
+from talkinglib.data.bank_targets import PoseSequences
+from talkinglib.eval.pose import apply_readout, evaluate_pose, linear_readout
 from talkinglib.models.pose_flow import PoseFlow
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train import edtalk_audio2pose as A
-from talkinglib.train.edtalk_common import load_edtalk_checkpoint
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -54,8 +55,8 @@ FIG = REPO / "figures" / "05_flow_pose"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-flow, state = A.load_audio2pose(CKPT / "audio2pose_tiny.pt")
-edtalk, _ = load_edtalk_checkpoint(CKPT / "edtalk_tiny.pt")
+flow, state = tl.checkpoints.load_with_state(CKPT / "audio2pose_tiny.pt")
+edtalk = tl.load(CKPT / "edtalk_tiny.pt")
 print(f"{state['config']['stage']}: {state['step']} steps, K = {flow.cfg.steps} flow steps, prior {flow.cfg.prior!r}, "
       f"{sum(p.numel() for p in flow.parameters()):,} parameters")
 
@@ -69,8 +70,8 @@ print(f"{state['config']['stage']}: {state['step']} steps, K = {flow.cfg.steps} 
 # with that of the full Jacobian that autograd computes.
 
 # %%
-train = A.PoseSequences(root, edtalk, "train")
-test = A.PoseSequences(root, edtalk, "test")
+train = PoseSequences(root, edtalk, "train")
+test = PoseSequences(root, edtalk, "test")
 N = 4
 w = test.pose[0][:N][None].double()                                  # (1, N, 6): a test clip's W^p
 flow64 = PoseFlow(flow.cfg)
@@ -133,7 +134,7 @@ assert flow.cfg.prior == "ar1" and rho.min() > 0.9 and lag1.min() > 0.8
 # reconstruction of this clip's: what section 4 compares is the pace, not the path.
 
 # %%
-R = A.linear_readout(train.pose, train.angles)
+R = linear_readout(train.pose, train.angles)
 c = 0
 gen = torch.Generator().manual_seed(1)
 with torch.no_grad():
@@ -143,8 +144,8 @@ t = np.arange(len(test.pose[c])) / 25
 for i, name in ((0, "yaw"), (2, "roll")):
     a = ax[0 if i == 0 else 1]
     for d in draws:
-        a.plot(t, A.apply_readout(R, d)[:, i], lw=1, alpha=0.8)
-    a.plot(t, A.apply_readout(R, test.pose[c])[:, i], "k", lw=2, label="this clip (read-out)")
+        a.plot(t, apply_readout(R, d)[:, i], lw=1, alpha=0.8)
+    a.plot(t, apply_readout(R, test.pose[c])[:, i], "k", lw=2, label="this clip (read-out)")
     a.set_title(f"{name} (degrees), 4 samples for one audio")
     a.set_xlabel("seconds")
     a.legend(fontsize=8)
@@ -167,8 +168,8 @@ plt.show()
 white = PoseFlow(replace(flow.cfg, prior="normal"))                  # the same weights, EDTalk Eq. 13's N(0, I)
 white.load_state_dict({k: v for k, v in flow.state_dict().items() if k != "ar_logit"})
 white.eval()
-rows = {f"{tau}, AR(1)": A.evaluate_pose(flow, train, test, samples=3, temperature=tau, seed=0) for tau in (1.0, 0.0)}
-rows["1.0, white ẑ (EDTalk Eq. 13)"] = A.evaluate_pose(white, train, test, samples=3, temperature=1.0, seed=0)
+rows = {f"{tau}, AR(1)": evaluate_pose(flow, train, test, samples=3, temperature=tau, seed=0) for tau in (1.0, 0.0)}
+rows["1.0, white ẑ (EDTalk Eq. 13)"] = evaluate_pose(white, train, test, samples=3, temperature=1.0, seed=0)
 lines = ["| τ, prior | read-out R² (yaw, pitch, roll) | velocity std: GT read-out | samples | ratio | diversity |",
          "|---|---|---|---|---|---|"]
 for name, st in rows.items():

@@ -40,10 +40,10 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+import talkinglib as tl
+from talkinglib.data.bank_targets import ExpressionClips
+from talkinglib.eval.emotion import emotion_from_weights
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train import edtalk_audio2exp as E
-from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-from talkinglib.train.probe import load_probe
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -51,9 +51,9 @@ FIG = REPO / "figures" / "06_semantic_expression"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-model, state = E.load_audio2exp(CKPT / "audio2exp_tiny.pt")
-edtalk, _ = load_edtalk_checkpoint(CKPT / "edtalk_tiny.pt")
-probe = load_probe(CKPT / "probe_tiny.pt")
+model, state = tl.checkpoints.load_with_state(CKPT / "audio2exp_tiny.pt")
+edtalk = tl.load(CKPT / "edtalk_tiny.pt")
+probe = tl.load(CKPT / "probe_tiny.pt")
 n_all = sum(p.numel() for p in model.parameters())
 n_cnn = sum(p.numel() for p in model.speech.feature_extractor.parameters())
 print(f"{state['config']['stage']}: {state['step']} steps; {n_all:,} parameters, of which the frozen CNN "
@@ -71,7 +71,7 @@ assert not any(p.requires_grad for p in model.speech.feature_extractor.parameter
 audio_m, text_m = model.modality_mask(10_000, torch.Generator().manual_seed(0))
 print(f"audio masked {audio_m.float().mean():.3f}, text masked {text_m.float().mean():.3f}, "
       f"both kept {(~audio_m & ~text_m).float().mean():.3f}")
-test = E.ExpressionClips(root, edtalk, "test")
+test = ExpressionClips(root, edtalk, "test")
 wav = test.audio(0)[None]
 with torch.no_grad():
     masked = model(wav, test.texts[:1], mask_audio=torch.tensor([True]))
@@ -104,8 +104,8 @@ assert np.mean(v[-3:]) < np.mean(v[:2])
 # do at least as well as either alone.
 
 # %%
-train = E.ExpressionClips(root, edtalk, "train")
-acc = E.emotion_from_weights(model, train, test)
+train = ExpressionClips(root, edtalk, "train")
+acc = emotion_from_weights(model, train, test)
 display(Markdown("| audio only | text only | both | video (ELN's own weights) | chance |\n|---|---|---|---|---|\n"
                  f"| {acc['audio']:.1%} | {acc['text']:.1%} | {acc['both']:.1%} | {acc['video']:.1%} | "
                  f"{acc['chance']:.1%} |"))

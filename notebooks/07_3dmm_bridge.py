@@ -46,14 +46,12 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+import talkinglib as tl
 from talkinglib.data.datasets import ClipStore, frame_factors
 from talkinglib.eval.reta import evaluate_reta, format_table, real_row
 from talkinglib.models.bridge_3dmm import Morphable3DMM, lip_vertex_error
 from talkinglib.synth.generate import ensure_dataset
 from talkinglib.synth.morphable import EXP_FACTORS
-from talkinglib.train.probe import load_probe
-from talkinglib.train.reta import load_reta_checkpoint
-from talkinglib.train.syncnet import load_syncnet
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -61,11 +59,11 @@ FIG = REPO / "figures" / "07_3dmm_bridge"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-reta, r_state = load_reta_checkpoint(CKPT / "reta_tiny.pt")
-direct, d_state = load_reta_checkpoint(CKPT / "reta_tiny_no3dmm.pt")
+reta, r_state = tl.checkpoints.load_with_state(CKPT / "reta_tiny.pt")
+direct, d_state = tl.checkpoints.load_with_state(CKPT / "reta_tiny_no3dmm.pt")
 assert direct.cfg.bridge.bridge == "direct" and d_state["step"] == r_state["step"]
-probe = load_probe(CKPT / "probe_tiny.pt")
-syncnet, _ = load_syncnet(CKPT / "syncnet_tiny.pt")
+probe = tl.load(CKPT / "probe_tiny.pt")
+syncnet = tl.load(CKPT / "syncnet_tiny.pt")
 mm = Morphable3DMM.synthtalk()                 # the 3DMM that rendered the data
 carried = (reta.geometry.mm.U_exp - mm.U_exp).abs().max()
 print(f"the checkpoint carries the same 3DMM (float16 export): max |ΔU_exp| = {carried:.1e}")

@@ -48,12 +48,12 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+import talkinglib as tl
 from talkinglib.data.datasets import ClipStore, to_tensor_images, to_uint8_images
+from talkinglib.data.reta_clips import RETAClips
+from talkinglib.eval.emotion import teacher_accuracy
 from talkinglib.models.emotion import student_emotion_accuracy
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.data.reta_clips import RETAClips
-from talkinglib.train.reta import load_reta_checkpoint
-from talkinglib.train.teacher import load_teacher, teacher_accuracy
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -61,8 +61,8 @@ FIG = REPO / "figures" / "08_distillation"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-teacher, t_state = load_teacher(CKPT / "teacher_tiny.pt")
-reta, r_state = load_reta_checkpoint(CKPT / "reta_tiny.pt")
+teacher, t_state = tl.checkpoints.load_with_state(CKPT / "teacher_tiny.pt")
+reta, r_state = tl.checkpoints.load_with_state(CKPT / "reta_tiny.pt")
 tcfg = r_state["config"]["train"]
 print(f"teacher: {t_state['step']} steps; RETA: {r_state['step']} steps "
       f"({tcfg['distill_steps']} of distillation alone, then end to end)")

@@ -40,14 +40,11 @@ import torch
 from IPython.display import Markdown, display
 from matplotlib.patches import Patch
 
+import talkinglib as tl
 from talkinglib.data.datasets import ClipStore, to_tensor_images
 from talkinglib.eval.reta import evaluate_reta, format_table, real_row
 from talkinglib.models.tvm import TVMConfig, temporal_variance_mask
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train.probe import load_probe
-from talkinglib.train.reta import load_reta_checkpoint
-from talkinglib.train.syncnet import load_syncnet
-from talkinglib.train.teacher import load_teacher
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -55,11 +52,11 @@ FIG = REPO / "figures" / "09_hierarchical_injection"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-reta, r_state = load_reta_checkpoint(CKPT / "reta_tiny.pt")
-concat, c_state = load_reta_checkpoint(CKPT / "reta_tiny_concat.pt")
-probe = load_probe(CKPT / "probe_tiny.pt")
-syncnet, _ = load_syncnet(CKPT / "syncnet_tiny.pt")
-teacher, _ = load_teacher(CKPT / "teacher_tiny.pt")
+reta, r_state = tl.checkpoints.load_with_state(CKPT / "reta_tiny.pt")
+concat, c_state = tl.checkpoints.load_with_state(CKPT / "reta_tiny_concat.pt")
+probe = tl.load(CKPT / "probe_tiny.pt")
+syncnet = tl.load(CKPT / "syncnet_tiny.pt")
+teacher = tl.load(CKPT / "teacher_tiny.pt")
 assert reta.cfg.injection == "hierarchical" and concat.cfg.injection == "concat"
 k, L = reta.cfg.motion_levels, reta.dec.num_levels
 sizes = [4 * 2 ** i for i in range(L)]
@@ -198,7 +195,7 @@ assert np.mean(inside) > 2 * np.mean(share)
 # %%
 ablations = {"w/o GPL (A.1)": "nogpl", "w/o ERL (A.2)": "noerl", "w/o 3DMM (A.3)": "no3dmm", "w/o HI (B.1)": "concat",
              "w/o f_STY (B.2)": "nosty", "w/o EDS (C.1)": "noeds", "w/o TVM (C.2)": "notvm"}
-models = {"full model": reta, **{n: load_reta_checkpoint(CKPT / f"reta_tiny_{f}.pt")[0] for n, f in ablations.items()}}
+models = {"full model": reta, **{n: tl.load(CKPT / f"reta_tiny_{f}.pt") for n, f in ablations.items()}}
 STRIDE = 3
 rows = {"real clips": real_row(probe, root, syncnet=syncnet, stride=STRIDE)}
 rows.update({n: evaluate_reta(m, probe, root, syncnet=syncnet, teacher=teacher, stride=STRIDE) for n, m in models.items()})

@@ -41,6 +41,7 @@ import torch
 from IPython.display import Markdown, Video, display
 from PIL import Image
 
+import talkinglib as tl
 from talkinglib import audio as tl_audio
 from talkinglib.data.clips import read_clip
 from talkinglib.data.face import detect_faces
@@ -51,7 +52,6 @@ from talkinglib.inference.pipeline import TalkingHeadPipeline
 from talkinglib.inference.video import read_audio_track, read_video
 from talkinglib.synth.factors import EMOTIONS
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train.probe import load_probe
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -65,7 +65,7 @@ frame = read_clip(root / "id012_neutral_0").frames[0]        # a held-out identi
 photo = np.asarray(Image.fromarray(frame).resize((256, 256), Image.BICUBIC))   # ... as a 256² "photo"
 talking = read_clip(root / "id012_happy_0")                    # and the speech of its happy clip (16 kHz)
 speech = talking.audio
-probe = load_probe(CKPT / "probe_tiny.pt")                      # reads jaw, emotion, ... from a 64² frame
+probe = tl.load(CKPT / "probe_tiny.pt")                      # reads jaw, emotion, ... from a 64² frame
 print("photo", photo.shape, "speech", f"{len(speech) / 16000:.1f} s")
 
 
@@ -160,9 +160,8 @@ assert f_m_std > 0.05, "f_M, the motion RETA reads from the audio, varies in tim
 # checks; the slider below does the same interactively when a kernel is attached.
 
 # %%
-from talkinglib.train.edtalk_common import load_edtalk_checkpoint
 
-edtalk, _ = load_edtalk_checkpoint(CKPT / "edtalk_tiny.pt")
+edtalk = tl.load(CKPT / "edtalk_tiny.pt")
 edtalk = edtalk.float().eval()
 code = edtalk.encode(src)                         # the same face crop as in section 1
 Q = edtalk.bases()

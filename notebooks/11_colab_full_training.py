@@ -65,10 +65,8 @@ if IN_COLAB:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", SOURCE], check=True)
 import torch                                                                       # noqa: E402
 
+import talkinglib as tl                                                            # noqa: E402
 from talkinglib.cli import main as talkinglib                                     # noqa: E402
-from talkinglib.train import common                                               # noqa: E402
-from talkinglib.train.edtalk_common import default_expert                         # noqa: E402
-from talkinglib.train.recipe import full_recipe, plan, run_recipe                 # noqa: E402
 
 print("python", sys.version.split()[0], "| torch", torch.__version__, "| colab:", IN_COLAB)
 
@@ -151,31 +149,39 @@ else:
 
 # %%
 def checkpoint_step(path):
-    return common.load_checkpoint(path)["step"]
+    return tl.checkpoints.load_checkpoint(path)["step"]
+
+
+def recipe_args(preset, expert, teacher, steps=None, sets=None):
+    """The `talkinglib train recipe --recipe full` command line of these parameters."""
+    return (["train", "recipe", "--recipe", "full", "--preset", preset, "--data", DATA, "--out", RUNS]
+            + (["--expert", str(expert)] if expert else []) + (["--teacher", str(teacher)] if teacher else [])
+            + (["--steps", str(steps)] if steps else [])
+            + [a for step, kvs in (sets or {}).items() for kv in kvs for a in ("--set", f"{step}:{kv}")])
 
 
 if SMOKE:                                   # the committed SynthTalk expert and teacher (data/checkpoints/)
-    EXPERT = default_expert("tiny")
-    EXPERT, TEACHER = str(EXPERT), str(EXPERT.with_name("teacher_tiny.pt"))
+    CKPT = Path(tl.__file__).resolve().parents[1] / "data" / "checkpoints"
+    EXPERT, TEACHER = str(CKPT / "expert_tiny.pt"), str(CKPT / "teacher_tiny.pt")
 SMOKE_SETTINGS = {"edtalk.autoencoder": ["extra_identities=0", "batch_size=2"],
                   "edtalk.mouth_pose": ["batch_size=2"], "edtalk.expression": ["batch_size=2"]}
-recipe = dict(recipe="full", preset=PRESET, expert=EXPERT, teacher=TEACHER, steps=2 if SMOKE else None,
-              sets=SMOKE_SETTINGS if SMOKE else SETTINGS)
-run_recipe(DATA, RUNS, dry_run=True, progress=False, **recipe)
-times = run_recipe(DATA, RUNS, **recipe)
-steps = full_recipe(expert=EXPERT is not None, teacher=TEACHER is not None)
-trained = {s.name: Path(s.produces.format(out=RUNS)) for s in steps}
+RECIPE = recipe_args(PRESET, EXPERT, TEACHER, steps=2 if SMOKE else None, sets=SMOKE_SETTINGS if SMOKE else SETTINGS)
+assert talkinglib(RECIPE + ["--dry-run"]) == 0
+assert talkinglib(RECIPE) == 0
+times = json.loads((Path(RUNS) / "recipe.json").read_text())     # {step: wall seconds}, in the recipe's order
+trained = {name: next((Path(RUNS) / name).glob("*.pt")) for name in times}
 for name, path in trained.items():
     print(f"{name:20s} step {checkpoint_step(path):7d}   {times[name]:8.1f} s   {path}")
 if SMOKE:
-    assert list(times) == list(trained) and all(checkpoint_step(p) == 2 for p in trained.values())
+    assert len(times) == 8 and all(checkpoint_step(p) == 2 for p in trained.values())
 
 # %% [markdown]
 # **Resume, shown.** Run the recipe again: every step finds its run at its last step and returns
 # without training. A run stopped half way (`--stop-at`, or a disconnect) continues from its step.
 
 # %%
-again = run_recipe(DATA, RUNS, progress=False, **recipe)
+assert talkinglib(RECIPE) == 0
+again = json.loads((Path(RUNS) / "recipe.json").read_text())
 print("again:", again == times, "(recipe.json unchanged: nothing retrained)")
 assert again == times
 if SMOKE:
@@ -197,8 +203,14 @@ if SMOKE:
 # one, in order; a step so finished is one the recipe then skips. On one machine with 4 GPUs, the first:
 
 # %%
-first = plan(DATA, RUNS, recipe="full", preset="full", expert=EXPERT)[0][1]
-print("torchrun --nproc_per_node 4 -m talkinglib " + " ".join(first))
+import contextlib  # noqa: E402
+import io  # noqa: E402
+
+commands = io.StringIO()
+with contextlib.redirect_stdout(commands):                   # the dry run prints one `talkinglib ...` line a step
+    talkinglib(recipe_args("full", EXPERT, None) + ["--dry-run"])
+first = next(line for line in commands.getvalue().splitlines() if line.startswith("talkinglib train"))
+print("torchrun --nproc_per_node 4 -m " + first)
 
 # %% [markdown]
 # ## Use what was trained

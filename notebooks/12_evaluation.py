@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+import talkinglib as tl
 from talkinglib import audio as tl_audio
 from talkinglib.data.datasets import ClipStore, to_tensor_images
 from talkinglib.eval.disentangle import FACTORS, DisentangleConfig, disentanglement_scores
@@ -48,11 +49,6 @@ from talkinglib.eval.image_metrics import psnr, ssim
 from talkinglib.eval.sync import sync_scores
 from talkinglib.synth.factors import EMOTIONS
 from talkinglib.synth.generate import ensure_dataset
-from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
-from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-from talkinglib.train.probe import load_probe
-from talkinglib.train.reta import load_reta_checkpoint
-from talkinglib.train.syncnet import load_syncnet
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -60,8 +56,8 @@ FIG = REPO / "figures" / "12_evaluation"
 FIG.mkdir(parents=True, exist_ok=True)
 torch.set_num_threads(2)
 root = ensure_dataset("tiny", progress=False)
-probe = load_probe(CKPT / "probe_tiny.pt").eval()
-syncnet = load_syncnet(CKPT / "syncnet_tiny.pt")[0].eval()
+probe = tl.load(CKPT / "probe_tiny.pt").eval()
+syncnet = tl.load(CKPT / "syncnet_tiny.pt").eval()
 store = ClipStore(root, "test")
 print(len(store), "test clips of", sorted(set(store.identities())))
 
@@ -107,9 +103,9 @@ assert all(v == k for k, v in found.items())
 # rather than invent them.
 
 # %%
-edtalk = load_edtalk_checkpoint(CKPT / "edtalk_tiny.pt")[0].float().eval()
-audio2lip = load_audio2lip_checkpoint(CKPT / "audio2lip_tiny.pt")[0].float().eval()
-reta = load_reta_checkpoint(CKPT / "reta_tiny.pt")[0].float().eval()
+edtalk = tl.load(CKPT / "edtalk_tiny.pt").float().eval()
+audio2lip = tl.load(CKPT / "audio2lip_tiny.pt").float().eval()
+reta = tl.load(CKPT / "reta_tiny.pt").float().eval()
 teacher = teacher_classifier(CKPT / "teacher_tiny.pt")
 probe_calls = []
 
@@ -234,7 +230,7 @@ assert {"lpips", "fid", "aed"} <= set(results["RETA"]["missing"])
 
 # %%
 variants = {"EDTalk (shipped)": edtalk,
-            **{n: load_edtalk_checkpoint(CKPT / f"edtalk_tiny_{f}.pt")[0].float().eval()
+            **{n: tl.load(CKPT / f"edtalk_tiny_{f}.pt").float().eval()
                for n, f in (("full design", "fresh"), ("w/o Bank", "nobank"), ("w/o Orthogonal", "noorth"))}}
 cfg = DisentangleConfig(n=64)
 scores = {n: disentanglement_scores(m, probe, root, "test", cfg) for n, m in variants.items()}

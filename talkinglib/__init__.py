@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "inference", "cli", "demo", "weights",
-               "official", "errors")
+               "official", "errors", "checkpoints")
 
 
 def lazy_submodules(package):
@@ -29,4 +29,12 @@ def lazy_submodules(package):
 __getattr__ = lazy_submodules("talkinglib")
 
 
-__all__ = list(_SUBMODULES)
+def load(path, kind=None, map_location="cpu"):
+    """The model in a talkinglib checkpoint, in eval mode (`talkinglib.checkpoints.load`): EDTalk from
+    `train edtalk.*`, RETA from `train reta`, the probe, SyncNet, ... kind: the kind required (a file of
+    another kind raises CheckpointError naming the command that makes the right one)."""
+    from talkinglib.checkpoints import load as load_checkpointed_model
+    return load_checkpointed_model(path, kind, map_location)
+
+
+__all__ = [*_SUBMODULES, "load"]

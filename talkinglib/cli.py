@@ -27,6 +27,7 @@ import time
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
+from talkinglib import checkpoints
 from talkinglib.errors import InputError, TalkingLibError
 
 
@@ -197,8 +198,7 @@ def cmd_fitness(args):
     from talkinglib.synth.learnability import check, dataset_fitness
     probe = None
     if args.probe:
-        from talkinglib.train.probe import load_probe
-        probe = load_probe(args.probe)
+        probe = checkpoints.load(args.probe, "probe")
     numbers = dataset_fitness(Path(args.data), probe=probe)
     for k, (v, thr, ok) in check(numbers).items():
         print(f"{k:28s} {v:8.3f}   threshold {thr:6.2f}   {'ok' if ok else 'FAIL'}")
@@ -208,7 +208,7 @@ def cmd_fitness(args):
 
 
 def cmd_export(args):
-    from talkinglib.train.common import export_weights
+    from talkinglib.checkpoints import export_weights
     dst = export_weights(args.src, args.dst, half=args.half, base=args.base)
     print(f"wrote {dst} (weights only{', float16' if args.half else ''}; no optimizer state"
           f"{f'; the tensors it shares with {args.base} are read from there' if args.base else ''})")

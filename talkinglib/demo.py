@@ -13,6 +13,7 @@ import json
 import time
 from pathlib import Path
 
+from talkinglib import checkpoints
 from talkinglib.synth import figures
 from talkinglib.synth.generate import default_root, ensure_dataset
 from talkinglib.synth.learnability import THRESHOLDS, check, dataset_fitness
@@ -25,7 +26,7 @@ def run_demo(out=Path("outputs/demo"), seed=0, probe_steps=None, retrain_probe=F
     from dataclasses import replace
 
     from talkinglib.data.clips import read_clip
-    from talkinglib.train.probe import TRAIN_PRESETS, load_probe, train_probe
+    from talkinglib.train.probe import TRAIN_PRESETS, train_probe
 
     out = Path(out)
     fig_dir = out / "figures"
@@ -43,7 +44,7 @@ def run_demo(out=Path("outputs/demo"), seed=0, probe_steps=None, retrain_probe=F
         probe, logger = train_probe(root, out / "probe", preset="tiny", cfg=cfg)
     else:
         print(f"[2/5] factor probe: the committed {PROBE.name} (--retrain-probe trains one)")
-        probe = load_probe(PROBE)
+        probe = checkpoints.load(PROBE, "probe")
 
     print("[3/5] fitness on held-out identities")
     numbers = dataset_fitness(root, probe=probe)

@@ -144,7 +144,7 @@ def load_wav2lip_syncnet(path_or_state_dict=None, map_location="cpu"):
     model = SyncNet(SYNC_PRESETS["full"])
     check_state_dict(model, state, hint="(Wav2Lip's lipsync_expert.pth fits PRESETS['full'] of "
                                         "talkinglib.models.syncnet; a `talkinglib train syncnet` checkpoint loads "
-                                        "with talkinglib.train.syncnet.load_syncnet)")
+                                        "with talkinglib.load)")
     model.load_state_dict(state)
     return model.eval()
 

@@ -6,6 +6,7 @@ import torch
 
 from conftest import SHARED
 from talkinglib import official
+from talkinglib import checkpoints
 from talkinglib.errors import InputError
 from talkinglib.models.audio2lip import PRESETS, Audio2Lip
 
@@ -110,7 +111,6 @@ def test_stage_trains_only_audio2lip_through_the_frozen_generator(tiny_dataset, 
 
 def test_stage_resumes_to_the_same_bytes_and_the_cli_runs_it(tiny_dataset, expert, tmp_path):
     from talkinglib import cli
-    from talkinglib.train import common
     from talkinglib.train import edtalk_audio2lip as L
     cfg = replace(L.TRAIN_PRESETS["tiny"], steps=4, batch_size=2, image_start=2)
     a, _ = L.train_audio2lip(tiny_dataset, tmp_path / "a", EDTALK, cfg=cfg, syncnet=expert, progress=False)
@@ -118,12 +118,12 @@ def test_stage_resumes_to_the_same_bytes_and_the_cli_runs_it(tiny_dataset, exper
     b, _ = L.train_audio2lip(tiny_dataset, tmp_path / "b", EDTALK, cfg=cfg, syncnet=expert, progress=False)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), k
-    loaded, state = L.load_audio2lip_checkpoint(tmp_path / "b" / "audio2lip.pt")
+    loaded, state = checkpoints.load_with_state(tmp_path / "b" / "audio2lip.pt", "edtalk.audio2lip")
     assert state["step"] == 4 and not loaded.training
     argv = ["train", "edtalk.audio2lip", "--data", str(tiny_dataset), "--out", str(tmp_path / "c"), "--steps", "2",
             "--init", str(EDTALK), "--syncnet", str(expert), "--set", "batch_size=2", "--set", "image_start=1"]
     assert cli.main(argv) == 0
-    assert common.load_checkpoint(tmp_path / "c" / "audio2lip.pt")["step"] == 2
+    assert checkpoints.load_checkpoint(tmp_path / "c" / "audio2lip.pt")["step"] == 2
     with pytest.raises(InputError, match="--init"):
         cli.main(["--debug", *(argv[:8] + argv[10:])])
 

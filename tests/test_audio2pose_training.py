@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from talkinglib import cli
+from talkinglib import checkpoints
 from talkinglib.errors import InputError
-from talkinglib.train import common
+from talkinglib.eval.pose import apply_readout, linear_readout, velocity_std
 from talkinglib.train import edtalk_audio2pose as A
 
 EDTALK = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "edtalk_tiny.pt"
@@ -30,7 +31,7 @@ def test_two_steps_train_the_whole_flow_and_resume_exactly(tiny_dataset, tmp_pat
     a, _ = A.train_audio2pose(tiny_dataset, tmp_path / "a", EDTALK, cfg=replace(FAST, steps=4), progress=False)
     # 2 steps, stop, resume to 4: the same bytes as 4 straight
     A.train_audio2pose(tiny_dataset, tmp_path / "b", EDTALK, cfg=replace(FAST, steps=4), stop_at=2, progress=False)
-    mid = common.load_checkpoint(tmp_path / "b" / "audio2pose.pt")
+    mid = checkpoints.load_checkpoint(tmp_path / "b" / "audio2pose.pt")
     assert mid["step"] == 2
     b, _ = A.train_audio2pose(tiny_dataset, tmp_path / "b", EDTALK, cfg=replace(FAST, steps=4), progress=False)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
@@ -41,7 +42,7 @@ def test_two_steps_train_the_whole_flow_and_resume_exactly(tiny_dataset, tmp_pat
     moved = {k for k, v in mid["model"].items() if k in dict(fresh.named_parameters()) and not torch.equal(
         v, fresh.state_dict()[k])}
     assert moved == {k for k, _ in fresh.named_parameters()}
-    flow, state = A.load_audio2pose(tmp_path / "b" / "audio2pose.pt")
+    flow, state = checkpoints.load_with_state(tmp_path / "b" / "audio2pose.pt", "edtalk.audio2pose")
     assert state["step"] == 4 and not flow.training
 
 
@@ -49,11 +50,11 @@ def test_cli_runs_the_stage_and_refuses_without_an_edtalk(tiny_dataset, tmp_path
     argv = ["train", "edtalk.audio2pose", "--data", str(tiny_dataset), "--out", str(tmp_path / "r"), "--steps", "2",
             "--set", "batch_size=2", "--set", "frames=4", "--init", str(EDTALK)]
     assert cli.main(argv) == 0
-    assert common.load_checkpoint(tmp_path / "r" / "audio2pose.pt")["step"] == 2
+    assert checkpoints.load_checkpoint(tmp_path / "r" / "audio2pose.pt")["step"] == 2
     with pytest.raises(InputError, match="--init"):
         cli.main(["--debug", *argv[:-2]])
-    with pytest.raises(common.CheckpointError, match="of kind 'edtalk.expression', not 'edtalk.audio2pose'"):
-        A.load_audio2pose(EDTALK)
+    with pytest.raises(checkpoints.CheckpointError, match="of kind 'edtalk.expression', not 'edtalk.audio2pose'"):
+        checkpoints.load_with_state(EDTALK, "edtalk.audio2pose")
 
 
 def test_losses_and_readout_on_hand_values():
@@ -70,7 +71,7 @@ def test_losses_and_readout_on_hand_values():
     x = [torch.randn(50, 6), torch.randn(40, 6)]
     M = torch.randn(6, 3)
     y = [xi @ M + 2 for xi in x]
-    R = A.linear_readout(x, y)
-    assert torch.allclose(A.apply_readout(R, x[0]), y[0], atol=1e-4)
+    R = linear_readout(x, y)
+    assert torch.allclose(apply_readout(R, x[0]), y[0], atol=1e-4)
     seq = torch.tensor([[0.0], [1.0], [3.0], [6.0]])                     # differences 1, 2, 3
-    assert A.velocity_std([seq]).item() == pytest.approx(1.0)
+    assert velocity_std([seq]).item() == pytest.approx(1.0)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from talkinglib import cli
-from talkinglib.train import common
+from talkinglib import checkpoints
 
 pytest.importorskip("talkinglib.models.edtalk")
 README = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "README.md"
@@ -111,7 +111,6 @@ def frozen_tensor(key):
 
 def check_edtalk_designs(folder):
     """Each video-driven export loads whole (float32) and holds the design its command names; returns their states."""
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
     states = {}
     for name, design in EDTALK_DESIGNS.items():
         path = folder / f"{name}.pt"
@@ -124,7 +123,7 @@ def check_edtalk_designs(folder):
             assert not own, (name, own[:3])
         else:
             assert "base" not in raw and any(frozen_tensor(k) for k in raw["model"]), name
-        model, state = load_edtalk_checkpoint(path)
+        model, state = checkpoints.load_with_state(path, "edtalk.")
         assert all(p.dtype == torch.float32 for p in model.parameters())
         assert state["history"]["rec"], name                                        # curves kept
         cfg = model.cfg
@@ -133,7 +132,7 @@ def check_edtalk_designs(folder):
         assert got == design, (name, got)
         states[name] = (raw, state)
     # the plain stage 1: the model as before issue 18, no aid (fields the old file's config lacks did not exist then)
-    model, state = load_edtalk_checkpoint(folder / "edtalk_tiny_plain_ae.pt")
+    model, state = checkpoints.load_with_state(folder / "edtalk_tiny_plain_ae.pt", "edtalk.")
     assert (model.cfg.flow_init, model.cfg.warp_grid, model.cfg.warp_image) == ("lia", "lia", False)
     train = state["config"]["train"]
     assert train["perceptual"] == "random"
@@ -149,7 +148,7 @@ def test_edtalk_commands_run_and_export_the_designs_they_name(tiny_dataset, tmp_
                        "edtalk.mouth_pose", "edtalk.mouth_pose", "edtalk.mouth_pose", "edtalk.autoencoder"]
     for line in cmds:
         _run(line, tmp_path, tiny_dataset, EXPERT_FAST if " train expert " in line else FAST)
-    assert common.load_checkpoint(tmp_path / "ckpt" / "expert_tiny.pt")["step"] == 2
+    assert checkpoints.load_checkpoint(tmp_path / "ckpt" / "expert_tiny.pt")["step"] == 2
     states = check_edtalk_designs(tmp_path / "ckpt")
     assert all(state["step"] == 2 for _, state in states.values())
 
@@ -168,12 +167,11 @@ def test_committed_stage1_checkpoints_transfer_motion_on_test_identities(tiny_da
     tiny aids), 0.053 for edtalk_tiny_plain_ae.pt (4000 steps, EDTalk's plain recipe), 0.092 for the source. Driver =
     source (mean |Î − I| on [0, 1] images, as eval.disentangle.copy_error): 0.0098 with the aids, 0.023 without."""
     from talkinglib.data.edtalk_batches import EDTalkBatches
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
     b = EDTalkBatches(tiny_dataset, "test").pairs(torch.Generator().manual_seed(0), 64)
     source = (b["source"] - b["driving"]).abs().mean().item()
     got = {}
     for name, steps in (("edtalk_tiny_ae", 17000), ("edtalk_tiny_plain_ae", 4000)):
-        model, state = load_edtalk_checkpoint(README.parent / f"{name}.pt")
+        model, state = checkpoints.load_with_state(README.parent / f"{name}.pt", "edtalk.")
         assert state["config"]["stage"] == "edtalk.autoencoder" and state["step"] == steps
         with torch.no_grad():
             out = model.animate(b["source"], mouth=b["driving"], pose=b["driving"])
@@ -190,9 +188,6 @@ def test_audio_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_pa
     """The SyncNet expert, Audio2Lip (with and without L_sync), pose-flow and audio2exp commands, two steps
     each, against the committed tiny EDTalk; what they export loads with the notebooks' loaders."""
     import shutil
-    from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
-    from talkinglib.train.edtalk_audio2pose import load_audio2pose
-    from talkinglib.train.syncnet import load_syncnet
     cmds = audio_commands()
     stages = [shlex.split(c)[2] for c in cmds if c.startswith("talkinglib train")]
     assert stages == ["syncnet", "edtalk.audio2lip", "edtalk.audio2lip", "edtalk.audio2pose", "edtalk.audio2exp"]
@@ -207,15 +202,14 @@ def test_audio_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_pa
                  "edtalk.audio2pose": ["--set", "frames=4"],
                  "edtalk.audio2exp": ["--set", "seconds=0.5"]}.get(shlex.split(line)[2], [])
         _run(line, tmp_path, tiny_dataset, fast + extra)
-    net, state = load_syncnet(tmp_path / "ckpt" / "syncnet_tiny.pt")
+    net, state = checkpoints.load_with_state(tmp_path / "ckpt" / "syncnet_tiny.pt", "syncnet")
     assert state["optimizer"] == {} and state["step"] == 2
-    a, sa = load_audio2lip_checkpoint(tmp_path / "ckpt" / "audio2lip_tiny.pt")
-    b, sb = load_audio2lip_checkpoint(tmp_path / "ckpt" / "audio2lip_tiny_nosync.pt")
+    a, sa = checkpoints.load_with_state(tmp_path / "ckpt" / "audio2lip_tiny.pt", "edtalk.audio2lip")
+    b, sb = checkpoints.load_with_state(tmp_path / "ckpt" / "audio2lip_tiny_nosync.pt", "edtalk.audio2lip")
     assert sa["config"]["train"]["w_sync"] > 0 and sb["config"]["train"]["w_sync"] == 0
-    flow, sf = load_audio2pose(tmp_path / "ckpt" / "audio2pose_tiny.pt")
+    flow, sf = checkpoints.load_with_state(tmp_path / "ckpt" / "audio2pose_tiny.pt", "edtalk.audio2pose")
     assert sf["step"] == 2 and not flow.training
-    from talkinglib.train.edtalk_audio2exp import load_audio2exp
-    sem, se = load_audio2exp(tmp_path / "ckpt" / "audio2exp_tiny.pt")
+    sem, se = checkpoints.load_with_state(tmp_path / "ckpt" / "audio2exp_tiny.pt", "edtalk.audio2exp")
     assert se["step"] == 2 and not sem.training
 
 
@@ -241,8 +235,6 @@ def test_reta_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_pat
     import shutil
     from dataclasses import asdict
     from talkinglib.models.reta import RETAConfig
-    from talkinglib.train.reta import load_reta_checkpoint
-    from talkinglib.train.teacher import load_teacher
     from talkinglib.train.recipe import RETA_ABLATIONS
     cmds = reta_commands()
     trains = {Path(shlex.split(c)[shlex.split(c).index("--out") + 1]).name: c for c in cmds if " train " in c}
@@ -277,12 +269,12 @@ def test_reta_commands_run_and_export_loadable_checkpoints(tiny_dataset, tmp_pat
                 if " teacher " in line else
                 ["--steps", "2", "--set", "distill_steps=1", "--set", "batch_size=2", "--set", "distill_batch=2"])
         _run(line, tmp_path, tiny_dataset, fast)
-    teacher, st = load_teacher(tmp_path / "ckpt" / "teacher_tiny.pt")
+    teacher, st = checkpoints.load_with_state(tmp_path / "ckpt" / "teacher_tiny.pt", "teacher")
     assert st["optimizer"] == {} and st["step"] == 2 and not teacher.training
     exported = sorted(p.name for p in (tmp_path / "ckpt").glob("reta_tiny*.pt"))
     assert exported == ["reta_tiny.pt", "reta_tiny_noerl.pt"]
     for name in exported:
-        model, sr = load_reta_checkpoint(tmp_path / "ckpt" / name)
+        model, sr = checkpoints.load_with_state(tmp_path / "ckpt" / name, "reta")
         assert sr["step"] == 2 and sr["optimizer"] == {} and not model.training
         assert sr["history"]["l1"]
         emo_va = [v for _, v in sr["history"]["emo_va"]]

@@ -91,5 +91,6 @@ def test_mp4_writes_are_byte_identical(tmp_path):
 
 def test_public_submodules_import():
     import talkinglib as tl
-    for name in tl.__all__:
+    for name in tl._SUBMODULES:
         assert getattr(tl, name).__name__ == f"talkinglib.{name}"
+    assert set(tl.__all__) == {*tl._SUBMODULES, "load"} and callable(tl.load)

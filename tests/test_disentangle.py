@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from talkinglib import checkpoints
 from talkinglib.eval.disentangle import (DisentangleConfig, copy_error, crosstalk, expression_transfer, mouth_swap,
                                          self_reconstruction)
-from talkinglib.train.probe import load_probe
 
 PROBE = Path(__file__).parents[1] / "data" / "checkpoints" / "probe_tiny.pt"
 CFG = DisentangleConfig(n=96, variations=8)
@@ -36,7 +36,7 @@ class Oracle:
 
 @pytest.fixture(scope="module")
 def probe():
-    return load_probe(PROBE)
+    return checkpoints.load(PROBE, "probe")
 
 
 def test_mouth_swap_scores_the_driver_each_factor_came_from(tiny_dataset, probe):

@@ -5,10 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from talkinglib import checkpoints
 from talkinglib.inference.edtalk_a import EDTalkA, blend_weights, emotion_presets, preset_weights, presets_from_clips
-from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
-from talkinglib.train.edtalk_audio2pose import load_audio2pose
-from talkinglib.train.edtalk_common import load_edtalk_checkpoint
 
 CKPT = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
@@ -16,9 +14,9 @@ CKPT = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 @pytest.fixture(scope="module")
 def parts(tiny_dataset):
     from talkinglib.data.datasets import ClipMedia
-    edtalk, _ = load_edtalk_checkpoint(CKPT / "edtalk_tiny.pt")
-    a2l, _ = load_audio2lip_checkpoint(CKPT / "audio2lip_tiny.pt")
-    flow, _ = load_audio2pose(CKPT / "audio2pose_tiny.pt")
+    edtalk = checkpoints.load(CKPT / "edtalk_tiny.pt", "edtalk.")
+    a2l = checkpoints.load(CKPT / "audio2lip_tiny.pt", "edtalk.audio2lip")
+    flow = checkpoints.load(CKPT / "audio2pose_tiny.pt", "edtalk.audio2pose")
     media = ClipMedia(tiny_dataset, "test")
     wav = media.store.audio(0)[:16000]                                   # 1 s -> 25 frames
     return edtalk, a2l, flow, media, wav

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from talkinglib import checkpoints
 from talkinglib.data.mouth_swap import similarity_fit, superimpose_mouth
 from talkinglib.losses import edtalk as L
 
@@ -88,8 +89,7 @@ def neutral_frames(tiny_dataset):
 
 def test_superimposed_mouth_comes_from_a_and_the_rest_from_b(neutral_frames):
     """I^{m_a}_{p_b}: the factor probe reads a's jaw and b's yaw off the composite."""
-    from talkinglib.train.probe import load_probe
-    probe = load_probe(Path(__file__).parents[1] / "data" / "checkpoints" / "probe_tiny.pt")
+    probe = checkpoints.load(Path(__file__).parents[1] / "data" / "checkpoints" / "probe_tiny.pt", "probe")
     frames, lm, meta = neutral_frames
     jaw = np.asarray(meta["factors"]["mouth"])[:, 0]
     ta, tb = int(np.argmax(jaw)), int(np.argmin(jaw))      # a: mouth wide open, b: closed

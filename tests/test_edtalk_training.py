@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from talkinglib.train import common
 
 # the stages drive the EDTalk model (talkinglib/models/edtalk.py, issue 3); until it lands there is
 # nothing to train, and these tests say so rather than fail on an import
 pytest.importorskip("talkinglib.models.edtalk", reason="the EDTalk model has not landed yet")
-from talkinglib.train.edtalk_config import TRAIN_PRESETS, TRAINABLE  # noqa: E402
+from talkinglib import checkpoints
 from talkinglib.errors import InputError  # noqa: E402
+from talkinglib.train.edtalk_config import TRAIN_PRESETS, TRAINABLE  # noqa: E402
 
 # every loss term on (adversarial from step 0, R1 at step 0), tiny batches
 FAST = dict(batch_size=2, adv_start=0, r1_every=1, log_every=1, ckpt_every=1000, extra_identities=0, window=3)
@@ -58,18 +58,17 @@ def stage_runs(tiny_dataset, expert_ckpt, tmp_path_factory):
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     from talkinglib.train.edtalk_expression import train_expression
     from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
     root = tmp_path_factory.mktemp("edtalk")
     torch.manual_seed(0)
     runs = {}
     init_sd = snapshot(EDTalk(PRESETS["tiny"]))     # train_autoencoder seeds with cfg.seed before building
     ae = train_autoencoder(tiny_dataset, root / "ae", cfg=fast_cfg("edtalk.autoencoder"), progress=False)
     runs["edtalk.autoencoder"] = (ae, init_sd)
-    before = snapshot(load_edtalk_checkpoint(root / "ae" / "edtalk.pt")[0])
+    before = snapshot(checkpoints.load(root / "ae" / "edtalk.pt", "edtalk."))
     mp = train_mouth_pose(tiny_dataset, root / "mp", init=root / "ae" / "edtalk.pt",
                           cfg=fast_cfg("edtalk.mouth_pose"), progress=False)
     runs["edtalk.mouth_pose"] = (mp, before)
-    before = snapshot(load_edtalk_checkpoint(root / "mp" / "edtalk.pt")[0])
+    before = snapshot(checkpoints.load(root / "mp" / "edtalk.pt", "edtalk."))
     ex = train_expression(tiny_dataset, root / "ex", init=root / "mp" / "edtalk.pt", expert=expert_ckpt,
                           cfg=fast_cfg("edtalk.expression"), progress=False)
     runs["edtalk.expression"] = (ex, before)
@@ -119,11 +118,10 @@ def test_stage_three_can_start_a_wider_eem_and_nothing_else(tiny_dataset, stage_
     """model.eem_hidden, model.eem_block (ours): stage 3 builds EEM at another width or block, starting as the identity, so the
     stage-2 reconstruction is kept at step 0; every other tensor comes from --init; other model fields,
     or a kept (eem_init=keep) EEM, are refused with the fix."""
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
     from talkinglib.train.edtalk_expression import train_expression
     _, root = stage_runs
     init = root / "mp" / "edtalk.pt"
-    before = load_edtalk_checkpoint(init)[0].eval()
+    before = checkpoints.load(init, "edtalk.").eval()
     cfg = fast_cfg("edtalk.expression", steps=0)
     run = train_expression(tiny_dataset, tmp_path / "w", init=init, expert=expert_ckpt, cfg=cfg, progress=False,
                            model_overrides={"eem_hidden": 2 * before.cfg.eem_hidden})
@@ -166,11 +164,11 @@ def test_stage_resumes_from_its_checkpoint(tiny_dataset, stage_runs, tmp_path, m
     cfg = fast_cfg("edtalk.mouth_pose")
     init = root / "ae" / "edtalk.pt"
     train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False, stop_at=1)
-    cut = common.load_checkpoint(tmp_path / "cut" / "edtalk.pt")
+    cut = checkpoints.load_checkpoint(tmp_path / "cut" / "edtalk.pt")
     assert cut["step"] == 1 and cut["extra"]["discriminator_config"]["channel_max"] == 128
     monkeypatch.setitem(disc.PRESETS, "tiny", replace(disc.PRESETS["tiny"], channel_max=64))   # the preset moved on
     resumed = train_mouth_pose(tiny_dataset, tmp_path / "cut", init=init, cfg=cfg, progress=False)
-    whole = common.load_checkpoint(root / "mp" / "edtalk.pt")
+    whole = checkpoints.load_checkpoint(root / "mp" / "edtalk.pt")
     assert resumed.step == 2
     for k, v in whole["model"].items():
         assert torch.equal(v, resumed.model.state_dict()[k]), k
@@ -191,16 +189,16 @@ def test_resuming_with_another_trained_parameter_set_names_the_fix(tiny_dataset,
     from talkinglib.train.edtalk_autoencoder import train_autoencoder
     _, root = stage_runs
     shutil.copytree(root / "ae", tmp_path / "ae")
-    trained = common.load_checkpoint(root / "ae" / "edtalk.pt")["config"]["train"]["drive_expression"]
+    trained = checkpoints.load_checkpoint(root / "ae" / "edtalk.pt")["config"]["train"]["drive_expression"]
     cfg = replace(fast_cfg("edtalk.autoencoder", steps=4), drive_expression=not trained)
-    with pytest.raises(common.CheckpointError, match="--init .*edtalk.pt --out NEW_DIR"):
+    with pytest.raises(checkpoints.CheckpointError, match="--init .*edtalk.pt --out NEW_DIR"):
         train_autoencoder(tiny_dataset, tmp_path / "ae", cfg=cfg, progress=False)
 
 
 def test_resuming_another_stages_checkpoint_is_refused(tiny_dataset, stage_runs, tmp_path):
     from talkinglib.train.edtalk_expression import train_expression
     _, root = stage_runs
-    with pytest.raises(common.CheckpointError, match="belongs to stage"):
+    with pytest.raises(checkpoints.CheckpointError, match="belongs to stage"):
         train_expression(tiny_dataset, root / "mp", init=root / "mp" / "edtalk.pt", cfg=fast_cfg("edtalk.expression"),
                          progress=False)
 
@@ -356,9 +354,8 @@ def test_mouth_pose_lr_generator_trains_g_at_its_own_lr_and_leaves_e_alone(tiny_
     follows the stage's schedule scaled by lr_generator / lr; E stays bit-identical, and a run of the default
     (frozen G) cannot resume as one that trains G."""
     from talkinglib.train.edtalk_mouth_pose import train_mouth_pose
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
     init = stage_runs[1] / "ae" / "edtalk.pt"
-    before = snapshot(load_edtalk_checkpoint(init)[0])
+    before = snapshot(checkpoints.load(init, "edtalk."))
     cfg = replace(fast_cfg("edtalk.mouth_pose", steps=2), lr=1e-2, lr_generator=1e-3, lr_decay=0.5)
     run = train_mouth_pose(tiny_dataset, tmp_path / "g", init=init, cfg=cfg, progress=False)
     groups = run.model.param_groups()
@@ -368,7 +365,7 @@ def test_mouth_pose_lr_generator_trains_g_at_its_own_lr_and_leaves_e_alone(tiny_
     assert {name[id(p)] for p in groups["generator"]} & diff, "G did not train"
     lrs = [g["lr"] for g in run.opt.param_groups]
     assert lrs == pytest.approx([0.05e-2, 0.005e-2])                  # the end of the decay, ×1 and ×0.1
-    with pytest.raises(common.CheckpointError, match="parameter groups"):
+    with pytest.raises(checkpoints.CheckpointError, match="parameter groups"):
         train_mouth_pose(tiny_dataset, tmp_path / "g", init=init, cfg=replace(cfg, lr_generator=0.0, steps=3),
                          progress=False)
 

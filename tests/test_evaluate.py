@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from talkinglib import checkpoints
 
 CKPT = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
 
@@ -29,7 +30,6 @@ def test_evaluate_writes_the_table_and_per_clip_scores(tiny_dataset, tmp_path, m
     from talkinglib.data.datasets import ClipStore, to_tensor_images
     from talkinglib.eval.image_metrics import psnr
     from talkinglib.inference.reta import RETAPipeline
-    from talkinglib.train.reta import load_reta_checkpoint
     out = tmp_path / "eval"
     assert main(["evaluate", "--mode", "reta", "--checkpoint", str(CKPT / "reta_tiny.pt"), "--data", str(tiny_dataset),
                  "--out", str(out), "--max-clips", "2"]) == 0
@@ -51,7 +51,7 @@ def test_evaluate_writes_the_table_and_per_clip_scores(tiny_dataset, tmp_path, m
     store = ClipStore(tiny_dataset, "test")
     ident = next(i for i, m in enumerate(store.metas) if m["emotion"] == "neutral"
                  and m["identity"] == store.metas[0]["identity"])
-    model = load_reta_checkpoint(CKPT / "reta_tiny.pt")[0].float().eval()
+    model = checkpoints.load(CKPT / "reta_tiny.pt", "reta").float().eval()
     fake = RETAPipeline(model)(to_tensor_images(store.frames(ident)[:1]), store.audio(0)).clamp(-1, 1)
     assert clips[0]["psnr"] == pytest.approx(float(psnr(to_tensor_images(store.frames(0)), fake).mean()), abs=1e-4)
     assert 0 <= summary["emotion_acc"] <= 1 and summary["sync_conf"] == pytest.approx(
@@ -77,7 +77,6 @@ def test_akd_of_a_one_pixel_shift_and_the_synthtalk_readout_floor(tiny_dataset):
     import numpy as np
     from talkinglib.data.datasets import ClipStore, to_tensor_images
     from talkinglib.eval.landmarks import ALL, MOUTH, MeshLandmarks, landmark_distance, readout_landmarks
-    from talkinglib.train.probe import load_probe
     store = ClipStore(tiny_dataset, "test")
     c = store.names.index("id012_happy_0")
     real = to_tensor_images(store.frames(c)[:20])
@@ -87,7 +86,7 @@ def test_akd_of_a_one_pixel_shift_and_the_synthtalk_readout_floor(tiny_dataset):
     assert landmark_distance(lm, mesh(real.clone()), ALL, 64)[0] == 0.0
     shifted = landmark_distance(lm, mesh(torch.roll(real, 1, dims=-1)), ALL, 64)[0]
     assert 2.5 < shifted < 5.5, shifted
-    probe = load_probe(CKPT / "probe_tiny.pt").eval()
+    probe = checkpoints.load(CKPT / "probe_tiny.pt", "probe").eval()
     with torch.no_grad():
         floor = readout_landmarks(probe(real), store.metas[c], 64)
     truth = np.asarray(store.metas[c]["landmarks"])[:20]

@@ -1,8 +1,8 @@
 """SYNTHTALK.md "What proves it is fit for purpose", on the notebooks' default dataset."""
 import pytest
 
+from talkinglib import checkpoints
 from talkinglib.synth.learnability import THRESHOLDS, audio_text_fitness, probe_fitness
-from talkinglib.train.probe import load_probe
 
 from conftest import PROBE_CKPT
 
@@ -26,7 +26,7 @@ def test_text_predicts_the_emotion(audio_text):
 
 def test_committed_probe_judges_held_out_identities(tiny_dataset):
     """The probe under data/checkpoints/ (regenerate: see data/checkpoints/README.md), measured now."""
-    numbers = probe_fitness(load_probe(PROBE_CKPT), tiny_dataset)
+    numbers = probe_fitness(checkpoints.load(PROBE_CKPT, "probe"), tiny_dataset)
     print(numbers)
     assert numbers["probe_pose_r2"] >= THRESHOLDS["probe_pose_r2"]
     assert numbers["probe_jaw_r2"] >= THRESHOLDS["probe_jaw_r2"]

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from talkinglib import audio as tl_audio
+from talkinglib import checkpoints
 from talkinglib.errors import InputError
 from talkinglib.inference.chunks import stream_spans
 from talkinglib.inference.video import VideoError, read_audio_track, read_video
@@ -139,9 +140,9 @@ def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
 
 LONG = r'''
 import resource, sys, numpy as np, torch
+from talkinglib import audio as tl_audio
 from talkinglib.inference import video
 from talkinglib.inference.pipeline import TalkingHeadPipeline
-from talkinglib import audio as tl_audio
 seconds, out = float(sys.argv[1]), sys.argv[2]
 speech = np.concatenate([tl_audio.read_wav(p) for p in sys.argv[5:]])     # test clips' speech, repeated
 wav = np.tile(speech, int(seconds * 16000) // len(speech) + 1)[:int(seconds * 16000)]
@@ -203,8 +204,7 @@ def test_the_demo_ends_with_a_talking_head_mp4(tiny_dataset, tmp_path):
     assert (step > 0).sum() > len(step) // 2                             # rendered per frame, not one image repeated
     # the printed score of `talkinglib demo`: the probe's jaw of every frame against the clip's true jaw
     from talkinglib.demo import PROBE, TALKING_CLIP, score_video
-    from talkinglib.train.probe import load_probe
-    score = score_video(path, tiny_dataset / TALKING_CLIP, load_probe(PROBE))
+    score = score_video(path, tiny_dataset / TALKING_CLIP, checkpoints.load(PROBE, "probe"))
     assert score["frames"] == 75 and np.isfinite(score["jaw_r2"])
     assert score["jaw_r2"] > 0.5, f"the video talks: jaw R² {score['jaw_r2']:.3f} against the speech's true jaw"
     assert score["jaw_r2_real"] > 0.9, "the probe reads the real clip's jaw: the ceiling the video is scored against"

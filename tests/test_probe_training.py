@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from talkinglib.train.common import CheckpointError, load_checkpoint
-from talkinglib.train.probe import load_probe
+from talkinglib import checkpoints
+from talkinglib.checkpoints import CheckpointError, load_checkpoint
 
-FAST = ["--set", "extra_identities=2", "--set", "frames_per_identity=4", "--set", "batch_size=8"]
+FAST = ["--set", "extra_identities=2", "--set", "frames_per_identity=4", "--set", "batch_size=8",
+        "--set", "log_every=1"]
 
 
 def _train(data, out, steps, *extra):
@@ -26,7 +27,7 @@ def test_probe_trains_deterministically_and_resumes(tiny_dataset, tmp_path):
     assert a["step"] == 2
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), f"{k} differs between identical runs"
-    init = load_probe(tmp_path / "a" / "probe.pt").state_dict()
+    init = checkpoints.load(tmp_path / "a" / "probe.pt", "probe").state_dict()
     _train(tiny_dataset, tmp_path / "a", 4)                              # resumes at step 2
     c = load_checkpoint(tmp_path / "a" / "probe.pt")
     assert c["step"] == 4
@@ -37,17 +38,20 @@ def test_probe_trains_deterministically_and_resumes(tiny_dataset, tmp_path):
     d = load_checkpoint(tmp_path / "d" / "probe.pt")
     for k in c["model"]:
         assert torch.equal(c["model"][k], d["model"][k]), f"{k}: resumed run differs from an uninterrupted one"
+    # the loss curve survives the interruption: the resumed run's history is the uninterrupted one's
+    assert [s for s, _ in c["history"]["loss"]] == [1, 2, 3, 4]
+    assert c["history"] == d["history"] and c["config"]["stage"] == "probe"
 
 
 def test_bad_checkpoints_get_clear_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable talkinglib checkpoint"):
-        load_probe(tmp_path / "junk.pt")
+        checkpoints.load(tmp_path / "junk.pt", "probe")
     with pytest.raises(CheckpointError, match="does not exist"):
-        load_probe(tmp_path / "missing.pt")
+        checkpoints.load(tmp_path / "missing.pt", "probe")
     torch.save({"model": {}}, tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="not written by talkinglib"):
-        load_probe(tmp_path / "foreign.pt")
+        checkpoints.load(tmp_path / "foreign.pt", "probe")
 
 
 def test_train_on_a_folder_without_a_dataset_says_what_to_do(tmp_path):
@@ -62,7 +66,7 @@ def test_expert_command_trains_the_l_mot_experts(tiny_dataset, tmp_path):
     cmd = [sys.executable, "-m", "talkinglib", "train", "expert", "--data", str(tiny_dataset), "--out",
            str(tmp_path), "--preset", "tiny", "--steps", "2", *FAST]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
-    probe = load_probe(tmp_path / "expert.pt")
+    probe = checkpoints.load(tmp_path / "expert.pt", "probe")
     assert probe.cfg == EXPERT_PRESETS["tiny"]
     experts = SynthMotionExperts(probe)
     x = torch.zeros(3, 3, 64, 64, requires_grad=True)
@@ -71,7 +75,7 @@ def test_expert_command_trains_the_l_mot_experts(tiny_dataset, tmp_path):
     assert torch.allclose(feats.psi.sum(-1), torch.ones(3))               # ψ: emotion probabilities
     (feats.phi.sum() + feats.psi[:, 0].sum()).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0 and not any(p.requires_grad for p in experts.parameters())
-    committed = load_probe(Path(__file__).parents[1] / "data" / "checkpoints" / "expert_tiny.pt")
+    committed = checkpoints.load(Path(__file__).parents[1] / "data" / "checkpoints" / "expert_tiny.pt", "probe")
     assert committed.cfg == EXPERT_PRESETS["tiny"]
 
 

@@ -6,9 +6,9 @@ import time
 import pytest
 import torch
 
+from talkinglib import checkpoints
 from talkinglib.cli import build_parser, main as talkinglib
 from talkinglib.errors import InputError
-from talkinglib.train import common
 from talkinglib.train.recipe import RECIPES, Step, done, finished, plan, run_recipe, step_settings, tiny_recipe
 
 WHERE = {"data": "D", "out": "OUT", "preset": "tiny", "ckpt": "CK", "voices": "V"}
@@ -38,7 +38,7 @@ def test_every_input_of_the_tiny_recipe_is_made_by_an_earlier_step():
 
 
 def _ckpt(path, step, steps):
-    common.save_checkpoint(path, config={"train": {"steps": steps}}, model=torch.nn.Linear(1, 1), step=step)
+    checkpoints.save_checkpoint(path, config={"train": {"steps": steps}}, model=torch.nn.Linear(1, 1), step=step)
 
 
 def test_finished_and_done_skip_completed_work_only(tmp_path):

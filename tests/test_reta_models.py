@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from talkinglib import checkpoints
 from talkinglib.losses import reta as L
 from talkinglib.models.audio_encoder import PRESETS as AUDIO_PRESETS, AudioEncoder
 from talkinglib.models.bridge_3dmm import (BridgeConfig, GeometricPrior, Morphable3DMM, ThreeDMMFileError,
@@ -14,7 +15,6 @@ from talkinglib.models.emotion import PRESETS as TEACHER_PRESETS, EmotionStudent
 from talkinglib.models.generator import Generator
 from talkinglib.models.reta import PRESETS, RETA, RETAConfig
 from talkinglib.synth.morphable import build_morphable_model
-from talkinglib.train import common
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_hierarchical_injection_routes_motion_early_and_emotion_late():
 
 def test_reta_config_round_trips_through_a_checkpoint_dict():
     cfg = replace(PRESETS["tiny"], injection="concat", bridge=replace(PRESETS["tiny"].bridge, bridge="direct"))
-    back = common.config_from_dict(RETAConfig, common.config_to_dict(cfg))
+    back = checkpoints.config_from_dict(RETAConfig, checkpoints.config_to_dict(cfg))
     assert back == cfg
     with pytest.raises(ValueError, match="motion_dim"):
         replace(PRESETS["tiny"], latent_dim=64)

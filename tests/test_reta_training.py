@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from talkinglib import cli
+from talkinglib import checkpoints
 from talkinglib.data import datasets
 from talkinglib.errors import InputError
 from talkinglib.train import common
@@ -30,9 +31,9 @@ def test_two_phases_train_their_parameters_and_resume_exactly(tiny_dataset, tmp_
     a, log = _train(tiny_dataset, tmp_path / "a", cfg)
     assert {"emo_va", "l1", "per", "motion", "sync", "emo_vv", "emo_cross", "adv", "d"} <= set(log.history)
     _train(tiny_dataset, tmp_path / "b", cfg, stop_at=1)
-    one = common.load_checkpoint(tmp_path / "b" / "reta.pt")["model"]
+    one = checkpoints.load_checkpoint(tmp_path / "b" / "reta.pt")["model"]
     _train(tiny_dataset, tmp_path / "b", cfg, stop_at=2)
-    two = common.load_checkpoint(tmp_path / "b" / "reta.pt")["model"]
+    two = checkpoints.load_checkpoint(tmp_path / "b" / "reta.pt")["model"]
     b, _ = _train(tiny_dataset, tmp_path / "b", cfg)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), k
@@ -127,7 +128,7 @@ def test_every_table_4_ablation_trains(tiny_dataset, tmp_path, model_kw, train_k
     after = model.state_dict()
     moved = lambda prefix: any(not torch.equal(init[k], after[k]) for k in init if k.startswith(prefix))  # noqa: E731
     # E_I and G are EDTalk's: their architecture options come from the checkpoint RETA starts from
-    edtalk_cfg = common.load_checkpoint(EXPERTS["init"])["config"]["model"]
+    edtalk_cfg = checkpoints.load_checkpoint(EXPERTS["init"])["config"]["model"]
     inherited = {k: edtalk_cfg.get(k, "none") for k in ("warp_grid", "encoder_norm")}
     inherited.update({k: edtalk_cfg.get(k, False) for k in ("warp_image", "image_draw")})   # absent: LIA's G
     assert model.cfg == replace(mcfg, **inherited) and torch.isfinite(torch.tensor(log.history["loss"][-1][1]))
@@ -155,7 +156,7 @@ def test_cli_runs_the_stage_and_refuses_without_its_inputs(tiny_dataset, tmp_pat
                             str(EXPERTS["teacher"]), "--syncnet", str(EXPERTS["syncnet"]), "--steps", "2",
                             "--set", "distill_steps=1", "--set", "batch_size=2", "--set", "distill_batch=2",
                             "--set", "model.motion_levels=2"]) == 0
-    model, state = R.load_reta_checkpoint(tmp_path / "z" / "reta.pt")
+    model, state = checkpoints.load_with_state(tmp_path / "z" / "reta.pt", "reta")
     assert state["step"] == 2 and model.cfg.motion_levels == 2
 
 
@@ -166,7 +167,7 @@ def test_edtalk_codes_supervise_f_m_and_the_branches_take_their_own_lr(tiny_data
     cfg = replace(FAST, w_mouth_code=1.0, w_emotion_code=1.0, lr_branches=1e-2)
     model, log = _train(tiny_dataset, tmp_path / "codes", cfg)
     assert all(v > 0 for _, v in log.history["mouth_code"]) and "emotion_code" in log.history
-    state = common.load_checkpoint(tmp_path / "codes" / "reta.pt")
+    state = checkpoints.load_checkpoint(tmp_path / "codes" / "reta.pt")
     assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [cfg.lr, 1e-2]
     plain, plain_log = _train(tiny_dataset, tmp_path / "plain", FAST)
     assert "mouth_code" not in plain_log.history
@@ -185,7 +186,6 @@ def test_code_distill_teaches_the_branches_edtalks_codes_before_any_rendering(ti
     terms, against a cache of the frozen EDTalk's codes; E_I and G still wait for phase 2. Without a code
     weight it is refused, and a run cannot resume under the other setting."""
     from talkinglib.data.reta_clips import CodeTargets, RETAClips
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
     cfg = replace(FAST, steps=2, distill_steps=2, w_mouth_code=1.0, w_emotion_code=1.0, code_distill=True)
     model, log = _train(tiny_dataset, tmp_path / "cd", cfg)
     assert len(log.history["mouth_code"]) == 2 and len(log.history["emotion_code"]) == 2
@@ -196,7 +196,7 @@ def test_code_distill_teaches_the_branches_edtalks_codes_before_any_rendering(ti
     assert moved("geometry.") and moved("emotion_proj.") and moved("audio.")
     assert not moved("dec.") and not moved("enc.")
     # the cache holds the frozen EDTalk's f^{r→m} of the clip's frames
-    edtalk, _ = load_edtalk_checkpoint(EXPERTS["init"])
+    edtalk = checkpoints.load(EXPERTS["init"], "edtalk.")
     data = RETAClips(tiny_dataset, "train", cfg.clip_frames, cfg.window)
     m, e = CodeTargets(edtalk.float(), data).frames(0, 3, 2)
     with torch.no_grad():
@@ -205,7 +205,7 @@ def test_code_distill_teaches_the_branches_edtalks_codes_before_any_rendering(ti
     assert m.shape == (2, want.shape[1]) and torch.allclose(m, want, atol=2e-3 * want.abs().max())
     with pytest.raises(ValueError, match="w_mouth_code"):
         _train(tiny_dataset, tmp_path / "bad", replace(cfg, w_mouth_code=0.0, w_emotion_code=0.0))
-    with pytest.raises(common.CheckpointError, match="code_distill"):
+    with pytest.raises(checkpoints.CheckpointError, match="code_distill"):
         _train(tiny_dataset, tmp_path / "cd", replace(cfg, steps=3, code_distill=False))
 
 
@@ -226,7 +226,7 @@ def test_phase2_frozen_keeps_what_phase_one_taught_and_resumes(tiny_dataset, tmp
     name is refused."""
     cfg = replace(FAST, w_mouth_code=1.0, w_emotion_code=1.0, code_distill=True, phase2_frozen="audio,geometry")
     _train(tiny_dataset, tmp_path / "f", cfg, stop_at=cfg.distill_steps)
-    p1 = {k: v.clone() for k, v in common.load_checkpoint(tmp_path / "f" / "reta.pt")["model"].items()}
+    p1 = {k: v.clone() for k, v in checkpoints.load_checkpoint(tmp_path / "f" / "reta.pt")["model"].items()}
     _train(tiny_dataset, tmp_path / "f", cfg, stop_at=cfg.distill_steps + 1)           # resumes in phase 2
     model, _ = _train(tiny_dataset, tmp_path / "f", cfg)
     after = model.state_dict()

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from talkinglib.train import common
+from talkinglib import checkpoints
 
 
 def _free_port():
@@ -34,18 +34,19 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tiny_dataset
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists() and common.load_checkpoint(ckpt)["step"] >= 60:
+        if ckpt.exists() and checkpoints.load_checkpoint(ckpt)["step"] >= 60:
             break
         time.sleep(0.2)
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = common.load_checkpoint(ckpt)["step"]                     # atomic: always a whole file
+    killed_at = checkpoints.load_checkpoint(ckpt)["step"]                     # atomic: always a whole file
     assert 60 <= killed_at < 200
     (ckpt.parent / "probe.pt.tmp").write_bytes(b"half a checkpoint")    # what a kill mid-save leaves
     subprocess.run(_probe_cmd(tiny_dataset, tmp_path / "killed"), env=env, check=True, capture_output=True)
     subprocess.run(_probe_cmd(tiny_dataset, tmp_path / "straight"), env=env, check=True, capture_output=True)
-    resumed, straight = common.load_checkpoint(ckpt), common.load_checkpoint(tmp_path / "straight" / "probe.pt")
+    resumed = checkpoints.load_checkpoint(ckpt)
+    straight = checkpoints.load_checkpoint(tmp_path / "straight" / "probe.pt")
     assert resumed["step"] == straight["step"] == 200
     assert all(torch.equal(resumed["model"][k], straight["model"][k]) for k in straight["model"])
 
@@ -53,20 +54,18 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tiny_dataset
 def test_corrupt_and_foreign_checkpoints_get_clear_errors(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00" * 100)
-    with pytest.raises(common.CheckpointError, match="not a readable talkinglib checkpoint"):
-        common.load_checkpoint(bad)
+    with pytest.raises(checkpoints.CheckpointError, match="not a readable talkinglib checkpoint"):
+        checkpoints.load_checkpoint(bad)
     torch.save({"state_dict": {}}, tmp_path / "foreign.pt")
-    with pytest.raises(common.CheckpointError, match="not written by talkinglib"):
-        common.load_checkpoint(tmp_path / "foreign.pt")
-    with pytest.raises(common.CheckpointError, match="does not exist"):
-        common.load_checkpoint(tmp_path / "none.pt")
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-    from talkinglib.train.probe import load_probe
+    with pytest.raises(checkpoints.CheckpointError, match="not written by talkinglib"):
+        checkpoints.load_checkpoint(tmp_path / "foreign.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="does not exist"):
+        checkpoints.load_checkpoint(tmp_path / "none.pt")
     probe_path = os.path.join(os.path.dirname(__file__), "..", "data", "checkpoints", "probe_tiny.pt")
-    with pytest.raises(common.CheckpointError, match="of kind 'probe', not an EDTalk video stage"):
-        load_edtalk_checkpoint(probe_path)                                   # a probe is not an EDTalk
+    with pytest.raises(checkpoints.CheckpointError, match="of kind 'probe', not an EDTalk video stage"):
+        checkpoints.load_with_state(probe_path, "edtalk.")                                   # a probe is not an EDTalk
     from talkinglib.models.probe import FactorProbe
-    probe = load_probe(probe_path)
+    probe = checkpoints.load(probe_path, "probe")
     assert isinstance(probe, FactorProbe) and not probe.training             # the probe itself loads, in eval mode
 
 
@@ -77,29 +76,29 @@ def test_an_export_with_a_base_stores_only_what_changed_and_loads_whole(tmp_path
     nn = torch.nn
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 64), nn.BatchNorm1d(64), nn.Linear(64, 4))
-    common.save_checkpoint(tmp_path / "stage1.pt", config={"stage": "s1"}, model=model)
-    common.export_weights(tmp_path / "stage1.pt", tmp_path / "ckpt" / "base.pt", half=True)
+    checkpoints.save_checkpoint(tmp_path / "stage1.pt", config={"stage": "s1"}, model=model)
+    checkpoints.export_weights(tmp_path / "stage1.pt", tmp_path / "ckpt" / "base.pt", half=True)
     with torch.no_grad():
         model[2].weight.add_(1.0)                                         # "stage 2" trains only the head
-    common.save_checkpoint(tmp_path / "stage2.pt", config={"stage": "s2"}, model=model, step=5)
-    whole = common.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "whole.pt", half=True)
-    delta = common.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "delta.pt", half=True,
+    checkpoints.save_checkpoint(tmp_path / "stage2.pt", config={"stage": "s2"}, model=model, step=5)
+    whole = checkpoints.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "whole.pt", half=True)
+    delta = checkpoints.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "delta.pt", half=True,
                                   base=tmp_path / "ckpt" / "base.pt")
     assert sorted(torch.load(delta, weights_only=True)["model"]) == ["2.weight"]
     assert delta.stat().st_size < whole.stat().st_size / 2
-    a, b = common.load_checkpoint(delta), common.load_checkpoint(whole)
+    a, b = checkpoints.load_checkpoint(delta), checkpoints.load_checkpoint(whole)
     assert list(a["model"]) == list(b["model"]) and a["step"] == 5 and "base" not in a
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in b["model"])
-    with pytest.raises(common.CheckpointError, match="has a base of its own"):
-        common.export_weights(tmp_path / "stage2.pt", tmp_path / "x.pt", half=True, base=delta)
+    with pytest.raises(checkpoints.CheckpointError, match="has a base of its own"):
+        checkpoints.export_weights(tmp_path / "stage2.pt", tmp_path / "x.pt", half=True, base=delta)
     (tmp_path / "moved").mkdir()
     os.replace(delta, tmp_path / "moved" / "delta.pt")                   # moved without its base
-    with pytest.raises(common.CheckpointError, match="keep the two files together"):
-        common.load_checkpoint(tmp_path / "moved" / "delta.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="keep the two files together"):
+        checkpoints.load_checkpoint(tmp_path / "moved" / "delta.pt")
     os.replace(tmp_path / "moved" / "delta.pt", delta)
-    common.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "base.pt", half=True)    # base replaced
-    with pytest.raises(common.CheckpointError, match="sha256 differs"):
-        common.load_checkpoint(delta)
+    checkpoints.export_weights(tmp_path / "stage2.pt", tmp_path / "ckpt" / "base.pt", half=True)    # base replaced
+    with pytest.raises(checkpoints.CheckpointError, match="sha256 differs"):
+        checkpoints.load_checkpoint(delta)
 
 
 DDP = r'''
@@ -132,7 +131,7 @@ def test_torchrun_with_two_cpu_processes_keeps_ranks_identical_and_resumes(tiny_
         assert r.returncode == 0, r.stderr[-3000:]
         ranks = dict(line.split()[1:4:2] for line in r.stdout.splitlines() if line.startswith("RANK"))
         assert set(ranks) == {"0", "1"} and ranks["0"] == ranks["1"]     # identical parameters on both ranks
-        assert common.load_checkpoint(tmp_path / "run" / "edtalk.pt")["step"] == stop
+        assert checkpoints.load_checkpoint(tmp_path / "run" / "edtalk.pt")["step"] == stop
         hashes.append(ranks["0"])
     assert hashes[0] != hashes[1]                                        # the second leg trained on
 
@@ -161,4 +160,4 @@ def test_the_probe_trains_under_torchrun_with_identical_ranks(tiny_dataset, tmp_
     assert r.returncode == 0, r.stderr[-3000:]
     ranks = dict(line.split()[1:4:2] for line in r.stdout.splitlines() if line.startswith("RANK"))
     assert set(ranks) == {"0", "1"} and ranks["0"] == ranks["1"]
-    assert common.load_checkpoint(tmp_path / "run" / "probe.pt")["step"] == 3
+    assert checkpoints.load_checkpoint(tmp_path / "run" / "probe.pt")["step"] == 3

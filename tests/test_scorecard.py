@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from talkinglib import checkpoints
 from talkinglib.cli import main
 from talkinglib.eval.scorecard import BARS, Bar, format_scorecard, scorecard
 
@@ -48,12 +49,9 @@ def test_the_scorecard_refuses_a_folder_that_is_not_a_dataset_and_an_unknown_par
 
 def test_edtalk_a_with_the_pose_still_changes_only_the_generated_row(tiny_dataset):
     from talkinglib.eval.lipsync import lip_sync_rows
-    from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-    from talkinglib.train.probe import load_probe
-    edtalk = load_edtalk_checkpoint("data/checkpoints/edtalk_tiny.pt")[0].float()
-    a2l = load_audio2lip_checkpoint("data/checkpoints/audio2lip_tiny.pt")[0].float()
-    probe = load_probe("data/checkpoints/probe_tiny.pt")
+    edtalk = checkpoints.load("data/checkpoints/edtalk_tiny.pt", "edtalk.").float()
+    a2l = checkpoints.load("data/checkpoints/audio2lip_tiny.pt", "edtalk.audio2lip").float()
+    probe = checkpoints.load("data/checkpoints/probe_tiny.pt", "probe")
     rows = {p: lip_sync_rows(edtalk, a2l, probe, tiny_dataset, max_clips=1, mouth_sources=("audio",), pose=p)
             for p in ("frames", "still")}
     assert rows["still"]["real"] == rows["frames"]["real"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from talkinglib import checkpoints
 from talkinglib.models.semantic_expression import PRESETS, SemanticExpression, WordTokenizer
 
 EDTALK = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "edtalk_tiny.pt"
@@ -95,12 +96,11 @@ def test_l1_expression_loss_on_hand_values():
 
 def test_stage_freezes_the_cnn_resumes_exactly_and_runs_from_the_cli(tiny_dataset, tmp_path):
     from talkinglib import cli
-    from talkinglib.train import common
     from talkinglib.train import edtalk_audio2exp as E
     cfg = replace(E.TRAIN_PRESETS["tiny"], steps=4, batch_size=2, seconds=0.5)
     a, _ = E.train_audio2exp(tiny_dataset, tmp_path / "a", EDTALK, cfg=cfg, model_cfg=TINY, progress=False)
     E.train_audio2exp(tiny_dataset, tmp_path / "b", EDTALK, cfg=cfg, model_cfg=TINY, stop_at=2, progress=False)
-    mid = common.load_checkpoint(tmp_path / "b" / "audio2exp.pt")["model"]
+    mid = checkpoints.load_checkpoint(tmp_path / "b" / "audio2exp.pt")["model"]
     b, _ = E.train_audio2exp(tiny_dataset, tmp_path / "b", EDTALK, cfg=cfg, model_cfg=TINY, progress=False)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), k                                  # resumed = straight, bit for bit
@@ -109,9 +109,9 @@ def test_stage_freezes_the_cnn_resumes_exactly_and_runs_from_the_cli(tiny_datase
     assert not any(n.startswith("speech.feature_extractor.") for n in moved)
     assert any(n.startswith("speech.encoder.") for n in moved) and any(n.startswith("text.") for n in moved)
     assert any(n.startswith("mlp.") for n in moved)
-    m, state = E.load_audio2exp(tmp_path / "b" / "audio2exp.pt")
+    m, state = checkpoints.load_with_state(tmp_path / "b" / "audio2exp.pt", "edtalk.audio2exp")
     assert state["step"] == 4 and not m.training
     argv = ["train", "edtalk.audio2exp", "--data", str(tiny_dataset), "--out", str(tmp_path / "c"), "--steps", "2",
             "--init", str(EDTALK), "--set", "batch_size=2", "--set", "seconds=0.5"]
     assert cli.main(argv) == 0
-    assert common.load_checkpoint(tmp_path / "c" / "audio2exp.pt")["step"] == 2
+    assert checkpoints.load_checkpoint(tmp_path / "c" / "audio2exp.pt")["step"] == 2

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from talkinglib import official
+from talkinglib import checkpoints
 from talkinglib.eval.sync import offset_distances, sync_scores
 from talkinglib.models.syncnet import PRESETS, SyncNet, contrastive_sync_loss, info_nce_sync_loss, sync_loss
 
@@ -70,13 +71,13 @@ def test_offset_distances_find_a_known_shift():
 def test_training_resumes_exactly(tiny_dataset, tmp_path):
     """2 steps, stop, resume to 4: the same bytes as 4 straight. (That the loss falls is checked on
     the committed run's curve below: the expert needs ~500 steps to leave chance, too long here.)"""
-    from talkinglib.train.syncnet import TRAIN_PRESETS, load_syncnet, train_syncnet
+    from talkinglib.train.syncnet import TRAIN_PRESETS, train_syncnet
     cfg = replace(TRAIN_PRESETS["tiny"], batch_size=8)
     train_syncnet(tiny_dataset, tmp_path / "b", cfg=replace(cfg, steps=4), stop_at=2, progress=False)
     b, _ = train_syncnet(tiny_dataset, tmp_path / "b", cfg=replace(cfg, steps=4), progress=False)
     a, _ = train_syncnet(tiny_dataset, tmp_path / "c", cfg=replace(cfg, steps=4), progress=False)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
-    assert load_syncnet(tmp_path / "b" / "syncnet.pt")[1]["step"] == 4
+    assert checkpoints.load_with_state(tmp_path / "b" / "syncnet.pt", "syncnet")[1]["step"] == 4
 
 
 def test_committed_expert_hears_sync_on_held_out_identities(tiny_dataset):
@@ -85,8 +86,10 @@ def test_committed_expert_hears_sync_on_held_out_identities(tiny_dataset):
     finds a known delay of a real clip's audio."""
     from pathlib import Path
     from talkinglib.data.datasets import ClipMedia
-    from talkinglib.train.syncnet import SyncPairs, load_syncnet, pair_accuracy
-    net, state = load_syncnet(Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "syncnet_tiny.pt")
+    from talkinglib.data.sync_pairs import SyncPairs
+    from talkinglib.eval.sync import pair_accuracy
+    net, state = checkpoints.load_with_state(Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "syncnet_tiny.pt",
+                                             "syncnet")
     assert state["step"] == 2500
     loss = [v for _, v in state["history"]["loss"]]
     assert min(loss[:2]) > 1.5 and max(loss[-3:]) < 1.0              # log 8 = 2.08 is chance

@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
+from talkinglib import checkpoints
 from talkinglib.errors import InputError
 from talkinglib.eval.speed import clock
 
@@ -119,8 +120,7 @@ class BenchConfig:
 def _edtalk(cfg, device):
     from talkinglib.models.edtalk import PRESETS, EDTalk
     if cfg.checkpoint:
-        from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-        m, _ = load_edtalk_checkpoint(cfg.checkpoint)
+        m = checkpoints.load(cfg.checkpoint, "edtalk.")
         return m.float().to(device).eval()
     m = EDTalk(PRESETS[cfg.preset]).to(device).eval()
     stand_in_weights(m.dec)
@@ -202,8 +202,7 @@ def _reta(cfg, device):
     from talkinglib.models.audio_encoder import BASE_ARCHITECTURE, PRESETS as AUDIO
     from talkinglib.models.reta import PRESETS, RETA
     if cfg.checkpoint:
-        from talkinglib.train.reta import load_reta_checkpoint
-        reta = load_reta_checkpoint(cfg.checkpoint)[0].float().to(device).eval()
+        reta = checkpoints.load(cfg.checkpoint, "reta").float().to(device).eval()
     else:                                # the full E_A is wav2vec 2.0 Base's architecture, built offline
         audio = AUDIO[cfg.preset] if AUDIO[cfg.preset].weights is None else BASE_ARCHITECTURE
         reta = RETA(replace(PRESETS[cfg.preset], audio=audio)).to(device).eval()

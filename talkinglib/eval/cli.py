@@ -3,28 +3,24 @@
 import json
 from pathlib import Path
 
+from talkinglib import checkpoints
 from talkinglib.errors import InputError
 
 
 def cmd_evaluate(args):
     from talkinglib.eval.evaluate import default_scorers, evaluate_clips, make_generator, write_report
-    from talkinglib.train.probe import load_probe
     ckpt = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
     if args.mode == "reta":
-        from talkinglib.train.reta import load_reta_checkpoint
-        model = load_reta_checkpoint(args.checkpoint)[0]
+        model = checkpoints.load(args.checkpoint, "reta")
     else:
-        from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-        model = load_edtalk_checkpoint(args.checkpoint)[0]
+        model = checkpoints.load(args.checkpoint, "edtalk.")
     a2l = None
     if args.audio2lip:
-        from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
-        a2l = load_audio2lip_checkpoint(args.audio2lip)[0].float().to(args.device)
+        a2l = checkpoints.load(args.audio2lip, "edtalk.audio2lip").float().to(args.device)
     syncnet = None
     if args.syncnet != "none":
-        from talkinglib.train.syncnet import load_syncnet
-        syncnet = load_syncnet(args.syncnet or ckpt / "syncnet_tiny.pt")[0]
-    probe = load_probe(args.probe or ckpt / "probe_tiny.pt").to(args.device)
+        syncnet = checkpoints.load(args.syncnet or ckpt / "syncnet_tiny.pt", "syncnet")
+    probe = checkpoints.load(args.probe or ckpt / "probe_tiny.pt", "probe").to(args.device)
     emotion = None
     if args.emotion_classifier != "probe":
         from talkinglib.eval.evaluate import teacher_classifier

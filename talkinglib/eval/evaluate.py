@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkinglib import checkpoints
 from talkinglib.constants import EMOTIONS, SAMPLES_PER_FRAME
 from talkinglib.errors import InputError
 from talkinglib.eval.factors import r2_score
@@ -74,8 +75,7 @@ def teacher_classifier(path):
     """RETA's emotion teacher (a `talkinglib train teacher` checkpoint) as Acc_emo's classifier, its
     class names mapped to SynthTalk's (FER names: "anger" -> "angry", ...)."""
     from talkinglib.models.emotion import ALIASES
-    from talkinglib.train.teacher import load_teacher
-    teacher = load_teacher(path)[0].float()
+    teacher = checkpoints.load(path, "teacher").float()
     back = {v: k for k, v in ALIASES.items()}
     return EmotionClassifier(lambda x: teacher(x)[1], tuple(back.get(c, c) for c in teacher.classes))
 

@@ -32,8 +32,8 @@ def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test
     from talkinglib.data.datasets import ClipStore, frame_factors, to_tensor_images
     from talkinglib import audio as tl_audio
     from talkinglib.eval.sync import sync_scores
-    from talkinglib.train.edtalk_audio2lip import generate_window
-    from talkinglib.train.edtalk_common import BankTargets
+    from talkinglib.data.bank_targets import BankTargets
+    from talkinglib.models.edtalk import generate_window
 
     edtalk, audio2lip, probe = edtalk.eval(), audio2lip.eval(), probe.eval()
     store = ClipStore(data_root, split)

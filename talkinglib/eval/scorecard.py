@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from talkinglib import checkpoints as tl_checkpoints    # (scorecard's argument `checkpoints` is a folder)
 from talkinglib.errors import InputError, MissingFileError
 
 PARTS = ("edtalk", "edtalk-a", "flow", "reta")
@@ -75,8 +76,7 @@ BARS = (
 def _edtalk(paths, probe, root, split, n):
     from talkinglib.eval.disentangle import (DisentangleConfig, copy_error, expression_transfer, mouth_swap,
                                              self_reconstruction)
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-    model = load_edtalk_checkpoint(paths["edtalk"])[0].float().eval()
+    model = tl_checkpoints.load(paths["edtalk"], "edtalk.").float().eval()
     cfg = DisentangleConfig(n=n)
     own, swap = self_reconstruction(model, probe, root, split, cfg), mouth_swap(model, probe, root, split, cfg)
     return {"self_jaw_r2": own["mouth_r2"], "self_pose_r2": own["pose_r2"], "swap_jaw_r2": swap["mouth_r2"],
@@ -86,31 +86,28 @@ def _edtalk(paths, probe, root, split, n):
 
 def _edtalk_a(paths, probe, root, split, max_clips):
     from talkinglib.eval.lipsync import lip_sync_rows
-    from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-    from talkinglib.train.syncnet import load_syncnet
-    edtalk = load_edtalk_checkpoint(paths["edtalk"])[0].float()
-    a2l = load_audio2lip_checkpoint(paths["audio2lip"])[0].float()
-    rows = lip_sync_rows(edtalk, a2l, probe, root, load_syncnet(paths["syncnet"])[0].float(), split, max_clips,
+    edtalk = tl_checkpoints.load(paths["edtalk"], "edtalk.").float()
+    a2l = tl_checkpoints.load(paths["audio2lip"], "edtalk.audio2lip").float()
+    syncnet = tl_checkpoints.load(paths["syncnet"], "syncnet").float()
+    rows = lip_sync_rows(edtalk, a2l, probe, root, syncnet, split, max_clips,
                          mouth_sources=("audio",), pose="still")
     return {"edtalk_a_jaw_r2": rows["audio"]["jaw_r2"],
             "edtalk_a_sync_ratio": rows["audio"]["sync_conf"] / rows["real"]["sync_conf"]}
 
 
 def _flow(paths, probe, root, split, max_clips):
-    from talkinglib.train import edtalk_audio2pose as A
-    from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-    edtalk = load_edtalk_checkpoint(paths["edtalk"])[0].float().eval()
-    flow = A.load_audio2pose(paths["audio2pose"])[0].float().eval()
-    train, test = A.PoseSequences(root, edtalk, "train"), A.PoseSequences(root, edtalk, split)
-    st = A.evaluate_pose(flow, train, test, samples=3, temperature=1.0, seed=0)
+    from talkinglib.data.bank_targets import PoseSequences
+    from talkinglib.eval.pose import evaluate_pose
+    edtalk = tl_checkpoints.load(paths["edtalk"], "edtalk.").float().eval()
+    flow = tl_checkpoints.load(paths["audio2pose"], "edtalk.audio2pose").float().eval()
+    train, test = PoseSequences(root, edtalk, "train"), PoseSequences(root, edtalk, split)
+    st = evaluate_pose(flow, train, test, samples=3, temperature=1.0, seed=0)
     return dict(zip(("flow_yaw_ratio", "flow_pitch_ratio", "flow_roll_ratio"), st["ratio_vs_gt"]))
 
 
 def _reta(paths, probe, root, split, max_clips):
     from talkinglib.eval.reta import evaluate_reta
-    from talkinglib.train.reta import load_reta_checkpoint
-    model = load_reta_checkpoint(paths["reta"])[0].float().eval()
+    model = tl_checkpoints.load(paths["reta"], "reta").float().eval()
     row = evaluate_reta(model, probe, root, split=split, max_clips=max_clips)
     return {"reta_jaw_r2": row["jaw_r2"], "reta_emotion_acc": row["emotion_acc"], "reta_f_m_std": row["f_m_std"]}
 
@@ -136,7 +133,6 @@ def resolve(checkpoints=None, **files):
 def scorecard(data, checkpoints=None, split="test", parts=PARTS, n=192, max_clips=None, progress=print, **files):
     """{"rows": [{key, part, label, value, bar, holds}], "checkpoints", "skipped": {part: reason}, "seconds"}.
     files: an explicit path per FILES name (edtalk=..., reta=...), over `checkpoints`/FILES[name]."""
-    from talkinglib.train.probe import load_probe
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise InputError(f"unknown scorecard parts {sorted(unknown)}; the parts are {list(PARTS)}")
@@ -147,7 +143,7 @@ def scorecard(data, checkpoints=None, split="test", parts=PARTS, n=192, max_clip
     if not paths["probe"].is_file():
         raise MissingFileError(f"no factor probe at {paths['probe']}: pass --probe, or train one with "
                                 "`talkinglib train probe`")
-    probe = load_probe(paths["probe"]).eval()
+    probe = tl_checkpoints.load(paths["probe"], "probe").eval()
     values, skipped, used, t0 = {}, {}, {"probe": str(paths["probe"])}, time.time()
     for part in parts:
         missing = [str(paths[f]) for f in NEEDS[part] if not paths[f].is_file()]

@@ -49,3 +49,18 @@ def sync_scores(net, frames, mel, max_offset=15):
     i = int(torch.nan_to_num(D, nan=float("inf")).argmin())
     return {"offset": i - max_offset, "confidence": float(valid.median() - valid.min()),
             "distance": float(valid.min()), "curve": D.tolist()}
+
+
+@torch.no_grad()
+def pair_accuracy(net, pairs, n=512, seed=123, min_shift=5):
+    """On n face windows, each with its own audio and one shifted window of the same clip:
+    "ranking" = how often S(in sync) > S(shifted), "accuracy" = S > 0.5 read as a yes/no answer on
+    both (2n answers), and the mean S of each."""
+    g = torch.Generator().manual_seed(seed)
+    face, mel = pairs.sample(g, n, 1, min_shift)
+    net = net.eval()
+    p = torch.cat([torch.stack([net.sync_probability(mel[i:i + 128, k], face[i:i + 128]) for k in (0, 1)], 1)
+                   for i in range(0, n, 128)])                                  # (n, 2): in sync, shifted
+    return {"ranking": float((p[:, 0] > p[:, 1]).float().mean()),
+            "accuracy": float(((p[:, 0] > 0.5).float().mean() + (p[:, 1] <= 0.5).float().mean()) / 2),
+            "p_sync": float(p[:, 0].mean()), "p_off": float(p[:, 1].mean())}

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib import audio as tl_audio
+from talkinglib import checkpoints
 from talkinglib.constants import SAMPLES_PER_FRAME
 from talkinglib.data.datasets import to_uint8_images
 from talkinglib.data.face import crop_face, cut, paste_back, Region
@@ -106,21 +107,17 @@ class TalkingHeadPipeline:
         root) for emotion presets); reta needs its one checkpoint."""
         if mode == "reta":
             from talkinglib.inference.reta import RETAPipeline
-            from talkinglib.train.reta import load_reta_checkpoint
-            model = load_reta_checkpoint(checkpoint)[0].float().to(device).eval()
+            model = checkpoints.load(checkpoint, "reta").float().to(device).eval()
             return cls(mode, RETAPipeline(model, batch_size), model.cfg.size, batch_size)
         if mode == "edtalk-v":
-            from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-            model = load_edtalk_checkpoint(checkpoint)[0].float().to(device).eval()
+            model = checkpoints.load(checkpoint, "edtalk.").float().to(device).eval()
             return cls(mode, model, model.cfg.size, batch_size)
         if mode != "edtalk-a":
             raise InputError(f"mode must be one of {MODES}, got {mode!r}")
         if audio2lip is None:
             raise InputError("edtalk-a needs an Audio2Lip checkpoint (audio2lip=..., --audio2lip)")
-        from talkinglib.train.edtalk_audio2lip import load_audio2lip_checkpoint
-        from talkinglib.train.edtalk_common import load_edtalk_checkpoint
-        edtalk = load_edtalk_checkpoint(checkpoint)[0].float().to(device)
-        a2l = load_audio2lip_checkpoint(audio2lip)[0].float().to(device)
+        edtalk = checkpoints.load(checkpoint, "edtalk.").float().to(device)
+        a2l = checkpoints.load(audio2lip, "edtalk.audio2lip").float().to(device)
         return cls._edtalk_a(edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device)
 
     @classmethod
@@ -138,11 +135,9 @@ class TalkingHeadPipeline:
         from talkinglib.inference.edtalk_a import EDTalkA, emotion_presets
         flow = sem = presets = None
         if pose_flow is not None:
-            from talkinglib.train.edtalk_audio2pose import load_audio2pose
-            flow = load_audio2pose(pose_flow)[0].float().to(device)
+            flow = checkpoints.load(pose_flow, "edtalk.audio2pose").float().to(device)
         if semantic is not None:
-            from talkinglib.train.edtalk_audio2exp import load_audio2exp
-            sem = load_audio2exp(semantic)[0].float().to(device)
+            sem = checkpoints.load(semantic, "edtalk.audio2exp").float().to(device)
         if presets_data is not None:
             presets = emotion_presets(edtalk.eval(), presets_data)
         pipe = EDTalkA(edtalk, a2l, pose_flow=flow, semantic=sem, presets=presets, batch_size=batch_size)

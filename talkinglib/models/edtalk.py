@@ -301,3 +301,14 @@ class EDTalk(nn.Module):
         bad = {k: b for k, b in sizes.items() if b not in (1, B)}
         if bad:
             raise ValueError(f"batch sizes must match or be 1 (broadcast); got {sizes}")
+
+
+def generate_window(edtalk, source, w_mouth, w_pose, w_exp):
+    """Î for each frame of a window: source (B, 3, H, W), weights (B, F, K_*) -> (B, F, 3, H, W)."""
+    B, F = w_mouth.shape[:2]
+    code = edtalk.encode(source)
+    lat = code.latent.repeat_interleave(F, 0)                             # (B*F, D)
+    feats = [f.repeat_interleave(F, 0) for f in code.feats]
+    w = {"mouth": w_mouth.flatten(0, 1), "pose": w_pose.flatten(0, 1), "expression": w_exp.flatten(0, 1)}
+    img = edtalk.generate(edtalk.compose(lat, **w), feats, expression=w["expression"])
+    return img.view(B, F, *img.shape[1:])

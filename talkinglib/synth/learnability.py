@@ -1,6 +1,6 @@
 """SYNTHTALK.md's fitness checks, run on an on-disk dataset (train split fits, test split scores).
 
-    numbers = dataset_fitness("data/synthtalk/tiny-seed0", probe=load_probe("data/checkpoints/probe_tiny.pt"))
+    numbers = dataset_fitness("data/synthtalk/tiny-seed0", probe=talkinglib.load("data/checkpoints/probe_tiny.pt"))
 
 Each number is measured on held-out identities; THRESHOLDS are SYNTHTALK.md's.
 """

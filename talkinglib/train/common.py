@@ -1,11 +1,7 @@
-"""Plumbing shared by every training stage: seeding, checkpoints, loaders, logging.
-
-Checkpoints hold {"config", "model", "optimizer", "step", "version"} (DESIGN.md), are written
-atomically (temp file, then os.replace) and loaded with weights_only=True. An export may also hold
-"base" (export_weights): its frozen tensors then live in the checkpoint it was trained from.
+"""Plumbing shared by every training stage: seeding, the batch generator of a step, processes (torchrun),
+the device, logging, the lr decay. The loop itself is train/trainer.py; the checkpoint format and loading
+live in talkinglib/checkpoints.py, below both train/ and inference/.
 """
-import dataclasses
-import hashlib
 import math
 import os
 import random
@@ -13,165 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from talkinglib.errors import CheckpointError  # noqa: F401  (re-exported: train.common.CheckpointError)
-
-CHECKPOINT_VERSION = 1
+import torch.distributed as dist
 
 
 def seed_everything(seed: int):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def config_to_dict(cfg):
-    """A (possibly nested) config dataclass as plain dicts and lists, for checkpoints."""
-    def plain(v):
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return list(v) if isinstance(v, tuple) else v
-    return plain(dataclasses.asdict(cfg))
-
-
-def config_from_dict(cls, d):
-    """The dataclass back from config_to_dict's dict; nested config dataclasses are rebuilt too."""
-    kw = {}
-    for f in dataclasses.fields(cls):
-        if f.name in d:
-            v = d[f.name]
-            if dataclasses.is_dataclass(f.type) and isinstance(v, dict):
-                v = config_from_dict(f.type, v)
-            kw[f.name] = tuple(v) if isinstance(v, list) else v
-    return cls(**kw)
-
-
-def save_checkpoint(path, *, config, model, optimizer=None, step=0, extra=None, history=None):
-    """Atomic write: a crash mid-save leaves the previous checkpoint intact. history: the
-    Logger's {name: [(step, value), ...]}, kept so that curves survive resumes and exports."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"config": config, "model": model.state_dict(),
-             "optimizer": optimizer.state_dict() if optimizer is not None else {},
-             "step": int(step), "version": CHECKPOINT_VERSION, "extra": extra or {},
-             "history": {k: [[int(a), float(b)] for a, b in v] for k, v in (history or {}).items()}}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-# the command that makes each kind of checkpoint: a kind mismatch names it
-MAKERS = {"probe": "talkinglib train probe (or train expert)", "reta": "talkinglib train reta",
-          "teacher": "talkinglib train teacher", "syncnet": "talkinglib train syncnet",
-          "edtalk.": "talkinglib train edtalk.autoencoder, then edtalk.mouth_pose and edtalk.expression",
-          "edtalk.audio2lip": "talkinglib train edtalk.audio2lip", "edtalk.audio2pose": "talkinglib train edtalk.audio2pose",
-          "edtalk.audio2exp": "talkinglib train edtalk.audio2exp"}
-
-
-def checkpoint_kind(state):
-    """A checkpoint's kind: its stage ("reta", "edtalk.expression", ...), or "probe" for the factor probe and
-    the L_mot expert (train probe / train expert record no stage)."""
-    return (state.get("config") or {}).get("stage") or "probe"
-
-
-def require_kind(path, state, kind):
-    """Raise CheckpointError unless the checkpoint is of `kind` (a kind ending in "." is a family: "edtalk." is
-    any EDTalk video stage). The message names both kinds and the command that makes the right one."""
-    have = checkpoint_kind(state)
-    video = have.startswith("edtalk.") and have not in MAKERS
-    if have == kind or (kind == "edtalk." and video):
-        return have
-    what = "an EDTalk video stage's (edtalk.autoencoder, edtalk.mouth_pose or edtalk.expression)" \
-        if kind == "edtalk." else repr(kind)
-    raise CheckpointError(f"{path} is a checkpoint of kind {have!r}, not {what}: pass a checkpoint of that kind "
-                          f"(`{MAKERS[kind]}` makes one)")
-
-
-def load_checkpoint(path, map_location="cpu"):
-    """The checkpoint's dict. One exported with a base (export_weights(base=...)) comes back whole: the
-    tensors it shares with its base are read from that file, which must sit where it did at export."""
-    path = Path(path)
-    state = _read_checkpoint(path, map_location)
-    if "base" in state:
-        state = _with_base(path, state, map_location)
-    return state
-
-
-def _read_checkpoint(path, map_location):
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; train one first (see `talkinglib train --help`)")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated or not a torch file
-        raise CheckpointError(f"{path} is not a readable talkinglib checkpoint ({type(e).__name__}: {e}); "
-                              "delete it and train again, or pass another file") from e
-    missing = {"config", "model", "step", "version"} - set(state)
-    if missing:
-        raise CheckpointError(f"{path} lacks {sorted(missing)}: it was not written by talkinglib")
-    if state["version"] != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint version {state['version']}, this talkinglib reads "
-                              f"version {CHECKPOINT_VERSION}")
-    return state
-
-
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _with_base(path, state, map_location):
-    """state["model"] completed from its base. state["base"] = {"file": the base's path relative to this
-    file's folder, "sha256": the base file's digest, "keys": every tensor name, in order}."""
-    ref = state.pop("base")
-    base_path = path.parent / ref["file"]
-    if not base_path.is_file():
-        raise CheckpointError(f"{path} stores only the tensors that differ from {ref['file']}, which is not at "
-                              f"{base_path}: keep the two files together (copy or move both), or re-export "
-                              "without --base")
-    if _sha256(base_path) != ref["sha256"]:
-        raise CheckpointError(f"{base_path} is not the file {path} was exported against (its sha256 differs): "
-                              f"restore that file, or re-export {path.name} against the new one")
-    base = _read_checkpoint(base_path, map_location)["model"]
-    own = state["model"]
-    try:
-        state["model"] = {k: own[k] if k in own else base[k] for k in ref["keys"]}
-    except KeyError as e:
-        raise CheckpointError(f"{path} names tensor {e} that neither it nor {base_path} holds: re-export it") from e
-    return state
-
-
-def export_weights(src, dst, half=False, base=None):
-    """Copy a checkpoint without its optimizer state, or any training-only extras such as a
-    discriminator (what gets committed or shipped). half=True stores the model's floating-point
-    tensors as float16 (half the bytes); loading casts them back to the model's float32.
-
-    base: an exported checkpoint that src was trained from. Tensors bit-for-bit equal in both (after
-    half) are left out and read back from the base by load_checkpoint, so the base must stay beside dst
-    at the same relative path. A stage that freezes E and G (EDTalk's stages 2 and 3) then costs only
-    its navigation and EEM. The base must be a whole checkpoint, not one with a base of its own."""
-    state = load_checkpoint(src)
-    state["optimizer"] = {}
-    state["extra"] = {}
-    if half:
-        state["model"] = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
-    dst = Path(dst)
-    if base is not None:
-        base = Path(base)
-        raw = _read_checkpoint(base, "cpu")
-        if "base" in raw:
-            raise CheckpointError(f"{base} has a base of its own ({raw['base']['file']}); export against a "
-                                  "whole checkpoint")
-        theirs = raw["model"]
-        shared = {k for k, v in state["model"].items()
-                  if k in theirs and theirs[k].dtype == v.dtype and theirs[k].shape == v.shape
-                  and torch.equal(theirs[k], v)}
-        state["base"] = {"file": os.path.relpath(base.resolve(), dst.resolve().parent), "sha256": _sha256(base),
-                         "keys": list(state["model"])}
-        state["model"] = {k: v for k, v in state["model"].items() if k not in shared}
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, dst)
-    return dst
 
 
 class Logger:
@@ -200,3 +44,38 @@ def cosine_to_floor(lr, t, floor=0.05):
     """A half cosine from lr (t = 0) down to floor · lr (t ≥ 1): the decay of the probe's and the
     EDTalk stages' schedules."""
     return lr * (floor + (1 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t))))
+
+
+def dist_info():
+    """(rank, world_size); set up the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def average_gradients(params, world):
+    """All-reduce the gradients of the trained parameters (frozen ones have none): DDP for a
+    model whose trainable subset changes by stage."""
+    if world == 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+def resolve_device(device=None):
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def step_generator(seed, step, rank=0):
+    """The batch of (seed, step, rank) is fixed: a resumed run draws the same data."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 64 + rank)
+
+
+def ensure_dir(p):
+    Path(p).mkdir(parents=True, exist_ok=True)
+    return Path(p)

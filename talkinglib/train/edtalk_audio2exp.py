@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import torch
 
+from talkinglib import checkpoints
+from talkinglib.data.bank_targets import ExpressionClips
 from talkinglib.errors import InputError
-from talkinglib.train import common
-from talkinglib.train.edtalk_common import BankTargets, step_generator
-from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
+from talkinglib.train.common import step_generator
+from talkinglib.train.trainer import Trainer
 
 STAGE = "edtalk.audio2exp"
 
@@ -43,48 +44,6 @@ def l1_expression_loss(w, w_hat):
     return (w - w_hat).abs().sum(-1).mean()
 
 
-class ExpressionClips:
-    """(audio crop, transcript, clip-mean ELN weights W^e, emotion index) from one split."""
-
-    def __init__(self, data_root, edtalk, split="train", device="cpu"):
-        from talkinglib.data.datasets import ClipStore
-        self.store = ClipStore(data_root, split)
-        self.targets = BankTargets(edtalk, self.store, device=device)
-        self.texts = [m["transcript"] for m in self.store.metas]
-        self.emotion = torch.tensor([m["emotion_index"] for m in self.store.metas])
-
-    def __len__(self):
-        return len(self.store)
-
-    def target(self, c):
-        return self.targets[c]["expression"].mean(0)                  # W^e of the clip (10,)
-
-    def audio(self, c):
-        return torch.from_numpy(self.store.audio(c)).float()
-
-    def sample(self, g, batch_size, seconds, sr=16000):
-        n = int(seconds * sr)
-        wavs, texts, ws, emo = [], [], [], []
-        for _ in range(batch_size):
-            c = int(torch.randint(len(self.store), (1,), generator=g))
-            a = self.audio(c)
-            if len(a) < n:
-                raise ValueError(f"clip {self.store.names[c]} has {len(a) / sr:.2f} s of audio, less than "
-                                 f"seconds={seconds}")
-            s = int(torch.randint(len(a) - n + 1, (1,), generator=g))
-            wavs.append(a[s:s + n])
-            texts.append(self.texts[c])
-            ws.append(self.target(c))
-            emo.append(int(self.emotion[c]))
-        return torch.stack(wavs), texts, torch.stack(ws), torch.tensor(emo)
-
-
-def load_audio2exp(path):
-    """(SemanticExpression in eval mode, checkpoint state) from an edtalk.audio2exp checkpoint."""
-    from talkinglib.models.semantic_expression import SemanticExpression, SemanticExpressionConfig
-    return load_stage_checkpoint(path, STAGE, SemanticExpression, SemanticExpressionConfig)
-
-
 def train_audio2exp(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg=None, resume=True, progress=True,
                     callback=None, stop_at=None, device=None):
     """Train (or resume) E_S, E_T and MLP^e_A on the ELN weights of the EDTalk `init`; writes
@@ -96,13 +55,13 @@ def train_audio2exp(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg
         raise InputError(f"{STAGE} learns the ELN weights of a trained EDTalk: pass --init (an edtalk.expression "
                          "checkpoint, or the official EDTalk.pt)")
     cfg = cfg or TRAIN_PRESETS[preset]
-    run = ModuleStage(STAGE, out_dir, "audio2exp.pt", cfg, device)
+    run = Trainer(STAGE, out_dir, "audio2exp.pt", cfg, device, resume)
     edtalk, _ = _initial_model(STAGE, preset, init, None)
     model_cfg = model_cfg or replace(PRESETS[preset], exp_dim=edtalk.cfg.exp_dim)
     model = SemanticExpression(model_cfg).to(run.device)
     run.attach(model, torch.optim.Adam(model.trainable_parameters(), lr=cfg.lr),
-               {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg), "init": str(init)},
-               resume)
+               {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),
+                "init": str(init)})
     data = ExpressionClips(data_root, edtalk, "train", device=run.device)
     last = run.begin(progress, stop_at)
     while run.step < last:
@@ -115,29 +74,3 @@ def train_audio2exp(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg
         run.end_step({"loss": loss}, callback)
     return run.close()
 
-
-@torch.no_grad()
-def emotion_from_weights(model, train, test, seconds=None):
-    """Emotion accuracy of Ŵ^e on the test clips from audio only, text only and both.
-
-    Ŵ^e is named by the nearest emotion centroid of the training clips' W^e (the frozen ELN's
-    clip-mean weights); the same classifier on the test clips' own W^e is the ceiling ("video").
-    Returns {"both", "audio", "text", "video": accuracy, "chance": 1/8, "n": clips}."""
-    model.eval()
-    W = torch.stack([train.target(c) for c in range(len(train))])
-    cent = torch.stack([W[train.emotion == e].mean(0) for e in range(8)])          # (8, 10)
-    name = lambda w: torch.cdist(w, cent).argmin(1)                                  # noqa: E731
-    wavs = [test.audio(c) for c in range(len(test))]
-    if seconds is not None:
-        wavs = [a[:int(seconds * 16000)] for a in wavs]
-    n = min(len(a) for a in wavs)                                                   # a batch: crop to the shortest
-    wav = torch.stack([a[:n] for a in wavs])
-    y = test.emotion
-    out = {}
-    for mode, kw in (("both", dict(wav=wav, texts=test.texts)), ("audio", dict(wav=wav)),
-                     ("text", dict(texts=test.texts))):
-        w_hat = torch.cat([model(**{k: (v[i:i + 16]) for k, v in kw.items()}) for i in range(0, len(y), 16)])
-        out[mode] = float((name(w_hat) == y).float().mean())
-    out["video"] = float((name(torch.stack([test.target(c) for c in range(len(test))])) == y).float().mean())
-    out.update(chance=1 / 8, n=len(y))
-    return out

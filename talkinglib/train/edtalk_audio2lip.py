@@ -19,11 +19,13 @@ from pathlib import Path
 
 import torch
 
+from talkinglib import checkpoints
+from talkinglib.data.bank_targets import BankTargets
 from talkinglib.data.datasets import ClipMedia
 from talkinglib.errors import InputError
-from talkinglib.train import common
-from talkinglib.train.edtalk_common import BankTargets, step_generator
-from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
+from talkinglib.models.edtalk import generate_window
+from talkinglib.train.common import step_generator
+from talkinglib.train.trainer import Trainer
 
 STAGE = "edtalk.audio2lip"
 
@@ -80,23 +82,6 @@ class LipWindows(ClipMedia):
         return {k: torch.stack(v) for k, v in out.items()}   # (B, 3, H, W), (B, F, 3, H, W), (B, F, 1, 80, 16), (B, F, K)
 
 
-def generate_window(edtalk, source, w_mouth, w_pose, w_exp):
-    """Î for each frame of a window: source (B, 3, H, W), weights (B, F, K_*) -> (B, F, 3, H, W)."""
-    B, F = w_mouth.shape[:2]
-    code = edtalk.encode(source)
-    lat = code.latent.repeat_interleave(F, 0)                             # (B*F, D)
-    feats = [f.repeat_interleave(F, 0) for f in code.feats]
-    w = {"mouth": w_mouth.flatten(0, 1), "pose": w_pose.flatten(0, 1), "expression": w_exp.flatten(0, 1)}
-    img = edtalk.generate(edtalk.compose(lat, **w), feats, expression=w["expression"])
-    return img.view(B, F, *img.shape[1:])
-
-
-def load_audio2lip_checkpoint(path):
-    """(Audio2Lip in eval mode, checkpoint state) from an edtalk.audio2lip checkpoint."""
-    from talkinglib.models.audio2lip import Audio2Lip, Audio2LipConfig
-    return load_stage_checkpoint(path, STAGE, Audio2Lip, Audio2LipConfig)
-
-
 def train_audio2lip(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg=None, syncnet=None, resume=True,
                     progress=True, callback=None, stop_at=None, device=None):
     """Train (or resume) Audio2Lip against the frozen EDTalk `init`; writes out_dir/audio2lip.pt.
@@ -105,24 +90,24 @@ def train_audio2lip(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg
     from talkinglib.models.audio2lip import PRESETS, Audio2Lip
     from talkinglib.models.syncnet import sync_loss
     from talkinglib.train.edtalk_common import _initial_model
-    from talkinglib.train.syncnet import load_syncnet
     if init is None:
         raise InputError(f"{STAGE} trains against a frozen EDTalk: pass --init (an edtalk.mouth_pose or later "
                          "checkpoint, or the official EDTalk.pt)")
     cfg = cfg or TRAIN_PRESETS[preset]
-    run = ModuleStage(STAGE, out_dir, "audio2lip.pt", cfg, device)
+    run = Trainer(STAGE, out_dir, "audio2lip.pt", cfg, device, resume)
     dev = run.device
     edtalk, _ = _initial_model(STAGE, preset, init, None)
     edtalk = edtalk.to(dev).eval().requires_grad_(False)                 # frozen: gradients pass through only
     expert = None
     if cfg.w_sync > 0:
         syncnet = syncnet or default_syncnet(preset)
-        expert = load_syncnet(syncnet)[0].to(dev).requires_grad_(False)
+        expert = checkpoints.load(syncnet, "syncnet").to(dev).requires_grad_(False)
     model_cfg = model_cfg or replace(PRESETS[preset], mouth_dim=edtalk.cfg.mouth_dim)
     net = Audio2Lip(model_cfg).to(dev)
     run.attach(net, torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas)),
-               {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg), "init": str(init),
-                "syncnet": str(syncnet) if expert is not None else None}, resume)
+               {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),
+                "init": str(init),
+                "syncnet": str(syncnet) if expert is not None else None})
     data = LipWindows(data_root, edtalk, "train", device=dev)
     last = run.begin(progress, stop_at)
     while run.step < last:

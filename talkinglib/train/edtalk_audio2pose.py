@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from talkinglib import checkpoints
+from talkinglib.data.bank_targets import PoseSequences
 from talkinglib.errors import InputError
 from talkinglib.losses.edtalk import pose_reconstruction_loss, temporal_loss
-from talkinglib.data.datasets import ClipMedia
-from talkinglib.train import common
-from talkinglib.train.edtalk_common import BankTargets, step_generator
-from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
+from talkinglib.train.common import step_generator
+from talkinglib.train.trainer import Trainer
 
 STAGE = "edtalk.audio2pose"
 
@@ -53,37 +53,6 @@ TRAIN_PRESETS = {
 }
 
 
-class PoseSequences(ClipMedia):
-    """Random N-frame windows of (W^p (N, 6), mel (N, 1, 80, 16)) from one split."""
-
-    def __init__(self, data_root, edtalk, split="train", device="cpu"):
-        super().__init__(data_root, split)
-        self.targets = BankTargets(edtalk, self.store, device=device)                 # computed per clip on demand
-
-    @property
-    def angles(self):
-        """True yaw, pitch, roll of every clip, a list of (T, 3): SynthTalk only (evaluation)."""
-        from talkinglib.data.datasets import frame_factors
-        return [torch.from_numpy(frame_factors(m)["pose"][:, :3]) for m in self.store.metas]
-
-    @property
-    def pose(self):
-        """W^p of every clip, a list of (T, 6)."""
-        return self.targets.all("pose")
-
-    def sample(self, g, batch_size, frames):
-        ws, mels = [], []
-        for _ in range(batch_size):
-            c = int(torch.randint(len(self.store), (1,), generator=g))
-            T = len(self.targets[c]["pose"])
-            if T < frames:
-                raise ValueError(f"clip {self.store.names[c]} has {T} frames, fewer than N = {frames}")
-            s = int(torch.randint(T - frames + 1, (1,), generator=g))
-            ws.append(self.targets[c]["pose"][s:s + frames])
-            mels.append(self.mel(c)[s:s + frames])
-        return torch.stack(ws), torch.cat(mels)                          # (B, N, 6), (B*N, 1, 80, 16)
-
-
 def audio2pose_losses(flow, w_pose, mel, cfg, g=None):
     """L_MLE, L^p_rec, L^p_tem for a batch. w_pose (B, N, 6), mel (B*N, 1, 80, 16)."""
     B, N, _ = w_pose.shape
@@ -92,13 +61,6 @@ def audio2pose_losses(flow, w_pose, mel, cfg, g=None):
     zhat = flow.draw_latent(B, N, g).to(w_pose) * cfg.temperature         # ẑ from the prior (N(0, I) in EDTalk Eq. 13)
     w_hat = flow.from_latent(zhat, fa)                                   # EDTalk Eq. A2
     return {"mle": mle, "rec": pose_reconstruction_loss(w_pose, w_hat), "tem": temporal_loss(w_pose, w_hat)}
-
-
-def load_audio2pose(path):
-    """(PoseFlow in eval mode, checkpoint state) from an edtalk.audio2pose checkpoint. A checkpoint
-    from before PoseFlowConfig.context reads a sequence whole (context 0), as it was evaluated."""
-    from talkinglib.models.pose_flow import PoseFlow, PoseFlowConfig
-    return load_stage_checkpoint(path, STAGE, PoseFlow, PoseFlowConfig)
 
 
 def train_audio2pose(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg=None, resume=True, progress=True,
@@ -111,13 +73,13 @@ def train_audio2pose(data_root, out_dir, init, preset="tiny", cfg=None, model_cf
         raise InputError(f"{STAGE} reads W^p with a trained EDTalk: pass --init (an edtalk.mouth_pose or later "
                          "checkpoint, or the official EDTalk.pt)")
     cfg = cfg or TRAIN_PRESETS[preset]
-    run = ModuleStage(STAGE, out_dir, "audio2pose.pt", cfg, device)
+    run = Trainer(STAGE, out_dir, "audio2pose.pt", cfg, device, resume)
     edtalk, _ = _initial_model(STAGE, preset, init, None)
     model_cfg = model_cfg or replace(PRESETS[preset], pose_dim=edtalk.cfg.pose_dim, context=cfg.frames)
     flow = PoseFlow(model_cfg).to(run.device)
     run.attach(flow, torch.optim.Adam(flow.parameters(), lr=cfg.lr, betas=tuple(cfg.betas)),
-               {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg), "init": str(init)},
-               resume)
+               {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),
+                "init": str(init)})
     data = PoseSequences(data_root, edtalk, "train", device=run.device)
     last = run.begin(progress, stop_at)
     while run.step < last:
@@ -128,52 +90,4 @@ def train_audio2pose(data_root, out_dir, init, preset="tiny", cfg=None, model_cf
         run.update(loss, clip=cfg.grad_clip)
         run.end_step({"loss": loss, **losses}, callback)
     return run.close()
-
-
-def velocity_std(x):
-    """std over time of the frame-to-frame change, pooled over sequences: list of (T, C) -> (C,)."""
-    return torch.cat([s[1:] - s[:-1] for s in x]).std(0)
-
-
-def linear_readout(features, targets):
-    """Least squares with a bias: lists of (T, F) and (T, C) -> (F + 1, C)."""
-    X, Y = torch.cat(features).double(), torch.cat(targets).double()
-    X = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1)
-    return torch.linalg.lstsq(X, Y).solution.float()
-
-
-def apply_readout(A, x):
-    return torch.cat([x, torch.ones(len(x), 1)], 1) @ A
-
-
-@torch.no_grad()
-def evaluate_pose(flow, train, test, samples=4, temperature=1.0, seed=0):
-    """Sampled poses for each test clip's audio against the clip's ground truth.
-
-    Yaw/pitch/roll are read from W^p by a linear read-out fitted on the training frames (the same
-    instrument for ground truth and samples). Returns a dict: readout_r2 (test, per angle),
-    velocity_std of the true angles, of the read-out ground truth and of the samples (per angle),
-    their ratio, and diversity (mean |sample_i - sample_j| over the ground truth's std)."""
-    A = linear_readout(train.pose, train.angles)
-    gt_read = [apply_readout(A, w) for w in test.pose]
-    ang = torch.cat(test.angles)
-    r2 = 1 - ((torch.cat(gt_read) - ang) ** 2).sum(0) / ((ang - ang.mean(0)) ** 2).sum(0)
-    g = torch.Generator().manual_seed(seed)
-    draws = [[flow.sample(test.mel(c), batch=1, temperature=temperature, generator=g)[0].cpu()
-              for _ in range(samples)] for c in range(len(test.pose))]
-    sampled = [apply_readout(A, w) for d in draws for w in d]
-    v_true, v_gt, v_smp = velocity_std(test.angles), velocity_std(gt_read), velocity_std(sampled)
-    spread = torch.stack([torch.stack(d).std(0).mean() for d in draws]).mean()     # across samples of one audio
-    return {"readout_r2": r2.tolist(), "velocity_std_true": v_true.tolist(), "velocity_std_gt": v_gt.tolist(),
-            "velocity_std_samples": v_smp.tolist(), "ratio_vs_gt": (v_smp / v_gt).tolist(),
-            "diversity": float(spread / torch.cat(test.pose).std(0).mean()),
-            "samples": samples, "temperature": temperature}
-
-
-def summarise(stats):
-    names = ("yaw", "pitch", "roll")
-    return "\n".join(f"{n:5s}: read-out R² {stats['readout_r2'][i]:.2f}; velocity std true {stats['velocity_std_true'][i]:.3f}"
-                     f", read-out GT {stats['velocity_std_gt'][i]:.3f}, samples {stats['velocity_std_samples'][i]:.3f}"
-                     f" (ratio {stats['ratio_vs_gt'][i]:.2f})" for i, n in enumerate(names)) + \
-        f"\ndiversity (spread across samples / GT std): {stats['diversity']:.2f}"
 

@@ -37,16 +37,15 @@ The D step comes first, then the G step; D's requires_grad is switched off for t
 """
 
 import torch
-from tqdm.auto import tqdm
-
 from talkinglib.data import clips as clipio
 from talkinglib.data.edtalk_batches import FACTORS, EDTalkBatches, soft_eye_region
 from talkinglib.losses.edtalk import (copy_warp_loss, factor_anchor_loss, g_nonsaturating_loss, inner_mouth_mask,
                                       landmark_flow_loss, mouth_inside_loss, paired_swap_reading_loss,
                                       reconstruction_loss, region_l1_loss)
+from talkinglib.train.adversarial import discriminator_step
+from talkinglib.train.common import step_generator
+from talkinglib.train.edtalk_common import expert_probe, set_stage_lr, setup_stage
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
-from talkinglib.train.edtalk_common import (discriminator_step, close_run, expert_probe, finish_step, generator_step,
-                                            setup_stage, step_generator)
 
 STAGE = "edtalk.autoencoder"
 
@@ -79,7 +78,7 @@ def swap_reading(m, reader, src, drv, lat_s, feats_s, w_s, w_d, expression):
 
 def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init=None, resume=True,
                       progress=True, callback=None, stop_at=None, device=None, expert=None):
-    """Train (or resume) E + G; writes out_dir/edtalk.pt. Returns the StageRun (model, logger, ...).
+    """Train (or resume) E + G; writes out_dir/edtalk.pt. Returns the EDTalkRun (model, logger, ...).
     expert: the SynthTalk expert checkpoint of perceptual="expert" (default data/checkpoints/expert_PRESET.pt)."""
     cfg = cfg or TRAIN_PRESETS[STAGE][preset]
     run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device, model_cfg=model_cfg,
@@ -114,8 +113,7 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
     reader = None
     if cfg.w_swap_expert > 0:                                            # the frozen SynthTalk expert reads the swaps
         reader = expert_probe(preset, expert, "w_swap_expert reads swapped images with").to(dev).standardised
-    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
+    last = run.begin(progress, stop_at, postfix=("loss", "rec", "d"))
     inside_draw = cfg.w_draw > 0 and cfg.draw_region == "inside"
     need_landmarks = cfg.w_flow_landmarks > 0 or cfg.w_mouth_inside > 0 or inside_draw or cfg.w_eyes > 0
     while run.step < last:
@@ -179,6 +177,8 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
         if reader is not None and run.step >= cfg.swap_start:            # tiny-scale aid, not EDTalk
             losses["swap_expert"] = swap_reading(m, reader, src, drv, lat_s, feats_s, m.navigate(lat_s), w, drive_e)
             loss = loss + cfg.w_swap_expert * losses["swap_expert"]
-        losses["loss"] = generator_step(run, loss)
-        finish_step(run, cfg, bar, last, losses, callback)
-    return close_run(run, bar)
+        losses["loss"] = run.update(loss)                                # G step: the stage's parameters
+        set_stage_lr(run.opt, cfg, run.step + 1)                         # the next update's lr, saved with the opt
+        run.end_step(losses, callback)                                   # log, checkpoint on schedule
+    run.close()
+    return run

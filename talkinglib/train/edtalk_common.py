@@ -1,41 +1,22 @@
-"""Plumbing shared by EDTalk's video-driven stages: model set-up, freezing, D step,
-checkpoints, resume, multi-process gradient averaging. The loops themselves live one per file:
-edtalk_autoencoder.py, edtalk_mouth_pose.py, edtalk_expression.py.
+"""What EDTalk's video-driven stages share: the model a stage starts from, which parameters it trains,
+its lr schedule, Φ of L_per and the L_mot experts. The loops themselves live one per file
+(edtalk_autoencoder.py, edtalk_mouth_pose.py, edtalk_expression.py) and run on the one Trainer
+(train/trainer.py), which resumes, logs and checkpoints them.
 
 Stages chain through checkpoints: each stage starts from the previous stage's `edtalk.pt`
 (`--init`), trains only its own parameter groups and writes a checkpoint of the whole model.
 """
-import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 
+from talkinglib import checkpoints
 from talkinglib.errors import InputError
-from talkinglib.losses.edtalk import d_logistic_loss, r1_penalty
 from talkinglib.train import common
+from talkinglib.train.adversarial import build_discriminator
 from talkinglib.train.edtalk_config import TRAINABLE, EDTalkTrainConfig
-
-# -- distributed ----------------------------------------------------------------------------
-def dist_info():
-    """(rank, world_size); set up the process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def average_gradients(params, world):
-    """All-reduce the gradients of the trained parameters (frozen ones have none): DDP for a
-    model whose trainable subset changes by stage."""
-    if world == 1:
-        return
-    for p in params:
-        if p.grad is not None:
-            dist.all_reduce(p.grad)
-            p.grad /= world
-
+from talkinglib.train.trainer import Trainer
 
 # -- freezing -------------------------------------------------------------------------------
 def trained_groups(stage, cfg=None):
@@ -73,96 +54,16 @@ def freeze_for_stage(model, stage, cfg=None):
     return params
 
 
-# -- the discriminator step (the same in every stage) --------------------------------------
-def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world, loss_fn=d_logistic_loss):
-    """One D update on (real, fake.detach()), with the lazy R1 penalty. Returns the loss.
-    loss_fn(real_logits, fake_logits): EDTalk Eq. 6 by default; RETA passes RETA Eq. 4."""
-    D.requires_grad_(True)
-    loss = loss_fn(D(real), D(fake.detach()))
-    if cfg.r1 > 0 and d_step % cfg.r1_every == 0:
-        real = real.detach().requires_grad_(True)
-        loss = loss + cfg.r1 * cfg.r1_every * r1_penalty(D(real), real)
-    d_opt.zero_grad(set_to_none=True)
-    loss.backward()
-    average_gradients(params_d, world)
-    d_opt.step()
-    D.requires_grad_(False)          # the G step must not accumulate into D
-    return loss.detach()
-
-
-# -- checkpoints ------------------------------------------------------------------------------
-def build_discriminator(preset, size, state=None):
-    """The adversarial D of a run: resuming (`state`, the run's checkpoint), built from the config the run saved,
-    so that a later change of the preset cannot rebuild another D under its weights; else the preset's, at the
-    model's size. Checkpoints from before the config was saved are read with the preset's."""
-    from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator, DiscriminatorConfig
-    saved = (state or {}).get("extra", {}).get("discriminator_config")
-    if saved is not None:
-        return Discriminator(common.config_from_dict(DiscriminatorConfig, saved))
-    return Discriminator(replace(D_PRESETS[preset], size=size))
-
-
-def save_stage(path, *, stage, model, model_cfg, train_cfg, opt, D, d_opt, step, init, history=None):
-    config = {"stage": stage, "model": common.config_to_dict(model_cfg), "train": common.config_to_dict(train_cfg),
-              "init": str(init) if init else None}
-    extra = {"discriminator": D.state_dict(), "d_optimizer": d_opt.state_dict(),
-             "discriminator_config": common.config_to_dict(D.cfg)}
-    common.save_checkpoint(path, config=config, model=model, optimizer=opt, step=step, extra=extra, history=history)
-
-
-def load_edtalk_checkpoint(path):
-    """(EDTalk in eval mode, checkpoint state) from any EDTalk stage checkpoint."""
-    from talkinglib.models.edtalk import EDTalk, EDTalkConfig
-    state = common.load_checkpoint(path)
-    common.require_kind(path, state, "edtalk.")
-    model = EDTalk(common.config_from_dict(EDTalkConfig, state["config"]["model"]))
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise common.CheckpointError(f"{path} does not match EDTalk({state['config']['model']}): {e}") from e
-    return model.eval(), state
-
-
-def step_generator(seed, step, rank=0):
-    """The batch of (seed, step, rank) is fixed: a resumed run draws the same data."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 64 + rank)
-
-
-def resolve_device(device=None):
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def ensure_dir(p):
-    Path(p).mkdir(parents=True, exist_ok=True)
-    return Path(p)
-
-
 # -- set-up shared by the three loops ---------------------------------------------------------
-@dataclass
-class StageRun:
-    stage: str
-    model: torch.nn.Module
-    model_cfg: object
+class EDTalkRun(Trainer):
+    """The Trainer of an EDTalk video stage, with what its loop reads besides the model: the adversarial D
+    and its optimiser (saved in the checkpoint's extra, with D's config), Φ of L_per (vgg), the model's
+    config and the checkpoint the stage started from (init)."""
     D: torch.nn.Module
-    opt: torch.optim.Optimizer
     d_opt: torch.optim.Optimizer
-    params: list             # the trained generator-side parameters
     vgg: torch.nn.Module
-    logger: common.Logger
-    ckpt_path: Path
-    step: int
-    rank: int
-    world: int
-    device: torch.device
+    model_cfg: object
     init: object
-
-    def save(self, cfg):
-        if self.rank == 0:
-            save_stage(self.ckpt_path, stage=self.stage, model=self.model, model_cfg=self.model_cfg,
-                       train_cfg=cfg, opt=self.opt, D=self.D, d_opt=self.d_opt, step=self.step, init=self.init,
-                       history=self.logger.history)
 
 
 def _initial_model(stage, preset, init, model_cfg):
@@ -178,7 +79,7 @@ def _initial_model(stage, preset, init, model_cfg):
         from talkinglib.official import load_edtalk      # an official EDTalk.pt
         model = load_edtalk(state)
         return model, model.cfg
-    model, _ = load_edtalk_checkpoint(init)
+    model = checkpoints.load(init, "edtalk.")
     return model, model.cfg
 
 
@@ -214,11 +115,9 @@ def with_model_changes(model, stage, overrides, cfg):
 
 def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resume=True, device=None,
                 model_cfg=None, model_overrides=None, expert=None):
-    rank, world = dist_info()
-    device = resolve_device(device)
-    common.seed_everything(cfg.seed)
-    out_dir = ensure_dir(out_dir)
-    ckpt_path = out_dir / "edtalk.pt"
+    """The EDTalkRun of `stage`: the model from `init` (or a new one for edtalk.autoencoder), frozen but for the
+    stage's groups, its optimiser and D's, resumed from out_dir/edtalk.pt when it exists."""
+    run = EDTalkRun(stage, out_dir, "edtalk.pt", cfg, device, resume)           # seeds before the models are built
     model, model_cfg = _initial_model(stage, preset, init, model_cfg)
     if model_overrides:
         model = with_model_changes(model, stage, model_overrides, cfg)
@@ -230,39 +129,23 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
             eem.make_identity()
     if stage == "edtalk.mouth_pose" and cfg.navigation_init == "fresh":
         model.reset_navigation(("mouth", "pose"))
-    state = common.load_checkpoint(ckpt_path) if resume and ckpt_path.is_file() else None   # read once
-    D = build_discriminator(preset, model_cfg.size, state)
-    model.to(device)
-    D.to(device)                     # before the optimizers, so their state lives on the device too
+    D = build_discriminator(preset, model_cfg.size, run.state)
+    model.to(run.device)
+    D.to(run.device)                 # before the optimizers, so their state lives on the device too
     params = freeze_for_stage(model, stage, cfg)
     opt = torch.optim.Adam(param_groups(model, stage, cfg, params), lr=cfg.lr, betas=tuple(cfg.betas))
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
-    step = 0
-    if state is not None:
-        if state["config"].get("stage") != stage:
-            raise common.CheckpointError(f"{ckpt_path} belongs to stage {state['config'].get('stage')}, not {stage}; "
-                                         "use another --out or --no-resume")
-        model.load_state_dict(state["model"])
-        try:
-            opt.load_state_dict(state["optimizer"])
-        except ValueError as e:                   # the trained parameter set changed (e.g. drive_expression)
-            raise common.CheckpointError(
-                f"{ckpt_path} was trained with other parameter groups than this config trains ({e}); to change "
-                f"what {stage} trains, start from its weights in a new run: --init {ckpt_path} --out NEW_DIR") from e
-        D.load_state_dict(state["extra"]["discriminator"])
-        d_opt.load_state_dict(state["extra"]["d_optimizer"])
-        step = state["step"]
-    set_stage_lr(opt, cfg, step)                  # the schedule, not the saved optimizer's lr, sets it
-    model.train()
+    run.attach(model, opt, {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),
+                            "init": str(init) if init else None},
+               extra={"discriminator": D, "d_optimizer": d_opt},
+               extra_config={"discriminator_config": checkpoints.config_to_dict(D.cfg)}, params=params)
+    set_stage_lr(opt, cfg, run.step)              # the schedule, not the saved optimizer's lr, sets it
     if "encoder" not in TRAINABLE[stage]:
         model.enc.eval()             # a frozen E keeps its BatchNorm statistics (encoder_norm="batch")
     D.train().requires_grad_(False)
-    vgg = perceptual_network(preset, cfg.perceptual, expert).to(device)
-    logger = common.Logger(out_dir / "tb" if rank == 0 else None)
-    if step:                                                          # resumed: the curves go on
-        logger.history = {k: [tuple(p) for p in v] for k, v in state.get("history", {}).items()}
-    return StageRun(stage, model, model_cfg, D, opt, d_opt, params, vgg, logger, ckpt_path, step, rank, world,
-                    device, init)
+    run.D, run.d_opt, run.model_cfg, run.init = D, d_opt, model_cfg, init
+    run.vgg = perceptual_network(preset, cfg.perceptual, expert).to(run.device)
+    return run
 
 
 def default_expert(preset):
@@ -273,12 +156,11 @@ def default_expert(preset):
 def expert_probe(preset, expert=None, purpose="this stage reads"):
     """The frozen SynthTalk expert (a FactorProbe in eval mode) from `expert`, default
     data/checkpoints/expert_<preset>.pt; a missing file names how to make it."""
-    from talkinglib.train.probe import load_probe
     path = Path(expert) if expert else default_expert(preset)
     if not path.is_file():
         raise FileNotFoundError(f"{purpose} the SynthTalk expert {path}, which is missing: pass --expert, or train "
                                 f"it with `talkinglib train expert --preset {preset} --data D --out {path.parent}`")
-    return load_probe(path).eval().requires_grad_(False)
+    return checkpoints.load(path, "probe").eval().requires_grad_(False)
 
 
 def perceptual_network(preset, weights, expert=None):
@@ -314,71 +196,3 @@ def stage_lr(cfg, step):
 def set_stage_lr(opt, cfg, step):
     for group in opt.param_groups:
         group["lr"] = stage_lr(cfg, step) * group.get("lr_scale", 1.0)
-
-
-def finish_step(run, cfg, bar, last, losses, callback=None):
-    """Advance the step; log, report and checkpoint on schedule. losses: {name: scalar tensor}."""
-    run.step += 1
-    bar.update()
-    if cfg.lr_decay:
-        set_stage_lr(run.opt, cfg, run.step)
-    if run.step % cfg.log_every == 0 or run.step == last:
-        scalars = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
-        run.logger.log(run.step, **scalars)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in scalars.items() if k in ("loss", "rec", "d")})
-        if callback is not None:
-            callback(run.step, run.logger)
-    if run.step % cfg.ckpt_every == 0 or run.step == last:
-        run.save(cfg)
-
-
-def generator_step(run, loss):
-    """One update of the stage's trained parameters (the G side): backward, average across
-    processes, step. Returns the detached loss."""
-    run.opt.zero_grad(set_to_none=True)
-    loss.backward()
-    average_gradients(run.params, run.world)
-    run.opt.step()
-    return loss.detach()
-
-
-def close_run(run, bar):
-    bar.close()
-    run.logger.close()
-    run.model.eval()
-    return run
-
-
-def bank_feature(model, latent_like, **weights):
-    """f^{r→*} = Σ_i w_i b_i for one bank (the D-dim feature of EDTalk Eq. 1), via compose from a zero latent."""
-    return model.compose(torch.zeros_like(latent_like), **weights)
-
-
-class BankTargets:
-    """W^m, W^p, W^e = MLN/PLN/ELN(E(I_t)) of every frame of a clip, by a frozen EDTalk, computed the
-    first time a clip is asked for and kept (the audio stages' ground truth).
-
-        targets = BankTargets(edtalk, store)
-        targets[c]["pose"]          # (T, 6) for clip c of the ClipStore
-        targets.all("pose")         # a list over every clip
-    """
-
-    def __init__(self, edtalk, store, device="cpu", batch=256):
-        self.edtalk, self.store, self.device, self.batch = edtalk.to(device).eval(), store, device, batch
-        self._cache = {}
-
-    @torch.no_grad()
-    def __getitem__(self, c):
-        if c not in self._cache:
-            from talkinglib.data.datasets import to_tensor_images
-            frames = to_tensor_images(self.store.frames(c))
-            parts = [self.edtalk.navigate(self.edtalk.encode(frames[i:i + self.batch].to(self.device)).latent)
-                     for i in range(0, len(frames), self.batch)]
-            self._cache[c] = {k: torch.cat([p[k] for p in parts]).float().cpu() for k in parts[0]}
-        return self._cache[c]
-
-    def __len__(self):
-        return len(self.store)
-
-    def all(self, component):
-        return [self[c][component] for c in range(len(self))]

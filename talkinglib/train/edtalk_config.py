@@ -99,7 +99,8 @@ class EDTalkTrainConfig:
     ckpt_every: int = 250
 
 
-def _tiny(**kw):
+def _config(**kw):
+    """EDTalkTrainConfig with these fields changed (the presets below, tiny and full alike)."""
     return replace(EDTalkTrainConfig(), **kw)
 
 
@@ -155,14 +156,14 @@ TRAIN_PRESETS = {
     #   tiny-seed1: 16000 0.871 / 0.945, 0.845 / 0.937, 0.0106 → 17000 0.871 / 0.946, 0.842 / 0.939, 0.01004
     # the copy's warp 0.48 px at 16500 (m_I 0.887). The same 500 steps at the floor lr without it
     # (`runs/ae_hold`, 16500): L1 0.0098 / 0.0106, self 0.846 / 0.919, swap 0.819 / 0.916 on tiny-seed0.
-    "edtalk.autoencoder": {"tiny": _tiny(steps=17000, lr_hold=1 / 17, w_copy_warp=0.3, copy_warp_start=16000,
+    "edtalk.autoencoder": {"tiny": _config(steps=17000, lr_hold=1 / 17, w_copy_warp=0.3, copy_warp_start=16000,
                                          lr=2e-3, lr_d=2e-3, adv_start=10**9, extra_identities=500,
                                          w_per=0.2, perceptual="expert", w_mouth=1.0, w_factors=1.0,
                                          same_fraction=0.1, w_flow_landmarks=0.1, lr_decay=0.25, w_draw=1.0,
                                          draw_region="inside", w_mouth_inside=0.05, mouth_inside_start=5250,
                                          drive_expression=True, w_eyes=1.0, expression_start=8000,
                                          w_swap_expert=1.0, swap_start=10000),
-                           "full": _tiny(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
+                           "full": _config(steps=200_000, batch_size=32, lr=2e-3, lr_d=2e-3, perceptual="imagenet")},
     # tiny stage 2 keeps stage 1's navigation (navigation_init="keep"), anchors the bank weights read
     # from each swapped image to the truth of the frame each factor came from (w_factors), weighs the L1
     # inside each frame's mouth region (w_mouth 3), without L_per, for 1000 steps. On the tiny stage-1
@@ -205,9 +206,9 @@ TRAIN_PRESETS = {
     # the first 250 of the 1000). Even 100 steps at 2e-3 raise the copy L1 (0.0095 / 0.0100 after stage 1
     # → 0.0097 / 0.0101 on tiny-seed0 / seed1); 250 steps at lr 5e-4 (`runs/mp_lr5e4`) keep it at
     # 0.0094 / 0.00996 with self 0.840 / 0.918 and 0.864 / 0.944, swap 0.818 / 0.916 and 0.839 / 0.936.
-    "edtalk.mouth_pose": {"tiny": _tiny(steps=250, lr=5e-4, adv_start=10**9, w_per=0.0, w_factors=1.0,
+    "edtalk.mouth_pose": {"tiny": _config(steps=250, lr=5e-4, adv_start=10**9, w_per=0.0, w_factors=1.0,
                                         w_mouth=3.0, w_swap_expert=1.0),
-                          "full": _tiny(steps=20_000, batch_size=4, perceptual="imagenet")},
+                          "full": _config(steps=20_000, batch_size=4, perceptual="imagenet")},
     # tiny stage 3: lr 2e-4 and no L_per. At EDTalk's 2e-3, L_mot (through the frozen expert) wrecked the
     # images of the tiny G: cross-reconstruction L1 0.05 → 0.6 by step 2000 with w_mot=10, 0.32 by step
     # 450 with w_mot=1, but 0.04 throughout with w_mot=0; at 5e-4 L1 had doubled by step 1200. At 2e-4
@@ -233,6 +234,6 @@ TRAIN_PRESETS = {
     # (ours, region L1s on the driving frame) for 800 steps keep both (72.9 % and 0.850): the recipe's
     # `edtalk_exp` step passes them (recipe.EXP_AIDS), and this preset stays the one RETA's EEM-32 start used
     # (data/checkpoints/README.md has the measurements).
-    "edtalk.expression": {"tiny": _tiny(steps=400, adv_start=10**9, lr=2e-4, w_per=0.0),
-                          "full": _tiny(steps=60_000, batch_size=10, perceptual="imagenet")},
+    "edtalk.expression": {"tiny": _config(steps=400, adv_start=10**9, lr=2e-4, w_per=0.0),
+                          "full": _config(steps=60_000, batch_size=10, perceptual="imagenet")},
 }

@@ -28,14 +28,14 @@ brows still carry the emotion (data/checkpoints/README.md, "Why, and the stage 3
 recipe's `edtalk_exp` step trains so for 800 steps (train/recipe.py, EXP_AIDS).
 """
 import torch
-from tqdm.auto import tqdm
-
+from talkinglib import checkpoints
 from talkinglib.data.edtalk_batches import EDTalkBatches
 from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, motion_loss,
                                       mouth_consistency_loss, reconstruction_loss, region_l1_loss)
+from talkinglib.train.adversarial import discriminator_step
+from talkinglib.train.common import step_generator
+from talkinglib.train.edtalk_common import default_expert, set_stage_lr, setup_stage
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
-from talkinglib.train.edtalk_common import (default_expert, discriminator_step, close_run, finish_step,
-                                            generator_step, setup_stage, step_generator)
 
 STAGE = "edtalk.expression"
 
@@ -43,8 +43,7 @@ STAGE = "edtalk.expression"
 def load_experts(path):
     """φ and ψ of L_mot (EDTalk Eq. 9) from a `talkinglib train expert` checkpoint (models/experts.py)."""
     from talkinglib.models.experts import SynthMotionExperts
-    from talkinglib.train.probe import load_probe
-    return SynthMotionExperts(load_probe(path))
+    return SynthMotionExperts(checkpoints.load(path, "probe"))
 
 
 def expression_forward(m, batch):
@@ -73,7 +72,7 @@ def expression_losses(m, experts, vgg, real, fake, w):
 
 def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=None, resume=True, progress=True,
                      callback=None, stop_at=None, device=None, model_overrides=None):
-    """Train (or resume) ELN, the expression bank and EEM; writes out_dir/edtalk.pt. Returns the StageRun.
+    """Train (or resume) ELN, the expression bank and EEM; writes out_dir/edtalk.pt. Returns the EDTalkRun.
     model_overrides: {"eem_hidden": 128} builds EEM at another width, starting as the identity (ours)."""
     cfg = cfg or TRAIN_PRESETS[STAGE][preset]
     run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device,
@@ -83,8 +82,7 @@ def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=N
     if cfg.w_factors > 0:
         batches.factors()                                           # real clips: refused before step 1
     m, D, vgg, dev = run.model, run.D, run.vgg, run.device
-    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
+    last = run.begin(progress, stop_at, postfix=("loss", "rec", "d"))
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)
@@ -111,6 +109,8 @@ def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=N
         if cfg.w_factors > 0:                                       # tiny-scale aid, not EDTalk
             losses["factors"] = factor_anchor_loss(w["expression"], batch["expression_factors"])
             loss = loss + cfg.w_factors * losses["factors"]
-        losses["loss"] = generator_step(run, loss)
-        finish_step(run, cfg, bar, last, losses, callback)
-    return close_run(run, bar)
+        losses["loss"] = run.update(loss)                                # G step: the stage's parameters
+        set_stage_lr(run.opt, cfg, run.step + 1)                         # the next update's lr, saved with the opt
+        run.end_step(losses, callback)                                   # log, checkpoint on schedule
+    run.close()
+    return run

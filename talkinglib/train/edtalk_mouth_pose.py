@@ -19,48 +19,16 @@ EDTalkTrainConfig.w_swap_expert: the truly swapped G(W^m_a, W^p_b), which the cr
 never renders, must read as a's mouth and b's pose to the frozen SynthTalk expert (`swap_reading`).
 """
 import torch
-from tqdm.auto import tqdm
-
 from talkinglib.data.edtalk_batches import EDTalkBatches, soft_mouth_region
-from talkinglib.data.mouth_swap import superimpose_mouth
 from talkinglib.losses.edtalk import (cross_correlation_loss, factor_anchor_loss, feature_loss, g_nonsaturating_loss,
                                       paired_swap_reading_loss, reconstruction_loss, region_l1_loss)
+from talkinglib.models.cross_reconstruction import cross_reconstruct
+from talkinglib.train.adversarial import discriminator_step
+from talkinglib.train.common import step_generator
+from talkinglib.train.edtalk_common import expert_probe, set_stage_lr, setup_stage
 from talkinglib.train.edtalk_config import TRAIN_PRESETS
-from talkinglib.train.edtalk_common import (bank_feature, discriminator_step, expert_probe,
-                                            close_run, finish_step, generator_step, setup_stage, step_generator)
 
 STAGE = "edtalk.mouth_pose"
-
-
-def cross_reconstruct(m, batch, expression=False):
-    """EDTalk Eqs. 3–4 and the generator calls. Returns the images and features the losses need.
-    expression=True (EDTalkTrainConfig.all_clips, ours): every image also takes the W^e of the frame it
-    reconstructs, read from that frame (the swaps: the mouth frame's)."""
-    a, b, lm_a, lm_b = batch["a"], batch["b"], batch["lm_a"], batch["lm_b"]
-    x_ab, _ = superimpose_mouth(a, lm_a, b, lm_b)                     # I^{m_a}_{p_b}: b wearing a's mouth
-    x_ba, _ = superimpose_mouth(b, lm_b, a, lm_a)                     # I^{m_b}_{p_a}
-    B = a.shape[0]
-    with torch.no_grad():                                             # E is frozen: no graph through it
-        lat_s, feats_s = m.encode(batch["source"])                    # f^{s→r}, f^{id}
-        lat_ab, lat_ba, lat_a, lat_b = m.encode(torch.cat([x_ab, x_ba, a, b]))[0].split(B)
-    w_ab, w_ba = m.navigate(lat_ab), m.navigate(lat_ba)               # EDTalk Eqs. 3, 4
-    w_a, w_b = m.navigate(lat_a), m.navigate(lat_b)                   # PLN(E(I^#)), MLN(E(I^#))
-    lat_s2, feats_s2 = torch.cat([lat_s, lat_s]), [f.repeat(2, *[1] * (f.dim() - 1)) for f in feats_s]
-
-    exp_ab = torch.cat([w_a["expression"], w_b["expression"]]).detach() if expression else None   # (2B, K_e): a, b
-
-    def gen(mouth, pose, expression=exp_ab):                          # G(f^{s→r} + f^{r→m} + f^{r→p}, f^{id})
-        return m.generate(m.compose(lat_s2, mouth=mouth, pose=pose, expression=expression), feats_s2).split(B)
-
-    fake_a, fake_b = gen(torch.cat([w_ab["mouth"], w_ba["mouth"]]), torch.cat([w_ba["pose"], w_ab["pose"]]))
-    self_a, self_b = gen(torch.cat([w_a["mouth"], w_b["mouth"]]), torch.cat([w_a["pose"], w_b["pose"]]))
-    feat = lambda **w: bank_feature(m, lat_s, **w)                    # f^{r→*} (B, D)
-    fea = {"pose_a": (feat(pose=w_ba["pose"]), feat(pose=w_a["pose"])),
-           "pose_b": (feat(pose=w_ab["pose"]), feat(pose=w_b["pose"])),
-           "mouth_a": (feat(mouth=w_ab["mouth"]), feat(mouth=w_a["mouth"])),
-           "mouth_b": (feat(mouth=w_ba["mouth"]), feat(mouth=w_b["mouth"]))}
-    return {"x_ab": x_ab, "x_ba": x_ba, "fake_a": fake_a, "fake_b": fake_b, "self_a": self_a, "self_b": self_b,
-            "fea": fea, "w": {"ab": w_ab, "ba": w_ba, "a": w_a, "b": w_b}, "gen": gen}
 
 
 def factor_anchors(w, batch):
@@ -121,7 +89,7 @@ def mouth_pose_losses(out, batch, vgg):
 
 def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=True, progress=True, callback=None,
                      stop_at=None, device=None, model_overrides=None, expert=None):
-    """Train (or resume) MLN, PLN and their banks; writes out_dir/edtalk.pt. Returns the StageRun.
+    """Train (or resume) MLN, PLN and their banks; writes out_dir/edtalk.pt. Returns the EDTalkRun.
     model_overrides: {"bank": "direct"} or {"orthogonalize": "none"} trains an ablated navigation
     (with cfg.navigation_init="fresh") on the frozen E and G of `init`."""
     cfg = cfg or TRAIN_PRESETS[STAGE][preset]
@@ -134,8 +102,7 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
     reader = None
     if cfg.w_swap_expert > 0:                                         # the frozen SynthTalk expert reads the swaps
         reader = expert_probe(preset, expert, "w_swap_expert reads swapped images with").to(dev).standardised
-    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    bar = tqdm(total=cfg.steps, initial=run.step, desc=STAGE, disable=not progress or run.rank > 0)
+    last = run.begin(progress, stop_at, postfix=("loss", "rec", "d"))
     while run.step < last:
         g = step_generator(cfg.seed, run.step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + run.step)
@@ -166,6 +133,8 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
         if cfg.w_mouth > 0:                                           # tiny-scale aid, not EDTalk
             losses["mouth"] = mouth_region_l1(out, batch)
             loss = loss + cfg.w_mouth * losses["mouth"]
-        losses["loss"] = generator_step(run, loss)
-        finish_step(run, cfg, bar, last, losses, callback)
-    return close_run(run, bar)
+        losses["loss"] = run.update(loss)                                # G step: the stage's parameters
+        set_stage_lr(run.opt, cfg, run.step + 1)                         # the next update's lr, saved with the opt
+        run.end_step(losses, callback)                                   # log, checkpoint on schedule
+    run.close()
+    return run

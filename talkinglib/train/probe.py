@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from talkinglib import checkpoints
 from talkinglib.data.datasets import load_split_arrays, to_tensor_images
 from talkinglib.losses.factors import probe_loss
-from talkinglib.synth.probe_frames import dataset_probe_frames
 from talkinglib.models.probe import PRESETS, REGRESSED, FactorProbe, ProbeConfig
+from talkinglib.synth.probe_frames import dataset_probe_frames
 from talkinglib.train import common
+from talkinglib.train.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -74,18 +75,6 @@ def color_jitter(x, strength, g):
     return (x * gain + offset).clamp(-1, 1)
 
 
-def load_probe(path):
-    """A trained FactorProbe from a checkpoint, in eval mode."""
-    state = common.load_checkpoint(path)
-    common.require_kind(path, state, "probe")
-    model = FactorProbe(common.config_from_dict(ProbeConfig, state["config"]["model"]))
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise common.CheckpointError(f"{path} does not match FactorProbe({state['config']['model']}): {e}") from e
-    return model.eval()
-
-
 def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None = None,
                 cfg: ProbeTrainConfig | None = None, resume=True, progress=True, callback=None,
                 stop_at=None, ckpt_name="probe.pt"):
@@ -94,61 +83,35 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
     stop_at: leave the loop (with a checkpoint) at this step, as if interrupted; the schedule
     still runs over cfg.steps, so a later call resumes exactly where this one stopped.
     """
-    from talkinglib.train.edtalk_common import average_gradients, dist_info
     model_cfg = model_cfg or PRESETS[preset]
     cfg = cfg or TRAIN_PRESETS[preset]
-    rank, world = dist_info()                  # under torchrun: one process per GPU (or CPU, gloo)
-    out_dir = Path(out_dir)
-    ckpt_path = out_dir / ckpt_name
-    common.seed_everything(cfg.seed)
+    run = Trainer("probe", out_dir, ckpt_name, cfg, resume=resume, device="cpu")   # seeds; resumes a run of its own
 
     size = json.loads((Path(data_root) / "dataset.json").read_text())["config"]["size"]
-    data = training_frames(data_root, cfg, size, progress and rank == 0)
+    data = training_frames(data_root, cfg, size, progress and run.rank == 0)
     N = len(data["images"])
     model = FactorProbe(model_cfg)
     model.set_target_stats({k: (data[k].mean(0), data[k].std(0)) for k in REGRESSED})
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step = 0
-    if resume and ckpt_path.is_file():
-        state = common.load_checkpoint(ckpt_path)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step = state["step"]
-    config = {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg),
-              "data": str(data_root)}
-    logger = common.Logger(out_dir / "tb" if rank == 0 else None)
+    run.attach(model, opt, {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),
+                            "data": str(data_root)})
     images = torch.from_numpy(data["images"])                              # (N, H, W, 3) uint8
     targets = {k: torch.from_numpy(data[k]) for k in ("mouth", "pose", "expression", "emotion")}
 
-    model.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc="probe", disable=not progress or rank > 0)
-    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    while step < last:
+    last = run.begin(progress, stop_at, postfix=("loss",))
+    while run.step < last:
         # the batch and the dropout masks depend only on (seed, step, rank): a resumed run replays
         # them; rank 0's stream is the single-process one, the other ranks draw their own batches
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step + rank * 7_919_000_003)
-        torch.manual_seed(cfg.seed * 1_000_003 + step)
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + run.step + run.rank * 7_919_000_003)
+        torch.manual_seed(cfg.seed * 1_000_003 + run.step)
         idx = torch.randint(N, (cfg.batch_size,), generator=g)
         x = color_jitter(to_tensor_images(images[idx].numpy()), cfg.color_jitter, g)   # (B, 3, H, W)
         y = {k: v[idx] for k, v in targets.items()}
         for k in REGRESSED:                                                # standardise targets
             y[k] = (y[k] - getattr(model, f"{k}_mean")) / getattr(model, f"{k}_std")
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr_at(run.step, cfg)
         loss, parts = probe_loss(model.standardised(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        average_gradients(list(model.parameters()), world)
-        opt.step()
-        step += 1
-        bar.update()
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            logger.log(step, loss=loss.item(), **{f"loss/{k}": v for k, v in parts.items()})
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if callback is not None:
-                callback(step, logger)
-        if (step % cfg.ckpt_every == 0 or step == last) and rank == 0:
-            common.save_checkpoint(ckpt_path, config=config, model=model, optimizer=opt, step=step)
-    bar.close()
-    logger.close()
-    return model.eval(), logger
+        run.update(loss)
+        run.end_step({"loss": loss, **{f"loss/{k}": v for k, v in parts.items()}}, callback)
+    return run.close()

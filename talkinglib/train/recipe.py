@@ -28,9 +28,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from talkinglib import checkpoints
 from talkinglib.data.clips import atomic_write_bytes
 from talkinglib.errors import InputError
-from talkinglib.train import common
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def finished(path):
     path = Path(path)
     if not path.is_file():
         return False
-    state = common.load_checkpoint(path)
+    state = checkpoints.load_checkpoint(path)
     train = state["config"].get("train", {})
     return "steps" in train and state["step"] >= train["steps"]
 

@@ -35,19 +35,19 @@ trains the mouth code alone, so that the ablation differs from the full model in
 from dataclasses import replace
 
 import torch
-from tqdm.auto import tqdm
 
+from talkinglib import checkpoints
 from talkinglib.data.reta_clips import (CodeTargets, RETAClips, TeacherTargets, distillation_clips, targets_logits,
                                        window_rows)
 from talkinglib.errors import InputError
 from talkinglib.losses.reta import (distillation_loss, emotion_kl_loss, masked_l1_loss, relativistic_d_loss,
                                     relativistic_g_loss, sync_cosine_loss)
 from talkinglib.models.tvm import clip_masks
-from talkinglib.train import common
+from talkinglib.train.adversarial import build_discriminator, discriminator_step
+from talkinglib.train.common import step_generator
 from talkinglib.train.reta_config import (FREEZABLE, TRAIN_PRESETS, RETATrainConfig, freeze,  # noqa: F401
                                           frozen_modules)
-from talkinglib.train.edtalk_common import (average_gradients, build_discriminator, discriminator_step, dist_info,
-                                            ensure_dir, resolve_device, step_generator)
+from talkinglib.train.trainer import Trainer
 
 STAGE = "reta"
 def code_losses(model, f_m, f_e, m_true, e_true, gain=1.0):
@@ -60,30 +60,9 @@ def code_losses(model, f_m, f_e, m_true, e_true, gain=1.0):
     return mouth, emotion
 
 
-def load_reta_checkpoint(path):
-    """(RETA in eval mode, checkpoint state) from a `talkinglib train reta` checkpoint."""
-    from talkinglib.models.reta import RETA, RETAConfig
-    state = common.load_checkpoint(path)
-    common.require_kind(path, state, STAGE)
-    from talkinglib.models.bridge_3dmm import Morphable3DMM
-    sd = state["model"]
-    mm = None
-    if "geometry.mm.mean" in sd:                                  # the checkpoint carries its 3DMM
-        mm = Morphable3DMM(*(sd[f"geometry.mm.{k}"].float() for k in ("mean", "U_id", "U_exp")),
-                           sd["geometry.mm.triangles"].numpy(), sd["geometry.mm.lip"].numpy())
-    model = RETA(common.config_from_dict(RETAConfig, state["config"]["model"]), mm=mm)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise common.CheckpointError(f"{path} does not match RETA({state['config']['model']}): {e}") from e
-    return model.eval(), state
-
-
 def _experts(preset, teacher, syncnet, device):
     """(teacher, SyncNet, official_colours): files at `tiny`, the registry's pretrained ones at `full`
     (Wav2Lip's expert reads BGR faces in [0, 1]: official_colours=True)."""
-    from talkinglib.train.syncnet import load_syncnet
-    from talkinglib.train.teacher import load_teacher
     if teacher is None and preset == "tiny":
         raise InputError("RETA's tiny stage needs the tiny emotion teacher: --teacher data/checkpoints/teacher_tiny.pt "
                          "(or train one: talkinglib train teacher)")
@@ -91,12 +70,12 @@ def _experts(preset, teacher, syncnet, device):
         raise InputError("RETA's tiny stage needs the tiny lip-sync expert: --syncnet data/checkpoints/syncnet_tiny.pt "
                          "(or train one: talkinglib train syncnet)")
     if teacher is not None:
-        T, _ = load_teacher(teacher)
+        T = checkpoints.load(teacher, "teacher")
     else:
         from talkinglib.models.emotion import PRESETS, EmotionTeacher
         T = EmotionTeacher(PRESETS[preset])
     if syncnet is not None:
-        S, _ = load_syncnet(syncnet)
+        S = checkpoints.load(syncnet, "syncnet")
     else:
         from talkinglib.official import load_wav2lip_syncnet
         S = load_wav2lip_syncnet()
@@ -121,14 +100,10 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     """Train (or resume) RETA; writes out_dir/reta.pt. Returns (model in eval mode, logger)."""
     from talkinglib.losses.perceptual import VGGPerceptual
     cfg = cfg or TRAIN_PRESETS[preset]
-    rank, world = dist_info()
-    device = resolve_device(device)
-    common.seed_everything(cfg.seed)
-    out_dir = ensure_dir(out_dir)
-    ckpt_path = out_dir / "reta.pt"
-    resuming = resume and ckpt_path.is_file()
-    if resuming:                                                          # the run's own model config wins
-        model, state = load_reta_checkpoint(ckpt_path)
+    run = Trainer(STAGE, out_dir, "reta.pt", cfg, device, resume)         # seeds; reads the run's checkpoint once
+    device = run.device
+    if run.resuming:                                                      # the run's own model config wins
+        model = checkpoints.from_state(run.state, STAGE, run.ckpt_path)
     else:
         model = _initial_model(preset, model_cfg, init)
     mcfg = model.cfg
@@ -137,7 +112,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
         raise InputError(f"the teacher's embedding is {T_net.hidden}-d but RETA's student outputs {mcfg.teacher_dim}-d; "
                          f"use --set model.teacher_dim={T_net.hidden}")
     model.to(device)
-    D = build_discriminator(preset, mcfg.size, state if resuming else None).to(device).requires_grad_(False)
+    D = build_discriminator(preset, mcfg.size, run.state).to(device).requires_grad_(False)
     params = model.trained_parameters()
     branch = {id(p) for p in model.branch_parameters()}
     groups = [{"params": [p for p in params if id(p) not in branch], "lr": cfg.lr},         # E_I, G
@@ -153,24 +128,12 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
     distill_params = model.audio_parameters() + (model.branch_parameters() if cfg.code_distill else [])
     opt_audio = torch.optim.Adam(distill_params, lr=cfg.lr_distill, betas=tuple(cfg.betas))              # phase 1
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=tuple(cfg.betas))
-    step = 0
-    logger = common.Logger(out_dir / "tb" if rank == 0 else None)
-    if resuming:
-        try:
-            opt.load_state_dict(state["optimizer"])
-        except ValueError as e:                                           # a run from before the two lr groups
-            raise common.CheckpointError(f"{ckpt_path}'s optimizer does not fit this trainer ({e}); start a new run "
-                                         "from its --init with another --out") from e
-        try:
-            opt_audio.load_state_dict(state["extra"]["audio_optimizer"])
-        except ValueError as e:                                           # code_distill changed since the run began
-            raise common.CheckpointError(f"{ckpt_path}'s phase-1 optimizer does not fit code_distill={cfg.code_distill}"
-                                         f" ({e}); resume with the run's own setting, or start a new --out") from e
-        D.load_state_dict(state["extra"]["discriminator"])
-        d_opt.load_state_dict(state["extra"]["d_optimizer"])
-        step = state["step"]
-        logger.history = {k: [tuple(p) for p in v] for k, v in state.get("history", {}).items()}
-        for group, lr in zip(opt.param_groups, (cfg.lr, cfg.lr_branches or cfg.lr)):    # --set lr=... on resume
+    config = {"model": checkpoints.config_to_dict(mcfg), "train": checkpoints.config_to_dict(cfg),
+              "init": str(init) if init else None}
+    run.attach(model, opt, config, extra={"audio_optimizer": opt_audio, "discriminator": D, "d_optimizer": d_opt},
+               extra_config={"discriminator_config": checkpoints.config_to_dict(D.cfg)}, params=params)
+    if run.resuming:                                                      # --set lr=... on resume
+        for group, lr in zip(opt.param_groups, (cfg.lr, cfg.lr_branches or cfg.lr)):
             group["lr"] = lr
         for o, lr in ((opt_audio, cfg.lr_distill), (d_opt, cfg.lr_d)):
             for group in o.param_groups:
@@ -188,26 +151,14 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
         edtalk = edtalk_model("edtalk.mouth_pose", preset, init, None)[0].float().requires_grad_(False)
         codes = CodeTargets(edtalk, data, device)
         distill_codes = codes if distill is data else CodeTargets(edtalk, distill, device, shared=codes)
-    config = {"stage": STAGE, "model": common.config_to_dict(mcfg), "train": common.config_to_dict(cfg),
-              "init": str(init) if init else None}
-
-    def save():
-        if rank == 0:
-            common.save_checkpoint(ckpt_path, config=config, model=model, optimizer=opt, step=step,
-                                   extra={"audio_optimizer": opt_audio.state_dict(), "discriminator": D.state_dict(),
-                                          "d_optimizer": d_opt.state_dict(),
-                                          "discriminator_config": common.config_to_dict(D.cfg)},
-                                   history=logger.history)
-
-    if not phase1 and step < cfg.distill_steps:
-        step = cfg.distill_steps
-    model.train()
-    start = step
-    last = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    bar = tqdm(total=cfg.steps, initial=step, desc=STAGE, disable=not progress or rank > 0)
+    if not phase1 and run.step < cfg.distill_steps:
+        run.step = cfg.distill_steps
+    start = run.step
+    last = run.begin(progress, stop_at, postfix=("loss", "l1", "sync", "emo_va"))
     K = cfg.window
-    while step < last:
-        g = step_generator(cfg.seed, step, rank)
+    while run.step < last:
+        step = run.step
+        g = step_generator(cfg.seed, step, run.rank)
         torch.manual_seed(cfg.seed * 1_000_003 + step)                   # dropout replays on resume
         losses = {}
         if step < cfg.distill_steps:                                      # phase 1: distillation only
@@ -222,10 +173,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                 losses["mouth_code"], losses["emotion_code"] = code_losses(model, model.geometry(f_a)["f_M"], f_e,
                                                                            m_true, e_true, cfg.emotion_code_gain)
                 loss = loss + cfg.w_mouth_code * losses["mouth_code"] + cfg.w_emotion_code * losses["emotion_code"]
-            opt_audio.zero_grad(set_to_none=True)
-            loss.backward()
-            average_gradients(distill_params, world)
-            opt_audio.step()
+            run.update(loss, opt=opt_audio, params=distill_params)        # phase 1's optimiser
         else:                                                             # phase 2: end to end
             if frozen and step == max(cfg.distill_steps, start):          # ours: phase2_frozen (also on a resume)
                 freeze(frozen)
@@ -269,8 +217,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                 losses["emo_cross"] = zero
             use_adv = cfg.w_adv > 0 and step >= cfg.adv_start
             if use_adv:                                                    # D step (RETA Eq. 4, symmetric)
-                losses["d"] = discriminator_step(D, d_opt, real_flat, fake, cfg, step, list(D.parameters()), world,
-                                                 relativistic_d_loss)
+                losses["d"] = discriminator_step(D, d_opt, real_flat, fake, cfg, step, list(D.parameters()),
+                                                 run.world, relativistic_d_loss)
                 losses["adv"] = relativistic_g_loss(D(real_flat), D(fake))
             else:
                 losses["adv"] = fake.new_zeros(())
@@ -279,23 +227,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                     + cfg.w_emo_vv * (losses["emo_vv"] + losses["emo_cross"]) + cfg.w_emo * losses["emo_va"]
                     + cfg.w_mouth_code * losses.get("mouth_code", zero)
                     + cfg.w_emotion_code * losses.get("emotion_code", zero))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            average_gradients(params, world)
             clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
-            losses["grad_norm"] = torch.nn.utils.clip_grad_norm_(params, clip)          # the norm before clipping
-            opt.step()
+            losses["grad_norm"] = run.update(loss, clip=clip)              # G step; the norm before clipping
         losses["loss"] = loss.detach()
-        step += 1
-        bar.update()
-        if step % cfg.log_every == 0 or step == last:
-            scalars = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
-            logger.log(step, **scalars)
-            bar.set_postfix({k: f"{v:.3f}" for k, v in scalars.items() if k in ("loss", "l1", "sync", "emo_va")})
-            if callback is not None:
-                callback(step, logger)
-        if step % cfg.ckpt_every == 0 or step == last:
-            save()
-    bar.close()
-    logger.close()
-    return model.eval(), logger
+        run.end_step(losses, callback)                                    # log, checkpoint on schedule
+    return run.close()

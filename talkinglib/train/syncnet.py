@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import torch
 
-from talkinglib.data.datasets import ClipMedia
+from talkinglib import checkpoints
+from talkinglib.data.sync_pairs import SyncPairs
 from talkinglib.errors import InputError
-from talkinglib.train import common
-from talkinglib.train.edtalk_common import step_generator
-from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
+from talkinglib.train.common import step_generator
+from talkinglib.train.trainer import Trainer
 
 STAGE = "syncnet"
 
@@ -46,49 +46,6 @@ TRAIN_PRESETS = {
 }
 
 
-class SyncPairs(ClipMedia):
-    """(face window, mel window, in-sync label) triples from one split."""
-
-    def __init__(self, data_root, split="train", frames=5):
-        super().__init__(data_root, split)
-        self.n, self.h = frames, frames // 2
-
-    def sample(self, g, batch_size, negatives=1, min_shift=5):
-        """Face windows (B, F, 3, H, W) and mel windows (B, 1 + negatives, 1, 80, 16): index 0 is the
-        window's own audio (in sync), the others come from frames of the same clip >= min_shift away."""
-        faces, mels = [], []
-        for _ in range(batch_size):
-            c = int(torch.randint(len(self.store), (1,), generator=g))
-            mel, T = self.mel(c), self.num_frames(c)
-            t = int(torch.randint(self.h, T - self.h, (1,), generator=g))
-            far = torch.tensor([u for u in range(T) if abs(u - t) >= min_shift])
-            off = far[torch.randperm(len(far), generator=g)[:negatives]]
-            faces.append(self.frames(c, slice(t - self.h, t + self.h + 1)))
-            mels.append(mel[torch.cat([torch.tensor([t]), off])])
-        return torch.stack(faces), torch.stack(mels)
-
-
-def load_syncnet(path):
-    """(SyncNet in eval mode, checkpoint state) from a `talkinglib train syncnet` checkpoint."""
-    from talkinglib.models.syncnet import SyncNet, SyncNetConfig
-    return load_stage_checkpoint(path, STAGE, SyncNet, SyncNetConfig)
-
-
-@torch.no_grad()
-def pair_accuracy(net, pairs, n=512, seed=123, min_shift=5):
-    """On n face windows, each with its own audio and one shifted window of the same clip:
-    "ranking" = how often S(in sync) > S(shifted), "accuracy" = S > 0.5 read as a yes/no answer on
-    both (2n answers), and the mean S of each."""
-    g = torch.Generator().manual_seed(seed)
-    face, mel = pairs.sample(g, n, 1, min_shift)
-    net = net.eval()
-    p = torch.cat([torch.stack([net.sync_probability(mel[i:i + 128, k], face[i:i + 128]) for k in (0, 1)], 1)
-                   for i in range(0, n, 128)])                                  # (n, 2): in sync, shifted
-    return {"ranking": float((p[:, 0] > p[:, 1]).float().mean()),
-            "accuracy": float(((p[:, 0] > 0.5).float().mean() + (p[:, 1] <= 0.5).float().mean()) / 2),
-            "p_sync": float(p[:, 0].mean()), "p_off": float(p[:, 1].mean())}
-
-
 def train_syncnet(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, resume=True, progress=True,
                   callback=None, stop_at=None, device=None):
     """Train (or resume) the SyncNet expert; writes out_dir/syncnet.pt. Returns (net in eval mode, logger)."""
@@ -96,11 +53,11 @@ def train_syncnet(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, r
     cfg = cfg or TRAIN_PRESETS[preset]
     if cfg.objective not in ("bce", "infonce"):
         raise InputError(f"objective must be 'bce' or 'infonce', got {cfg.objective!r}")
-    run = ModuleStage(STAGE, out_dir, "syncnet.pt", cfg, device)
+    run = Trainer(STAGE, out_dir, "syncnet.pt", cfg, device, resume)
     model_cfg = model_cfg or PRESETS[preset]
     net = SyncNet(model_cfg).to(run.device)
     run.attach(net, torch.optim.Adam(net.parameters(), lr=cfg.lr),
-               {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg)}, resume)
+               {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg)})
     data = SyncPairs(data_root, "train", model_cfg.frames)
     last = run.begin(progress, stop_at)
     while run.step < last:

@@ -18,12 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinglib.data.datasets import load_split_arrays, to_tensor_images
+from talkinglib import checkpoints
+from talkinglib.data.datasets import to_tensor_images
 from talkinglib.errors import InputError
-from talkinglib.train import common
-from talkinglib.train.edtalk_common import step_generator
-from talkinglib.train.module_stage import ModuleStage, load_stage_checkpoint
+from talkinglib.train.common import step_generator
 from talkinglib.train.probe import ProbeTrainConfig, color_jitter, training_frames
+from talkinglib.train.trainer import Trainer
 
 STAGE = "teacher"
 
@@ -54,27 +54,6 @@ def lr_at(step, cfg: TeacherTrainConfig):
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)))
 
 
-def load_teacher(path):
-    """(EmotionTeacher in eval mode, checkpoint state) from a `talkinglib train teacher` checkpoint."""
-    from talkinglib.models.emotion import EmotionTeacher, TeacherConfig
-    teacher, state = load_stage_checkpoint(path, STAGE, EmotionTeacher, TeacherConfig)
-    return teacher.requires_grad_(False), state
-
-
-@torch.no_grad()
-def teacher_accuracy(teacher, root, split="test", batch_size=256):
-    """Frame-level emotion accuracy of T on a split (the test identities by default)."""
-    from talkinglib.models.emotion import class_index
-    from talkinglib.constants import EMOTIONS
-    data = load_split_arrays(root, split)
-    idx = torch.tensor([class_index(teacher, EMOTIONS[e]) for e in data["emotion"]])
-    images = data["images"]
-    dev = next(teacher.parameters()).device
-    pred = torch.cat([teacher(to_tensor_images(images[i:i + batch_size]).to(dev))[1].argmax(-1).cpu()
-                      for i in range(0, len(images), batch_size)])
-    return float((pred == idx).float().mean())
-
-
 def train_teacher(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, resume=True, progress=True,
                   callback=None, stop_at=None, device=None):
     """Train (or resume) the tiny teacher; writes out_dir/teacher.pt. Returns (teacher in eval mode, logger)."""
@@ -84,10 +63,10 @@ def train_teacher(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, r
     if model_cfg.weights:
         raise InputError(f"the {preset} teacher is the pretrained '{model_cfg.weights}' (talkinglib weights fetch "
                          f"{model_cfg.weights}); `train teacher` trains built configs only (--preset tiny)")
-    run = ModuleStage(STAGE, out_dir, "teacher.pt", cfg, device)
+    run = Trainer(STAGE, out_dir, "teacher.pt", cfg, device, resume)
     teacher = EmotionTeacher(model_cfg).to(run.device)
     run.attach(teacher, torch.optim.AdamW(teacher.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
-               {"model": common.config_to_dict(model_cfg), "train": common.config_to_dict(cfg)}, resume)
+               {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg)})
     size = json.loads((Path(data_root) / "dataset.json").read_text())["config"]["size"]
     frames = training_frames(data_root, ProbeTrainConfig(extra_identities=cfg.extra_identities,
                                                          frames_per_identity=cfg.frames_per_identity),
