@@ -23,7 +23,7 @@
 #
 # **Spec.** EDTalk §3.3 (EDTalk-A: audio → mouth weights, a pose, an expression) and RETA §3.2
 # (f_M, f_E injected into G); the span scheme and the file format are ours
-# (`talkinglib/inference/chunks.py`, `talkinglib/inference/video.py`).
+# (`talkinglib/inference/chunks.py`, `talkinglib/video.py`).
 #
 # **Checkpoints.** The committed tiny models, trained on `tiny-seed0` (`data/checkpoints/README.md`
 # has their commands): RETA (`reta_tiny.pt`) makes the videos, EDTalk (`edtalk_tiny.pt`, stage 3
@@ -49,9 +49,9 @@ from talkinglib.demo import score_video
 from talkinglib.eval.factors import probe_predictions
 from talkinglib.inference.chunks import stream_spans
 from talkinglib.inference.pipeline import TalkingHeadPipeline
-from talkinglib.inference.video import read_audio_track, read_video
 from talkinglib.synth.factors import EMOTIONS
 from talkinglib.synth.generate import ensure_dataset
+from talkinglib.video import read_audio_track, read_video
 
 REPO = Path.cwd().parent
 CKPT = REPO / "data" / "checkpoints"
@@ -324,6 +324,6 @@ assert border.max() <= np.percentile(inside, 99.9) + 1e-6
 #
 # ## Lives in
 # `talkinglib/inference/pipeline.py` (TalkingHeadPipeline, `talkinglib generate`),
-# `talkinglib/inference/chunks.py` (spans), `talkinglib/inference/video.py` (mp4 in and out),
+# `talkinglib/inference/chunks.py` (spans), `talkinglib/video.py` (mp4 in and out),
 # `talkinglib/data/face.py` (face crop and paste-back), `talkinglib/inference/edtalk_a.py` and
 # `talkinglib/inference/reta.py` (the two audio-driven pipelines).

@@ -10,7 +10,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("audio", "synth", "data", "models", "losses", "train", "eval", "inference", "cli", "demo", "weights",
-               "official", "errors", "checkpoints")
+               "official", "errors", "checkpoints", "video", "constants")
 
 
 def lazy_submodules(package):

@@ -24,11 +24,12 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 from talkinglib import checkpoints
-from talkinglib.errors import InputError, TalkingLibError
+from talkinglib.errors import InputError, TalkingLibError, TalkingLibWarning
 
 
 def _parse_overrides(pairs, cfg):
@@ -102,96 +103,63 @@ def cmd_train(args):
             print(f"recipe: every step done; wall time per step in {Path(args.out) / 'recipe.json'} "
                   f"({sum(times.values()) / 60:.1f} min in all)")
         return 0
+    from talkinglib.train.presets import resolve, with_settings
     model_sets, train_sets = _split_overrides(args.set)
-    if args.stage in ("probe", "expert"):
-        from talkinglib.train import probe as P
-        expert = args.stage == "expert"
-        cfg = _parse_overrides(train_sets, (P.EXPERT_TRAIN_PRESETS if expert else P.TRAIN_PRESETS)[args.preset])
-        if args.steps is not None:
-            cfg = replace(cfg, steps=args.steps)
-        model_cfg = None
-        if expert:
-            from talkinglib.models.experts import EXPERT_PRESETS
-            model_cfg = _parse_overrides(model_sets, EXPERT_PRESETS[args.preset])
-        name = f"{args.stage}.pt"
-        P.train_probe(args.data, args.out, preset=args.preset, model_cfg=model_cfg, cfg=cfg,
-                      resume=not args.no_resume, stop_at=args.stop_at, ckpt_name=name)
-        print(f"checkpoint: {Path(args.out) / name}")
-        return 0
-    if args.stage in AUDIO_STAGES:
-        return _train_audio_stage(args, model_sets, train_sets)
-    if args.stage == "reta":
-        return _train_reta(args, model_sets, train_sets)
-    from talkinglib.train.edtalk_config import TRAIN_PRESETS
-    cfg = _parse_overrides(train_sets, TRAIN_PRESETS[args.stage][args.preset])
+    preset = resolve(args.stage, args.preset)                # the one place --preset becomes configs
+    train_cfg = _parse_overrides(train_sets, preset.train)
     if args.steps is not None:
-        cfg = replace(cfg, steps=args.steps)
-    common = dict(preset=args.preset, cfg=cfg, resume=not args.no_resume, stop_at=args.stop_at, device=args.device)
-    if args.stage == "edtalk.autoencoder":
-        from talkinglib.models.edtalk import PRESETS
-        from talkinglib.train.edtalk_autoencoder import train_autoencoder
-        model_cfg = _parse_overrides(model_sets, PRESETS[args.preset])
-        train_autoencoder(args.data, args.out, model_cfg=model_cfg, init=args.init, expert=args.expert, **common)
-    else:
+        train_cfg = replace(train_cfg, steps=args.steps)
+    overrides = None
+    if args.stage in ("edtalk.mouth_pose", "edtalk.expression"):
         # --set model.KEY=V: the fields these stages may change (edtalk_common.MODEL_CHANGES), typed by one parser
-        from talkinglib.models.edtalk import PRESETS
-        keys = [kv.split("=", 1)[0] for kv in model_sets]
-        typed = _parse_overrides(model_sets, PRESETS[args.preset])
-        overrides = {k.split(".", 1)[0]: getattr(typed, k.split(".", 1)[0]) for k in keys} or None
-        if args.stage == "edtalk.mouth_pose":      # model.bank=direct, model.orthogonalize=none (Tab. 3)
+        keys = [kv.split("=", 1)[0].split(".", 1)[0] for kv in model_sets]
+        typed = _parse_overrides(model_sets, preset.model)
+        overrides = {k: getattr(typed, k) for k in keys} or None
+        preset = with_settings(preset, train=train_cfg)
+    else:
+        preset = with_settings(preset, train=train_cfg, model=_parse_overrides(model_sets, preset.model))
+    run = dict(preset=preset, resume=not args.no_resume, stop_at=args.stop_at)
+    stage = args.stage
+    if stage in ("probe", "expert"):
+        from talkinglib.train.probe import train_probe
+        ckpt = f"{stage}.pt"
+        train_probe(args.data, args.out, ckpt_name=ckpt, **run)
+    elif stage == "edtalk.autoencoder":
+        from talkinglib.train.edtalk_autoencoder import train_autoencoder
+        ckpt = "edtalk.pt"
+        train_autoencoder(args.data, args.out, init=args.init, expert=args.expert, device=args.device, **run)
+    elif stage in ("edtalk.mouth_pose", "edtalk.expression"):
+        if stage == "edtalk.mouth_pose":           # model.bank=direct, model.orthogonalize=none (Tab. 3)
             from talkinglib.train.edtalk_mouth_pose import train_mouth_pose as train
         else:                                       # model.eem_hidden=128 (a wider EEM, ours)
             from talkinglib.train.edtalk_expression import train_expression as train
-        train(args.data, args.out, init=args.init, model_overrides=overrides, expert=args.expert, **common)
-    print(f"checkpoint: {Path(args.out) / 'edtalk.pt'}")
-    return 0
-
-
-# the audio-driven stages and the SyncNet expert: (training module, its train function, model presets, file)
-AUDIO_STAGES = {
-    "edtalk.audio2pose": ("talkinglib.train.edtalk_audio2pose", "train_audio2pose", "talkinglib.models.pose_flow",
-                          "audio2pose.pt"),
-    "edtalk.audio2lip": ("talkinglib.train.edtalk_audio2lip", "train_audio2lip", "talkinglib.models.audio2lip",
-                         "audio2lip.pt"),
-    "edtalk.audio2exp": ("talkinglib.train.edtalk_audio2exp", "train_audio2exp",
-                         "talkinglib.models.semantic_expression", "audio2exp.pt"),
-    "syncnet": ("talkinglib.train.syncnet", "train_syncnet", "talkinglib.models.syncnet", "syncnet.pt"),
-    "teacher": ("talkinglib.train.teacher", "train_teacher", "talkinglib.models.emotion", "teacher.pt"),
-}
-
-
-def _train_audio_stage(args, model_sets, train_sets):
-    import importlib
-    train_mod, fn, model_mod, ckpt = AUDIO_STAGES[args.stage]
-    T = importlib.import_module(train_mod)
-    cfg = _parse_overrides(train_sets, T.TRAIN_PRESETS[args.preset])
-    if args.steps is not None:
-        cfg = replace(cfg, steps=args.steps)
-    presets = importlib.import_module(model_mod).PRESETS
-    model_cfg = _parse_overrides(model_sets, presets[args.preset]) if model_sets else None
-    kw = dict(preset=args.preset, cfg=cfg, model_cfg=model_cfg, resume=not args.no_resume, stop_at=args.stop_at,
-              device=args.device)
-    if args.stage not in ("syncnet", "teacher"):
-        kw["init"] = args.init
-    if args.stage == "edtalk.audio2lip":
-        kw["syncnet"] = args.syncnet
-    getattr(T, fn)(args.data, args.out, **kw)
+        ckpt = "edtalk.pt"
+        train(args.data, args.out, init=args.init, model_overrides=overrides, expert=args.expert, device=args.device,
+              **run)
+    elif stage == "reta":
+        from talkinglib.train.reta import train_reta
+        ckpt = "reta.pt"
+        train_reta(args.data, args.out, init=args.init, teacher=args.teacher, syncnet=args.syncnet,
+                   device=args.device, **run)
+    else:
+        import importlib
+        train_mod, fn, ckpt = AUDIO_STAGES[stage]
+        kw = {"init": args.init} if stage not in ("syncnet", "teacher") else {}
+        if stage == "edtalk.audio2lip":
+            kw["syncnet"] = args.syncnet
+        getattr(importlib.import_module(train_mod), fn)(args.data, args.out, device=args.device, **kw, **run)
     print(f"checkpoint: {Path(args.out) / ckpt}")
     return 0
 
 
-def _train_reta(args, model_sets, train_sets):
-    from talkinglib.models.reta import PRESETS
-    from talkinglib.train import reta as R
-    cfg = _parse_overrides(train_sets, R.TRAIN_PRESETS[args.preset])
-    if args.steps is not None:
-        cfg = replace(cfg, steps=args.steps)
-    model_cfg = _parse_overrides(model_sets, PRESETS[args.preset]) if model_sets else None
-    R.train_reta(args.data, args.out, preset=args.preset, cfg=cfg, model_cfg=model_cfg, init=args.init,
-                 teacher=args.teacher, syncnet=args.syncnet, resume=not args.no_resume, stop_at=args.stop_at,
-                 device=args.device)
-    print(f"checkpoint: {Path(args.out) / 'reta.pt'}")
-    return 0
+# the audio-driven stages and the SyncNet expert: (training module, its train function, checkpoint file)
+AUDIO_STAGES = {
+    "edtalk.audio2pose": ("talkinglib.train.edtalk_audio2pose", "train_audio2pose", "audio2pose.pt"),
+    "edtalk.audio2lip": ("talkinglib.train.edtalk_audio2lip", "train_audio2lip", "audio2lip.pt"),
+    "edtalk.audio2exp": ("talkinglib.train.edtalk_audio2exp", "train_audio2exp", "audio2exp.pt"),
+    "syncnet": ("talkinglib.train.syncnet", "train_syncnet", "syncnet.pt"),
+    "teacher": ("talkinglib.train.teacher", "train_teacher", "teacher.pt"),
+}
 
 
 def cmd_fitness(args):
@@ -311,6 +279,14 @@ def one_line(err):
     return " · ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """talkinglib's own warnings as one line on stderr, `warning: ...`; other libraries' as Python prints them."""
+    if issubclass(category, TalkingLibWarning):
+        print(f"warning: {one_line(message)}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv=None):
     """The `talkinglib` command; returns its exit status. Errors the user can fix (TalkingLibError) and the
     system's (a file that is missing or cannot be written: OSError) print one line and return 2; anything else
@@ -318,7 +294,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     t0 = time.time()
     try:
-        rc = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            rc = args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -86,7 +86,7 @@ def score_video(path, clip_dir, probe):
 
     from talkinglib.data.clips import read_clip
     from talkinglib.eval.factors import probe_predictions, r2_score
-    from talkinglib.inference.video import read_video
+    from talkinglib.video import read_video
     frames, _ = read_video(path)
     clip = read_clip(clip_dir)
     truth = np.asarray(clip.meta["factors"]["mouth"], np.float32)[:, 0]

@@ -5,6 +5,8 @@
     ├── CheckpointError (RuntimeError)  a checkpoint that is missing, of another kind, or does not match
     └── WeightsError (RuntimeError)  pretrained weights missing offline, or failing their checksum
 
+Warnings a user should read (TalkingLibWarning: the output will be poor, not wrong) are Python warnings;
+the command line prints each as one line, `warning: <message>`.
 The library raises them and never exits. The command line (`talkinglib.cli.main`) prints one line,
 `error: <message>`, and exits 2; `talkinglib --debug ...` shows the traceback instead.
 This module imports nothing, so that every other module may import it.
@@ -29,3 +31,7 @@ class WeightsError(TalkingLibError, RuntimeError):
 
 class MissingFileError(InputError, FileNotFoundError):
     """A file or folder the user named (or a default one) that is not there; the message says how to make it."""
+
+
+class TalkingLibWarning(UserWarning):
+    """Work that runs but whose result will disappoint, and why (e.g. a photo unlike the model's training data)."""

@@ -158,7 +158,7 @@ def test_write_wav_rejects_nan(tmp_path):
 def test_stereo_is_averaged_by_both_readers(tmp_path):
     """A stereo file mixes to (L + R) / 2 through soundfile (load_audio) and through PyAV (the reader of
     video soundtracks and `prepare`): L = R gives the channel back, not √2 times it."""
-    from talkinglib.inference.video import read_audio_track, read_audio_track_timed
+    from talkinglib.video import read_audio_track, read_audio_track_timed
     left = _tone(1.0)
     for right, want in ((left, left), (0.2 * left, 0.6 * left)):          # L = R, and L ≠ R
         path = tmp_path / "stereo.wav"

@@ -103,3 +103,41 @@ def test_the_slow_list_names_tests_that_exist():
     defined = {f"{p.name}::{node.name}" for p in (ROOT / "tests").glob("test_*.py")
                for node in ast.parse(p.read_text()).body if isinstance(node, ast.FunctionDef)}
     assert SLOW and SLOW <= defined, sorted(SLOW - defined)
+
+
+@pytest.mark.parametrize("mode", ["reta", "edtalk-a"])
+def test_a_real_photo_given_to_a_synthtalk_checkpoint_is_named_in_one_warning_line(mode, inputs, tmp_path, capsys):
+    """The tiny checkpoints record that they were trained on SynthTalk (config["data"], data/provenance.py). A
+    real photo (skimage's astronaut) has far more fine detail than any SynthTalk frame: generate still renders
+    it, and says in one line why the result will be a smear; a SynthTalk face gets no such line."""
+    from PIL import Image
+    from skimage.data import astronaut
+    Image.fromarray(astronaut()).save(tmp_path / "face.png")
+    tl_audio.write_wav(tmp_path / "talk.wav", tl_audio.read_wav(inputs / "talk.wav")[:16000])
+    extra = [] if mode == "reta" else ["--audio2lip", str(CKPT / "audio2lip_tiny.pt")]
+    ckpt = "reta_tiny.pt" if mode == "reta" else "edtalk_tiny.pt"
+    for d, warned in ((tmp_path, True), (inputs, False)):
+        out = tmp_path / f"{warned}.mp4"
+        assert main(generate(d, *extra, out=out, mode=mode, checkpoint=ckpt)) == 0
+        err = capsys.readouterr().err.splitlines()
+        lines = [line for line in err if line.startswith("warning: ")]
+        assert out.is_file() and not any("Traceback" in line for line in err)
+        if warned:
+            assert len(lines) == 1 and "outside what this model learned" in lines[0] and "SynthTalk" in lines[0]
+        else:
+            assert lines == [], lines
+
+
+def test_the_warning_is_a_python_warning_in_the_library(inputs):
+    from PIL import Image
+    from skimage.data import astronaut
+    from talkinglib.inference.pipeline import OutsideTrainingWarning, TalkingHeadPipeline
+    pipe = TalkingHeadPipeline.from_checkpoints("reta", CKPT / "reta_tiny.pt")
+    assert pipe.trained_on["source"] == "synthtalk" and pipe.trained_on["root"] == "data/synthtalk/tiny-seed0"
+    with pytest.warns(OutsideTrainingWarning, match="fine detail"):
+        pipe.source(astronaut())
+    photo = np.asarray(Image.open(inputs / "face.png").convert("RGB"))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideTrainingWarning)
+        pipe.source(photo)                                          # a SynthTalk face: no warning

@@ -247,6 +247,7 @@ def test_autoencoder_swap_reading_starts_at_its_step_and_reads_each_factor_from_
     from talkinglib.models.edtalk import PRESETS, EDTalk
     from talkinglib.train.edtalk_autoencoder import swap_reading, train_autoencoder
     from talkinglib.train.edtalk_common import expert_probe
+    from talkinglib.train.presets import resolve
     cfg = replace(fast_cfg("edtalk.autoencoder", steps=3), w_swap_expert=1.0, swap_start=1, adv_start=10**9)
     run = train_autoencoder(tiny_dataset, tmp_path, cfg=cfg, progress=False, expert=expert_ckpt)
     assert [s for s, _ in run.logger.history["swap_expert"]] == [2, 3], "off for step 1, on from 2"
@@ -255,7 +256,7 @@ def test_autoencoder_swap_reading_starts_at_its_step_and_reads_each_factor_from_
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("dec."))
     # the loss itself: with d = s every "swap" is a reconstruction, and reading it back scores it
     torch.manual_seed(0)
-    m, reader = EDTalk(PRESETS["tiny"]).eval(), expert_probe("tiny", expert_ckpt).standardised
+    m, reader = EDTalk(PRESETS["tiny"]).eval(), expert_probe(resolve("edtalk.autoencoder", "tiny"), expert_ckpt).standardised
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     with torch.no_grad():
         lat, feats = m.encode(x)

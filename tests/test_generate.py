@@ -12,7 +12,7 @@ from talkinglib import audio as tl_audio
 from talkinglib import checkpoints
 from talkinglib.errors import InputError
 from talkinglib.inference.chunks import stream_spans
-from talkinglib.inference.video import VideoError, read_audio_track, read_video
+from talkinglib.video import VideoError, read_audio_track, read_video
 
 ROOT = Path(__file__).resolve().parents[1]
 CKPT = ROOT / "data" / "checkpoints"
@@ -47,7 +47,7 @@ def test_generate_writes_an_mp4_with_sound_for_edtalk_a_and_reta(face_and_audio,
     assert main(["generate", "--mode", "reta", "--image", str(face), "--audio", str(talk), "--out",
                  str(tmp_path / "r.mp4"), "--checkpoint", str(CKPT / "reta_tiny.pt"), "--paste-back",
                  "--strip", str(tmp_path / "r.png"), "--strip-frames", "5"]) == 0
-    from talkinglib.inference.video import VideoWriter
+    from talkinglib.video import VideoWriter
     from talkinglib.data.datasets import ClipStore
     with VideoWriter(tmp_path / "ref.mp4", size=64) as w:                # an expression reference clip
         w.write(ClipStore(ROOT / "data" / "synthtalk" / "tiny-seed0", "test").frames(4)[:10])
@@ -128,7 +128,7 @@ def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
     with pytest.warns(AudioConversionWarning, match="8000 Hz, 2 channel"):
         assert abs(len(load_audio_any(tmp_path / "st8k.wav")) - len(wav)) <= 2
     # a video without an audio track, given as the audio
-    from talkinglib.inference.video import VideoWriter
+    from talkinglib.video import VideoWriter
     with VideoWriter(tmp_path / "mute.mp4", size=64) as w:
         w.write(np.zeros((10, 64, 64, 3), np.uint8))
     with pytest.raises(tl_audio.AudioError, match="no audio track"):
@@ -141,7 +141,7 @@ def test_bad_inputs_get_clear_errors(face_and_audio, tmp_path):
 LONG = r'''
 import resource, sys, numpy as np, torch
 from talkinglib import audio as tl_audio
-from talkinglib.inference import video
+from talkinglib import video
 from talkinglib.inference.pipeline import TalkingHeadPipeline
 seconds, out = float(sys.argv[1]), sys.argv[2]
 speech = np.concatenate([tl_audio.read_wav(p) for p in sys.argv[5:]])     # test clips' speech, repeated
@@ -214,7 +214,7 @@ def test_the_demo_ends_with_a_talking_head_mp4(tiny_dataset, tmp_path):
 def test_edtalk_v_drives_the_photo_with_a_video_and_keeps_its_sound(face_and_audio, tiny_dataset, tmp_path):
     from talkinglib.cli import main
     from talkinglib.data.datasets import ClipStore
-    from talkinglib.inference.video import VideoWriter
+    from talkinglib.video import VideoWriter
     store = ClipStore(tiny_dataset, "test")
     frames, wav = store.frames(3)[:40], store.audio(3)[:40 * 640]
     with VideoWriter(tmp_path / "drive.mp4", size=64) as w:              # a driving video with sound

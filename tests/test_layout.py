@@ -86,3 +86,26 @@ def test_one_trainer_serves_every_stage():
         if p.name != "adversarial.py":
             assert "backward" not in calls, f"{p.name} calls backward(): use Trainer.update"
     assert len(stages) >= 10 and all(stages.values()), stages
+
+
+def test_a_preset_name_is_resolved_in_one_place():
+    """`--preset tiny` becomes configs in train/presets.py alone (issue 19): elsewhere in the training path no
+    PRESETS table is indexed by a variable (an index by a constant, PRESETS["tiny"], names one preset on purpose)."""
+    from talkinglib.train.presets import NAMES, STAGES, resolve
+    files = [ROOT / "talkinglib" / "cli.py", *sorted((ROOT / "talkinglib" / "train").glob("*.py"))]
+    lookups = []
+    for p in files:
+        if p.name == "presets.py":
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Constant):
+                table = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
+                if table.endswith("PRESETS"):
+                    lookups.append(f"{p.name}:{node.lineno}")
+    assert lookups == []
+    for stage in STAGES:                              # and every stage resolves at every preset
+        for name in NAMES:
+            preset = resolve(stage, name)
+            assert preset.train is not None and preset.model is not None and preset.name == name
+            assert (preset.discriminator is not None) == (stage in ("edtalk.autoencoder", "edtalk.mouth_pose",
+                                                                    "edtalk.expression", "reta"))

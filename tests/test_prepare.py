@@ -168,7 +168,7 @@ def test_reject_policy_and_no_audio_are_reported_not_crashes(astro, tmp_path):
 def test_synthtalk_video_keeps_its_sound_and_the_mouth_landmarks_follow_the_jaw(tmp_path):
     """A SynthTalk clip rendered at 256², written as an mp4 with AAC sound and prepared: the audio comes
     back at lag 0 and the face mesh's mouth opening (points 66 - 62) follows the true jaw factor."""
-    from talkinglib.inference.video import VideoWriter
+    from talkinglib.video import VideoWriter
     from talkinglib.synth.generate import PRESETS, make_clip
     frames, audio, meta = make_clip(0, replace(PRESETS["tiny"], size=256, seconds=1.6), 12, "neutral", 1, 0)
     src = tmp_path / "id012.mp4"

@@ -41,6 +41,7 @@ def test_probe_trains_deterministically_and_resumes(tiny_dataset, tmp_path):
     # the loss curve survives the interruption: the resumed run's history is the uninterrupted one's
     assert [s for s, _ in c["history"]["loss"]] == [1, 2, 3, 4]
     assert c["history"] == d["history"] and c["config"]["stage"] == "probe"
+    assert c["config"]["data"]["source"] == "synthtalk" and 0.05 < c["config"]["data"]["detail"] < 0.3   # provenance
 
 
 def test_bad_checkpoints_get_clear_errors(tmp_path):
@@ -88,7 +89,8 @@ def test_expert_perceptual_is_a_frozen_feature_loss_that_grows_with_the_jaw():
     from talkinglib.synth.identity import sample_identity
     from talkinglib.synth.render import render
     from talkinglib.train.edtalk_common import perceptual_network
-    per = perceptual_network("tiny", "expert")
+    from talkinglib.train.presets import resolve
+    per = perceptual_network(resolve("edtalk.autoencoder", "tiny"), "expert")
     assert isinstance(per, ExpertPerceptual)
     per.train()
     assert not per.probe.training and not any(p.requires_grad for p in per.parameters())
@@ -102,4 +104,4 @@ def test_expert_perceptual_is_a_frozen_feature_loss_that_grows_with_the_jaw():
     per.loss(x[:1], fake).backward()
     assert fake.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="'random', 'imagenet' or 'expert'"):
-        perceptual_network("tiny", "vgg")
+        perceptual_network(resolve("edtalk.autoencoder", "tiny"), "vgg")

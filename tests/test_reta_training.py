@@ -11,6 +11,7 @@ from talkinglib import cli
 from talkinglib import checkpoints
 from talkinglib.data import datasets
 from talkinglib.errors import InputError
+from talkinglib.models.reta import PRESETS as RETA_PRESETS
 from talkinglib.train import common
 from talkinglib.train import reta as R
 
@@ -38,7 +39,7 @@ def test_two_phases_train_their_parameters_and_resume_exactly(tiny_dataset, tmp_
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), k
     common.seed_everything(cfg.seed)                              # as train_reta does before building
-    init = R._initial_model("tiny", None, EXPERTS["init"]).state_dict()
+    init = R.initial_reta(RETA_PRESETS["tiny"], EXPERTS["init"]).state_dict()
     changed = lambda s, t, prefix: any(not torch.equal(s[k], t[k]) for k in s if k.startswith(prefix))  # noqa: E731
     # phase 1 (steps 1-2) moves E_A and S only; phase 2 moves the generator side too
     assert changed(init, two, "audio.") and changed(init, two, "student.")
@@ -123,7 +124,7 @@ def test_every_table_4_ablation_trains(tiny_dataset, tmp_path, model_kw, train_k
     mcfg = replace(mcfg, **model_kw)
     cfg = replace(FAST, steps=3, distill_steps=1, **train_kw)
     common.seed_everything(cfg.seed)
-    init = R._initial_model("tiny", mcfg, EXPERTS["init"]).state_dict()
+    init = R.initial_reta(mcfg, EXPERTS["init"]).state_dict()
     model, log = _train(tiny_dataset, tmp_path, cfg, model_cfg=mcfg)
     after = model.state_dict()
     moved = lambda prefix: any(not torch.equal(init[k], after[k]) for k in init if k.startswith(prefix))  # noqa: E731
@@ -172,7 +173,7 @@ def test_edtalk_codes_supervise_f_m_and_the_branches_take_their_own_lr(tiny_data
     plain, plain_log = _train(tiny_dataset, tmp_path / "plain", FAST)
     assert "mouth_code" not in plain_log.history
     common.seed_everything(cfg.seed)                              # as train_reta does before building
-    init = R._initial_model("tiny", None, EXPERTS["init"])
+    init = R.initial_reta(RETA_PRESETS["tiny"], EXPERTS["init"])
     moved = lambda m: sum((p.detach() - q).abs().sum() for p, q in zip(m.geometry.parameters(),   # noqa: E731
                                                                         init.geometry.parameters()))
     assert moved(model) > 2 * moved(plain), "the codes and the branch lr move the bridge"
@@ -190,7 +191,7 @@ def test_code_distill_teaches_the_branches_edtalks_codes_before_any_rendering(ti
     model, log = _train(tiny_dataset, tmp_path / "cd", cfg)
     assert len(log.history["mouth_code"]) == 2 and len(log.history["emotion_code"]) == 2
     common.seed_everything(cfg.seed)
-    init = R._initial_model("tiny", None, EXPERTS["init"]).state_dict()
+    init = R.initial_reta(RETA_PRESETS["tiny"], EXPERTS["init"]).state_dict()
     after = model.state_dict()
     moved = lambda prefix: any(not torch.equal(init[k], after[k]) for k in init if k.startswith(prefix))  # noqa: E731
     assert moved("geometry.") and moved("emotion_proj.") and moved("audio.")

@@ -39,6 +39,7 @@ from talkinglib.constants import EMOTIONS
 from talkinglib.data import clips as clipio
 from talkinglib.data.face import Region, cut
 from talkinglib.errors import InputError
+from talkinglib.video import VideoError, read_audio_track_timed, timed_frames, video_rate
 
 MEAD_TEST_SPEAKERS = ("M003", "M030", "W009", "W015")     # EDTalk/RETA's held-out MEAD speakers
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
@@ -65,22 +66,14 @@ class PrepareError(InputError):
 def decode_video(path, detect):
     """Every frame of the first video stream: (times (N,) seconds, boxes [FaceBox | None] (N,), fps).
     `detect(frame)` returns the best FaceBox or None. Frames are not kept."""
-    import av
     try:
-        container = av.open(str(path))
-    except av.error.FFmpegError as e:
-        raise PrepareError(f"cannot open {path} as a video ({e})") from e
-    with container:
-        if not container.streams.video:
-            raise PrepareError(f"{path} has no video stream")
-        stream = container.streams.video[0]
         times, boxes = [], []
-        for i, fr in enumerate(container.decode(stream)):
-            if fr.time is None:
-                raise PrepareError(f"{path}: frame {i} has no timestamp; remux the file (`ffmpeg -i in -c copy out.mp4`)")
-            times.append(fr.time)
-            boxes.append(detect(fr.to_ndarray(format="rgb24")))
-        rate = float(stream.average_rate or stream.guessed_rate or 0)
+        for t, frame in timed_frames(path):
+            times.append(t)
+            boxes.append(detect(frame))
+        rate = video_rate(path)
+    except VideoError as e:
+        raise PrepareError(f"cannot prepare {path}: {e}") from e
     if not times:
         raise PrepareError(f"{path} has a video stream without frames")
     return np.array(times, np.float64), boxes, rate
@@ -88,7 +81,6 @@ def decode_video(path, detect):
 
 def decode_audio(path):
     """The first audio track -> (mono float32 at 16 kHz, start time in seconds), or None if there is none."""
-    from talkinglib.inference.video import VideoError, read_audio_track_timed
     try:
         wav, rate, start = read_audio_track_timed(path)
     except VideoError:                                   # no track, or one without samples
@@ -141,14 +133,10 @@ def stable_region(boxes, smooth, scale):
 
 def crop_frames(path, wanted, regions, size):
     """Second decoding pass: {out k: uint8 (size, size, 3)} for wanted {source index: [(k, run)]}."""
-    import av
     out = {}
-    with av.open(str(path)) as container:
-        for i, fr in enumerate(container.decode(container.streams.video[0])):
-            if i in wanted:
-                img = fr.to_ndarray(format="rgb24")
-                for k, run in wanted[i]:
-                    out[k] = cut(img, regions[run], size)
+    for i, (_, img) in enumerate(timed_frames(path, keep=lambda i: i in wanted)):
+        for k, run in wanted.get(i, ()):
+            out[k] = cut(img, regions[run], size)
     return out
 
 

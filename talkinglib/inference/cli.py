@@ -28,7 +28,7 @@ def write_strip(video, png, n=STRIP_FRAMES):
     from PIL import Image, ImageDraw
 
     from talkinglib.data.clips import atomic_write_bytes
-    from talkinglib.inference.video import VideoError, _open
+    from talkinglib.video import VideoError, _open
     with _open(video) as f:
         stream = f.streams.video[0]
         rate = float(stream.average_rate or stream.guessed_rate)
@@ -98,7 +98,7 @@ def check_mode_options(args):
 def cmd_generate(args):
     import torch
     from talkinglib.inference.pipeline import TalkingHeadPipeline, read_driving_video
-    from talkinglib.inference.video import check_writable
+    from talkinglib.video import check_writable
     check_strip(args)
     check_mode_options(args)
     if Path(args.out).suffix.lower() != ".mp4":

@@ -14,6 +14,7 @@ span (inference/chunks.py) and written as they come, so a 10-minute clip needs n
 than a short one.
 """
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,9 @@ from talkinglib import checkpoints
 from talkinglib.constants import SAMPLES_PER_FRAME
 from talkinglib.data.datasets import to_uint8_images
 from talkinglib.data.face import crop_face, cut, paste_back, Region
-from talkinglib.errors import InputError, MissingFileError
-from talkinglib.inference.video import VideoError, VideoWriter, read_audio_track, read_video
+from talkinglib.data.provenance import outside_training
+from talkinglib.errors import InputError, MissingFileError, TalkingLibWarning
+from talkinglib.video import VideoError, VideoWriter, read_audio_track, read_video
 
 MODES = ("edtalk-a", "edtalk-v", "reta")
 COMPONENTS = ("mouth", "pose", "expression")
@@ -92,11 +94,18 @@ def load_audio_any(path):
     return wav
 
 
+class OutsideTrainingWarning(TalkingLibWarning):
+    """The photo is unlike anything the model was trained on (data/provenance.py): expect a smear."""
+
+
 class TalkingHeadPipeline:
-    def __init__(self, mode, generator, size, batch_size=32):
+    def __init__(self, mode, generator, size, batch_size=32, trained_on=None):
+        """trained_on: the main checkpoint's config["data"] (data/provenance.py), when it records one: a photo
+        with far more fine detail than those frames gets a warning (OutsideTrainingWarning)."""
         if mode not in MODES:
             raise InputError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode, self.generator, self.size, self.batch_size = mode, generator, size, batch_size
+        self.trained_on = trained_on
 
     # -- construction ------------------------------------------------------------------------------
     @classmethod
@@ -107,18 +116,21 @@ class TalkingHeadPipeline:
         root) for emotion presets); reta needs its one checkpoint."""
         if mode == "reta":
             from talkinglib.inference.reta import RETAPipeline
-            model = checkpoints.load(checkpoint, "reta").float().to(device).eval()
-            return cls(mode, RETAPipeline(model, batch_size), model.cfg.size, batch_size)
+            model, state = checkpoints.load_with_state(checkpoint, "reta")
+            model = model.float().to(device).eval()
+            return cls(mode, RETAPipeline(model, batch_size), model.cfg.size, batch_size, state["config"].get("data"))
         if mode == "edtalk-v":
-            model = checkpoints.load(checkpoint, "edtalk.").float().to(device).eval()
-            return cls(mode, model, model.cfg.size, batch_size)
+            model, state = checkpoints.load_with_state(checkpoint, "edtalk.")
+            return cls(mode, model.float().to(device).eval(), model.cfg.size, batch_size, state["config"].get("data"))
         if mode != "edtalk-a":
             raise InputError(f"mode must be one of {MODES}, got {mode!r}")
         if audio2lip is None:
             raise InputError("edtalk-a needs an Audio2Lip checkpoint (audio2lip=..., --audio2lip)")
-        edtalk = checkpoints.load(checkpoint, "edtalk.").float().to(device)
+        edtalk, state = checkpoints.load_with_state(checkpoint, "edtalk.")
         a2l = checkpoints.load(audio2lip, "edtalk.audio2lip").float().to(device)
-        return cls._edtalk_a(edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device)
+        pipe = cls._edtalk_a(edtalk.float().to(device), a2l, pose_flow, semantic, presets_data, batch_size, device)
+        pipe.trained_on = state["config"].get("data")
+        return pipe
 
     @classmethod
     def official(cls, batch_size=32, device="cpu", pose_flow=None, semantic=None, presets_data=None):
@@ -145,7 +157,8 @@ class TalkingHeadPipeline:
 
     # -- running -----------------------------------------------------------------------------------
     def source(self, image, crop="auto"):
-        """uint8 photo (H, W, 3) -> (source tensor (1, 3, S, S) in [-1, 1], Region of the crop)."""
+        """uint8 photo (H, W, 3) -> (source tensor (1, 3, S, S) in [-1, 1], Region of the crop). Warns
+        (OutsideTrainingWarning) when the face is far outside the model's training frames (data/provenance.py)."""
         if crop == "auto":
             face, region = crop_face(image, self.size, what="the identity image")
         elif crop == "none":
@@ -156,6 +169,9 @@ class TalkingHeadPipeline:
         else:
             raise InputError(f"crop must be 'auto' or 'none', got {crop!r}")
         x = torch.from_numpy(np.array(face)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        note = outside_training(self.trained_on, x)
+        if note is not None:
+            warnings.warn(note, OutsideTrainingWarning, stacklevel=2)
         return x, region
 
     def stream(self, source, wav, span=SPAN, **options):

@@ -24,12 +24,12 @@ def discriminator_step(D, d_opt, real, fake, cfg, d_step, params_d, world, loss_
     return loss.detach()
 
 
-def build_discriminator(preset, size, state=None):
+def build_discriminator(cfg, size, state=None):
     """The adversarial D of a run: resuming (`state`, the run's checkpoint), built from the config the run saved,
-    so that a later change of the preset cannot rebuild another D under its weights; else the preset's, at the
-    model's size. Checkpoints from before the config was saved are read with the preset's."""
-    from talkinglib.models.discriminator import PRESETS as D_PRESETS, Discriminator, DiscriminatorConfig
+    so that a later change of the preset cannot rebuild another D under its weights; else `cfg` (the preset's
+    DiscriminatorConfig) at the model's size. Checkpoints from before the config was saved are read with cfg."""
+    from talkinglib.models.discriminator import Discriminator, DiscriminatorConfig
     saved = (state or {}).get("extra", {}).get("discriminator_config")
     if saved is not None:
         return Discriminator(checkpoints.config_from_dict(DiscriminatorConfig, saved))
-    return Discriminator(replace(D_PRESETS[preset], size=size))
+    return Discriminator(replace(cfg, size=size))

@@ -17,6 +17,7 @@ from talkinglib import checkpoints
 from talkinglib.data.bank_targets import ExpressionClips
 from talkinglib.errors import InputError
 from talkinglib.train.common import step_generator
+from talkinglib.train.presets import as_preset
 from talkinglib.train.trainer import Trainer
 
 STAGE = "edtalk.audio2exp"
@@ -49,15 +50,16 @@ def train_audio2exp(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg
     """Train (or resume) E_S, E_T and MLP^e_A on the ELN weights of the EDTalk `init`; writes
     out_dir/audio2exp.pt. Returns (the model in eval mode, the logger)."""
     from dataclasses import replace
-    from talkinglib.models.semantic_expression import PRESETS, SemanticExpression
-    from talkinglib.train.edtalk_common import _initial_model
+    from talkinglib.models.semantic_expression import SemanticExpression
+    from talkinglib.train.edtalk_common import initial_edtalk
     if init is None:
         raise InputError(f"{STAGE} learns the ELN weights of a trained EDTalk: pass --init (an edtalk.expression "
                          "checkpoint, or the official EDTalk.pt)")
-    cfg = cfg or TRAIN_PRESETS[preset]
-    run = Trainer(STAGE, out_dir, "audio2exp.pt", cfg, device, resume)
-    edtalk, _ = _initial_model(STAGE, preset, init, None)
-    model_cfg = model_cfg or replace(PRESETS[preset], exp_dim=edtalk.cfg.exp_dim)
+    preset = as_preset(STAGE, preset)                                  # a name is resolved here, once
+    cfg = cfg or preset.train
+    run = Trainer(STAGE, out_dir, "audio2exp.pt", cfg, device, resume, data=data_root)
+    edtalk, _ = initial_edtalk(STAGE, init)
+    model_cfg = model_cfg or replace(preset.model, exp_dim=edtalk.cfg.exp_dim)
     model = SemanticExpression(model_cfg).to(run.device)
     run.attach(model, torch.optim.Adam(model.trainable_parameters(), lr=cfg.lr),
                {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),

@@ -15,7 +15,6 @@ loss weights for this stage; 1 each (A.3's choice for the others). `image_start`
 alone for that many steps first (no G in the loop: ~20× faster per step).
 """
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import torch
 
@@ -25,6 +24,7 @@ from talkinglib.data.datasets import ClipMedia
 from talkinglib.errors import InputError
 from talkinglib.models.edtalk import generate_window
 from talkinglib.train.common import step_generator
+from talkinglib.train.presets import as_preset
 from talkinglib.train.trainer import Trainer
 
 STAGE = "edtalk.audio2lip"
@@ -52,10 +52,6 @@ TRAIN_PRESETS = {
     "tiny": Audio2LipTrainConfig(steps=1000, image_start=600, w_sync=3.0),
     "full": Audio2LipTrainConfig(steps=30_000, batch_size=4, lr=1e-4),      # A.3: 30k iterations, batch 4
 }
-
-
-def default_syncnet(preset):
-    return Path(__file__).resolve().parents[2] / "data" / "checkpoints" / f"syncnet_{preset}.pt"
 
 
 class LipWindows(ClipMedia):
@@ -87,22 +83,23 @@ def train_audio2lip(data_root, out_dir, init, preset="tiny", cfg=None, model_cfg
     """Train (or resume) Audio2Lip against the frozen EDTalk `init`; writes out_dir/audio2lip.pt.
     Returns (Audio2Lip in eval mode, the logger)."""
     from talkinglib.losses.edtalk import lip_feature_loss, mse_reconstruction_loss
-    from talkinglib.models.audio2lip import PRESETS, Audio2Lip
+    from talkinglib.models.audio2lip import Audio2Lip
     from talkinglib.models.syncnet import sync_loss
-    from talkinglib.train.edtalk_common import _initial_model
+    from talkinglib.train.edtalk_common import initial_edtalk
     if init is None:
         raise InputError(f"{STAGE} trains against a frozen EDTalk: pass --init (an edtalk.mouth_pose or later "
                          "checkpoint, or the official EDTalk.pt)")
-    cfg = cfg or TRAIN_PRESETS[preset]
-    run = Trainer(STAGE, out_dir, "audio2lip.pt", cfg, device, resume)
+    preset = as_preset(STAGE, preset)                                  # a name is resolved here, once
+    cfg = cfg or preset.train
+    run = Trainer(STAGE, out_dir, "audio2lip.pt", cfg, device, resume, data=data_root)
     dev = run.device
-    edtalk, _ = _initial_model(STAGE, preset, init, None)
+    edtalk, _ = initial_edtalk(STAGE, init)
     edtalk = edtalk.to(dev).eval().requires_grad_(False)                 # frozen: gradients pass through only
     expert = None
     if cfg.w_sync > 0:
-        syncnet = syncnet or default_syncnet(preset)
+        syncnet = syncnet or preset.file("syncnet")
         expert = checkpoints.load(syncnet, "syncnet").to(dev).requires_grad_(False)
-    model_cfg = model_cfg or replace(PRESETS[preset], mouth_dim=edtalk.cfg.mouth_dim)
+    model_cfg = model_cfg or replace(preset.model, mouth_dim=edtalk.cfg.mouth_dim)
     net = Audio2Lip(model_cfg).to(dev)
     run.attach(net, torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=tuple(cfg.betas)),
                {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),

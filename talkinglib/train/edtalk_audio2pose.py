@@ -20,6 +20,7 @@ from talkinglib.data.bank_targets import PoseSequences
 from talkinglib.errors import InputError
 from talkinglib.losses.edtalk import pose_reconstruction_loss, temporal_loss
 from talkinglib.train.common import step_generator
+from talkinglib.train.presets import as_preset
 from talkinglib.train.trainer import Trainer
 
 STAGE = "edtalk.audio2pose"
@@ -67,15 +68,16 @@ def train_audio2pose(data_root, out_dir, init, preset="tiny", cfg=None, model_cf
                      callback=None, stop_at=None, device=None):
     """Train (or resume) E_a + φ_p on W^p from the EDTalk checkpoint `init`; writes out_dir/audio2pose.pt.
     Returns (the flow in eval mode, the logger)."""
-    from talkinglib.models.pose_flow import PRESETS, PoseFlow
-    from talkinglib.train.edtalk_common import _initial_model
+    from talkinglib.models.pose_flow import PoseFlow
+    from talkinglib.train.edtalk_common import initial_edtalk
     if init is None:
         raise InputError(f"{STAGE} reads W^p with a trained EDTalk: pass --init (an edtalk.mouth_pose or later "
                          "checkpoint, or the official EDTalk.pt)")
-    cfg = cfg or TRAIN_PRESETS[preset]
-    run = Trainer(STAGE, out_dir, "audio2pose.pt", cfg, device, resume)
-    edtalk, _ = _initial_model(STAGE, preset, init, None)
-    model_cfg = model_cfg or replace(PRESETS[preset], pose_dim=edtalk.cfg.pose_dim, context=cfg.frames)
+    preset = as_preset(STAGE, preset)                                  # a name is resolved here, once
+    cfg = cfg or preset.train
+    run = Trainer(STAGE, out_dir, "audio2pose.pt", cfg, device, resume, data=data_root)
+    edtalk, _ = initial_edtalk(STAGE, init)
+    model_cfg = model_cfg or replace(preset.model, pose_dim=edtalk.cfg.pose_dim, context=cfg.frames)
     flow = PoseFlow(model_cfg).to(run.device)
     run.attach(flow, torch.optim.Adam(flow.parameters(), lr=cfg.lr, betas=tuple(cfg.betas)),
                {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),

@@ -45,7 +45,7 @@ from talkinglib.losses.edtalk import (copy_warp_loss, factor_anchor_loss, g_nons
 from talkinglib.train.adversarial import discriminator_step
 from talkinglib.train.common import step_generator
 from talkinglib.train.edtalk_common import expert_probe, set_stage_lr, setup_stage
-from talkinglib.train.edtalk_config import TRAIN_PRESETS
+from talkinglib.train.presets import as_preset
 
 STAGE = "edtalk.autoencoder"
 
@@ -80,8 +80,9 @@ def train_autoencoder(data_root, out_dir, preset="tiny", cfg=None, model_cfg=Non
                       progress=True, callback=None, stop_at=None, device=None, expert=None):
     """Train (or resume) E + G; writes out_dir/edtalk.pt. Returns the EDTalkRun (model, logger, ...).
     expert: the SynthTalk expert checkpoint of perceptual="expert" (default data/checkpoints/expert_PRESET.pt)."""
-    cfg = cfg or TRAIN_PRESETS[STAGE][preset]
-    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device, model_cfg=model_cfg,
+    preset = as_preset(STAGE, preset)                                  # a name is resolved here, once
+    cfg = cfg or preset.train
+    run = setup_stage(STAGE, out_dir, preset, cfg, data=data_root, init=init, resume=resume, device=device, model_cfg=model_cfg,
                       expert=expert)
     size = run.model_cfg.size
     extra, extra_factors = _extra_frames(data_root, cfg, size, progress and run.rank == 0)

@@ -12,10 +12,11 @@ from pathlib import Path
 import torch
 
 from talkinglib import checkpoints
-from talkinglib.errors import InputError
+from talkinglib.errors import InputError, MissingFileError
 from talkinglib.train import common
 from talkinglib.train.adversarial import build_discriminator
 from talkinglib.train.edtalk_config import TRAINABLE, EDTalkTrainConfig
+from talkinglib.train.presets import Preset
 from talkinglib.train.trainer import Trainer
 
 # -- freezing -------------------------------------------------------------------------------
@@ -66,14 +67,15 @@ class EDTalkRun(Trainer):
     init: object
 
 
-def _initial_model(stage, preset, init, model_cfg):
-    from talkinglib.models.edtalk import PRESETS, EDTalk
+def initial_edtalk(stage, init, model_cfg=None):
+    """(EDTalk, its config) a stage starts from: the checkpoint `init` (a talkinglib EDTalk checkpoint, or the
+    official EDTalk.pt), or without one a new EDTalk(model_cfg), which only edtalk.autoencoder may train."""
+    from talkinglib.models.edtalk import EDTalk
     if init is None:
         if stage != "edtalk.autoencoder":
-            raise InputError(f"stage {stage} starts from the previous stage's checkpoint: pass --init RUN/edtalk.pt "
+            raise InputError(f"stage {stage} starts from a trained EDTalk: pass --init RUN/edtalk.pt "
                              "(train edtalk.autoencoder first, then edtalk.mouth_pose, then edtalk.expression)")
-        cfg = model_cfg or PRESETS[preset]
-        return EDTalk(cfg), cfg
+        return EDTalk(model_cfg), model_cfg
     state = torch.load(init, map_location="cpu", weights_only=True) if Path(init).is_file() else None
     if state is not None and "gen" in state and "stage" not in state.get("config", {}):
         from talkinglib.official import load_edtalk      # an official EDTalk.pt
@@ -113,12 +115,13 @@ def with_model_changes(model, stage, overrides, cfg):
     return new
 
 
-def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resume=True, device=None,
-                model_cfg=None, model_overrides=None, expert=None):
+def setup_stage(stage, out_dir, preset: Preset, cfg: EDTalkTrainConfig, init=None, resume=True, device=None,
+                model_cfg=None, model_overrides=None, expert=None, data=None):
     """The EDTalkRun of `stage`: the model from `init` (or a new one for edtalk.autoencoder), frozen but for the
-    stage's groups, its optimiser and D's, resumed from out_dir/edtalk.pt when it exists."""
-    run = EDTalkRun(stage, out_dir, "edtalk.pt", cfg, device, resume)           # seeds before the models are built
-    model, model_cfg = _initial_model(stage, preset, init, model_cfg)
+    stage's groups, its optimiser and D's, resumed from out_dir/edtalk.pt when it exists. data: the dataset root
+    (recorded in the checkpoint)."""
+    run = EDTalkRun(stage, out_dir, "edtalk.pt", cfg, device, resume, data=data)           # seeds before the models are built
+    model, model_cfg = initial_edtalk(stage, init, model_cfg or preset.model)
     if model_overrides:
         model = with_model_changes(model, stage, model_overrides, cfg)
         model_cfg = model.cfg
@@ -129,7 +132,7 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
             eem.make_identity()
     if stage == "edtalk.mouth_pose" and cfg.navigation_init == "fresh":
         model.reset_navigation(("mouth", "pose"))
-    D = build_discriminator(preset, model_cfg.size, run.state)
+    D = build_discriminator(preset.discriminator, model_cfg.size, run.state)
     model.to(run.device)
     D.to(run.device)                 # before the optimizers, so their state lives on the device too
     params = freeze_for_stage(model, stage, cfg)
@@ -148,25 +151,20 @@ def setup_stage(stage, out_dir, preset, cfg: EDTalkTrainConfig, init=None, resum
     return run
 
 
-def default_expert(preset):
-    """The committed SynthTalk expert of a preset: data/checkpoints/expert_<preset>.pt."""
-    return Path(__file__).resolve().parents[2] / "data" / "checkpoints" / f"expert_{preset}.pt"
-
-
-def expert_probe(preset, expert=None, purpose="this stage reads"):
-    """The frozen SynthTalk expert (a FactorProbe in eval mode) from `expert`, default
+def expert_probe(preset: Preset, expert=None, purpose="this stage reads"):
+    """The frozen SynthTalk expert (a FactorProbe in eval mode) from `expert`, default the preset's
     data/checkpoints/expert_<preset>.pt; a missing file names how to make it."""
-    path = Path(expert) if expert else default_expert(preset)
+    path = Path(expert) if expert else preset.file("expert")
     if not path.is_file():
-        raise FileNotFoundError(f"{purpose} the SynthTalk expert {path}, which is missing: pass --expert, or train "
-                                f"it with `talkinglib train expert --preset {preset} --data D --out {path.parent}`")
+        raise MissingFileError(f"{purpose} the SynthTalk expert {path}, which is missing: pass --expert, or train it "
+                               f"with `talkinglib train expert --preset {preset.name} --data D --out {path.parent}`")
     return checkpoints.load(path, "probe").eval().requires_grad_(False)
 
 
-def perceptual_network(preset, weights, expert=None):
+def perceptual_network(preset: Preset, weights, expert=None):
     """Φ of L_per (EDTalk Eq. 5): VGG19 with "random" or "imagenet" weights, or "expert": the SynthTalk
     expert's features (models/experts.py ExpertPerceptual; ours, not in EDTalk), read from `expert`
-    (default data/checkpoints/expert_<preset>.pt)."""
+    (default the preset's data/checkpoints/expert_<preset>.pt)."""
     from talkinglib.losses.perceptual import VGGPerceptual
     if weights == "expert":
         from talkinglib.models.experts import ExpertPerceptual
@@ -174,7 +172,7 @@ def perceptual_network(preset, weights, expert=None):
                                                             "reads"))
     if weights not in ("random", "imagenet"):
         raise ValueError(f"perceptual must be 'random', 'imagenet' or 'expert', got {weights!r}")
-    return VGGPerceptual.for_preset(preset, weights=weights)
+    return VGGPerceptual(replace(preset.perceptual, weights=weights))
 
 
 def stage_lr(cfg, step):

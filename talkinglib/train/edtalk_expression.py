@@ -34,8 +34,8 @@ from talkinglib.losses.edtalk import (factor_anchor_loss, g_nonsaturating_loss, 
                                       mouth_consistency_loss, reconstruction_loss, region_l1_loss)
 from talkinglib.train.adversarial import discriminator_step
 from talkinglib.train.common import step_generator
-from talkinglib.train.edtalk_common import default_expert, set_stage_lr, setup_stage
-from talkinglib.train.edtalk_config import TRAIN_PRESETS
+from talkinglib.train.edtalk_common import set_stage_lr, setup_stage
+from talkinglib.train.presets import as_preset
 
 STAGE = "edtalk.expression"
 
@@ -74,10 +74,11 @@ def train_expression(data_root, out_dir, init, preset="tiny", cfg=None, expert=N
                      callback=None, stop_at=None, device=None, model_overrides=None):
     """Train (or resume) ELN, the expression bank and EEM; writes out_dir/edtalk.pt. Returns the EDTalkRun.
     model_overrides: {"eem_hidden": 128} builds EEM at another width, starting as the identity (ours)."""
-    cfg = cfg or TRAIN_PRESETS[STAGE][preset]
-    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device,
+    preset = as_preset(STAGE, preset)                                  # a name is resolved here, once
+    cfg = cfg or preset.train
+    run = setup_stage(STAGE, out_dir, preset, cfg, data=data_root, init=init, resume=resume, device=device,
                       model_overrides=model_overrides)
-    experts = load_experts(expert or default_expert(preset)).to(run.device)
+    experts = load_experts(expert or preset.file("expert")).to(run.device)
     batches = EDTalkBatches(data_root, "train")
     if cfg.w_factors > 0:
         batches.factors()                                           # real clips: refused before step 1

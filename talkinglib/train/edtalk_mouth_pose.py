@@ -26,7 +26,7 @@ from talkinglib.models.cross_reconstruction import cross_reconstruct
 from talkinglib.train.adversarial import discriminator_step
 from talkinglib.train.common import step_generator
 from talkinglib.train.edtalk_common import expert_probe, set_stage_lr, setup_stage
-from talkinglib.train.edtalk_config import TRAIN_PRESETS
+from talkinglib.train.presets import as_preset
 
 STAGE = "edtalk.mouth_pose"
 
@@ -92,8 +92,9 @@ def train_mouth_pose(data_root, out_dir, init, preset="tiny", cfg=None, resume=T
     """Train (or resume) MLN, PLN and their banks; writes out_dir/edtalk.pt. Returns the EDTalkRun.
     model_overrides: {"bank": "direct"} or {"orthogonalize": "none"} trains an ablated navigation
     (with cfg.navigation_init="fresh") on the frozen E and G of `init`."""
-    cfg = cfg or TRAIN_PRESETS[STAGE][preset]
-    run = setup_stage(STAGE, out_dir, preset, cfg, init=init, resume=resume, device=device,
+    preset = as_preset(STAGE, preset)                                  # a name is resolved here, once
+    cfg = cfg or preset.train
+    run = setup_stage(STAGE, out_dir, preset, cfg, data=data_root, init=init, resume=resume, device=device,
                       model_overrides=model_overrides)
     batches = EDTalkBatches(data_root, "train")
     if cfg.w_factors > 0 or cfg.w_leak > 0:

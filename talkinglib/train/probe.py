@@ -16,9 +16,10 @@ import torch
 from talkinglib import checkpoints
 from talkinglib.data.datasets import load_split_arrays, to_tensor_images
 from talkinglib.losses.factors import probe_loss
-from talkinglib.models.probe import PRESETS, REGRESSED, FactorProbe, ProbeConfig
+from talkinglib.models.probe import REGRESSED, FactorProbe, ProbeConfig
 from talkinglib.synth.probe_frames import dataset_probe_frames
 from talkinglib.train import common
+from talkinglib.train.presets import as_preset
 from talkinglib.train.trainer import Trainer
 
 
@@ -83,9 +84,10 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
     stop_at: leave the loop (with a checkpoint) at this step, as if interrupted; the schedule
     still runs over cfg.steps, so a later call resumes exactly where this one stopped.
     """
-    model_cfg = model_cfg or PRESETS[preset]
-    cfg = cfg or TRAIN_PRESETS[preset]
-    run = Trainer("probe", out_dir, ckpt_name, cfg, resume=resume, device="cpu")   # seeds; resumes a run of its own
+    preset = as_preset(("probe", "expert"), preset)                     # a name is resolved here, once
+    model_cfg = model_cfg or preset.model
+    cfg = cfg or preset.train
+    run = Trainer("probe", out_dir, ckpt_name, cfg, resume=resume, device="cpu", data=data_root)   # seeds; resumes a run of its own
 
     size = json.loads((Path(data_root) / "dataset.json").read_text())["config"]["size"]
     data = training_frames(data_root, cfg, size, progress and run.rank == 0)
@@ -93,8 +95,7 @@ def train_probe(data_root, out_dir, preset="tiny", model_cfg: ProbeConfig | None
     model = FactorProbe(model_cfg)
     model.set_target_stats({k: (data[k].mean(0), data[k].std(0)) for k in REGRESSED})
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    run.attach(model, opt, {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg),
-                            "data": str(data_root)})
+    run.attach(model, opt, {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg)})
     images = torch.from_numpy(data["images"])                              # (N, H, W, 3) uint8
     targets = {k: torch.from_numpy(data[k]) for k in ("mouth", "pose", "expression", "emotion")}
 

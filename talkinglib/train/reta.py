@@ -45,6 +45,7 @@ from talkinglib.losses.reta import (distillation_loss, emotion_kl_loss, masked_l
 from talkinglib.models.tvm import clip_masks
 from talkinglib.train.adversarial import build_discriminator, discriminator_step
 from talkinglib.train.common import step_generator
+from talkinglib.train.presets import as_preset
 from talkinglib.train.reta_config import (FREEZABLE, TRAIN_PRESETS, RETATrainConfig, freeze,  # noqa: F401
                                           frozen_modules)
 from talkinglib.train.trainer import Trainer
@@ -63,17 +64,17 @@ def code_losses(model, f_m, f_e, m_true, e_true, gain=1.0):
 def _experts(preset, teacher, syncnet, device):
     """(teacher, SyncNet, official_colours): files at `tiny`, the registry's pretrained ones at `full`
     (Wav2Lip's expert reads BGR faces in [0, 1]: official_colours=True)."""
-    if teacher is None and preset == "tiny":
+    if teacher is None and preset.name == "tiny":
         raise InputError("RETA's tiny stage needs the tiny emotion teacher: --teacher data/checkpoints/teacher_tiny.pt "
                          "(or train one: talkinglib train teacher)")
-    if syncnet is None and preset == "tiny":
+    if syncnet is None and preset.name == "tiny":
         raise InputError("RETA's tiny stage needs the tiny lip-sync expert: --syncnet data/checkpoints/syncnet_tiny.pt "
                          "(or train one: talkinglib train syncnet)")
     if teacher is not None:
         T = checkpoints.load(teacher, "teacher")
     else:
-        from talkinglib.models.emotion import PRESETS, EmotionTeacher
-        T = EmotionTeacher(PRESETS[preset])
+        from talkinglib.models.emotion import EmotionTeacher
+        T = EmotionTeacher(preset.teacher)
     if syncnet is not None:
         S = checkpoints.load(syncnet, "syncnet")
     else:
@@ -82,15 +83,16 @@ def _experts(preset, teacher, syncnet, device):
     return T.to(device).eval().requires_grad_(False), S.to(device).eval().requires_grad_(False), syncnet is None
 
 
-def _initial_model(preset, model_cfg, init):
-    from talkinglib.models.reta import PRESETS, RETA
+def initial_reta(model_cfg, init):
+    """RETA(model_cfg) with E_I and G from the EDTalk checkpoint `init` (RETA §3.2)."""
+    from talkinglib.models.reta import RETA
     if init is None:
         raise InputError("RETA starts from EDTalk's E and G (§3.2): pass --init with an EDTalk checkpoint "
                          "(data/checkpoints/edtalk_tiny.pt at tiny, the official EDTalk.pt at full)")
-    from talkinglib.train.edtalk_common import _initial_model as edtalk_model
-    edtalk, _ = edtalk_model("edtalk.mouth_pose", preset, init, None)
+    from talkinglib.train.edtalk_common import initial_edtalk
+    edtalk, _ = initial_edtalk("edtalk.mouth_pose", init)
     # E_I and G are EDTalk's: their architecture options come from the checkpoint they start from
-    cfg = replace(model_cfg or PRESETS[preset], encoder_norm=edtalk.cfg.encoder_norm, warp_grid=edtalk.cfg.warp_grid,
+    cfg = replace(model_cfg, encoder_norm=edtalk.cfg.encoder_norm, warp_grid=edtalk.cfg.warp_grid,
                   warp_image=edtalk.cfg.warp_image, image_draw=edtalk.cfg.image_draw)
     return RETA(cfg).init_from_edtalk(edtalk.float())
 
@@ -99,20 +101,21 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                resume=True, progress=True, callback=None, stop_at=None, device=None):
     """Train (or resume) RETA; writes out_dir/reta.pt. Returns (model in eval mode, logger)."""
     from talkinglib.losses.perceptual import VGGPerceptual
-    cfg = cfg or TRAIN_PRESETS[preset]
-    run = Trainer(STAGE, out_dir, "reta.pt", cfg, device, resume)         # seeds; reads the run's checkpoint once
+    preset = as_preset(STAGE, preset)                                      # a name is resolved here, once
+    cfg = cfg or preset.train
+    run = Trainer(STAGE, out_dir, "reta.pt", cfg, device, resume, data=data_root)         # seeds; reads the run's checkpoint once
     device = run.device
     if run.resuming:                                                      # the run's own model config wins
         model = checkpoints.from_state(run.state, STAGE, run.ckpt_path)
     else:
-        model = _initial_model(preset, model_cfg, init)
+        model = initial_reta(model_cfg or preset.model, init)
     mcfg = model.cfg
     T_net, S_net, official_colours = _experts(preset, teacher, syncnet, device)
     if T_net.hidden != mcfg.teacher_dim:
         raise InputError(f"the teacher's embedding is {T_net.hidden}-d but RETA's student outputs {mcfg.teacher_dim}-d; "
                          f"use --set model.teacher_dim={T_net.hidden}")
     model.to(device)
-    D = build_discriminator(preset, mcfg.size, run.state).to(device).requires_grad_(False)
+    D = build_discriminator(preset.discriminator, mcfg.size, run.state).to(device).requires_grad_(False)
     params = model.trained_parameters()
     branch = {id(p) for p in model.branch_parameters()}
     groups = [{"params": [p for p in params if id(p) not in branch], "lr": cfg.lr},         # E_I, G
@@ -138,7 +141,7 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
         for o, lr in ((opt_audio, cfg.lr_distill), (d_opt, cfg.lr_d)):
             for group in o.param_groups:
                 group["lr"] = lr
-    vgg = VGGPerceptual.for_preset(preset, weights=cfg.perceptual, criterion="l1").to(device)   # ‖φ(ŷ) − φ(y)‖₁
+    vgg = VGGPerceptual(replace(preset.perceptual, weights=cfg.perceptual, criterion="l1")).to(device)   # ‖φ(ŷ) − φ(y)‖₁
     data = RETAClips(data_root, "train", cfg.clip_frames, cfg.window)
     targets = TeacherTargets(T_net, data, device, cache=cfg.cache_teacher)
     phase1 = mcfg.emotion or cfg.code_distill                            # w/o ERL without code_distill: nothing to distil
@@ -147,8 +150,8 @@ def train_reta(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, init
                        TeacherTargets(T_net, distill, device, cache=cfg.cache_teacher, shared=targets))
     codes = distill_codes = None
     if use_codes:
-        from talkinglib.train.edtalk_common import _initial_model as edtalk_model
-        edtalk = edtalk_model("edtalk.mouth_pose", preset, init, None)[0].float().requires_grad_(False)
+        from talkinglib.train.edtalk_common import initial_edtalk
+        edtalk = initial_edtalk("edtalk.mouth_pose", init)[0].float().requires_grad_(False)
         codes = CodeTargets(edtalk, data, device)
         distill_codes = codes if distill is data else CodeTargets(edtalk, distill, device, shared=codes)
     if not phase1 and run.step < cfg.distill_steps:

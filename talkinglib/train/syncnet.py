@@ -21,6 +21,7 @@ from talkinglib import checkpoints
 from talkinglib.data.sync_pairs import SyncPairs
 from talkinglib.errors import InputError
 from talkinglib.train.common import step_generator
+from talkinglib.train.presets import as_preset
 from talkinglib.train.trainer import Trainer
 
 STAGE = "syncnet"
@@ -49,12 +50,13 @@ TRAIN_PRESETS = {
 def train_syncnet(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, resume=True, progress=True,
                   callback=None, stop_at=None, device=None):
     """Train (or resume) the SyncNet expert; writes out_dir/syncnet.pt. Returns (net in eval mode, logger)."""
-    from talkinglib.models.syncnet import PRESETS, SyncNet, contrastive_sync_loss, info_nce_sync_loss
-    cfg = cfg or TRAIN_PRESETS[preset]
+    from talkinglib.models.syncnet import SyncNet, contrastive_sync_loss, info_nce_sync_loss
+    preset = as_preset(STAGE, preset)                                  # a name is resolved here, once
+    cfg = cfg or preset.train
     if cfg.objective not in ("bce", "infonce"):
         raise InputError(f"objective must be 'bce' or 'infonce', got {cfg.objective!r}")
-    run = Trainer(STAGE, out_dir, "syncnet.pt", cfg, device, resume)
-    model_cfg = model_cfg or PRESETS[preset]
+    run = Trainer(STAGE, out_dir, "syncnet.pt", cfg, device, resume, data=data_root)
+    model_cfg = model_cfg or preset.model
     net = SyncNet(model_cfg).to(run.device)
     run.attach(net, torch.optim.Adam(net.parameters(), lr=cfg.lr),
                {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg)})

@@ -22,6 +22,7 @@ from talkinglib import checkpoints
 from talkinglib.data.datasets import to_tensor_images
 from talkinglib.errors import InputError
 from talkinglib.train.common import step_generator
+from talkinglib.train.presets import as_preset
 from talkinglib.train.probe import ProbeTrainConfig, color_jitter, training_frames
 from talkinglib.train.trainer import Trainer
 
@@ -57,13 +58,14 @@ def lr_at(step, cfg: TeacherTrainConfig):
 def train_teacher(data_root, out_dir, preset="tiny", cfg=None, model_cfg=None, resume=True, progress=True,
                   callback=None, stop_at=None, device=None):
     """Train (or resume) the tiny teacher; writes out_dir/teacher.pt. Returns (teacher in eval mode, logger)."""
-    from talkinglib.models.emotion import PRESETS, EmotionTeacher
-    cfg = cfg or TRAIN_PRESETS[preset]
-    model_cfg = model_cfg or PRESETS[preset]
+    from talkinglib.models.emotion import EmotionTeacher
+    preset = as_preset(STAGE, preset)                                  # a name is resolved here, once
+    cfg = cfg or preset.train
+    model_cfg = model_cfg or preset.model
     if model_cfg.weights:
         raise InputError(f"the {preset} teacher is the pretrained '{model_cfg.weights}' (talkinglib weights fetch "
                          f"{model_cfg.weights}); `train teacher` trains built configs only (--preset tiny)")
-    run = Trainer(STAGE, out_dir, "teacher.pt", cfg, device, resume)
+    run = Trainer(STAGE, out_dir, "teacher.pt", cfg, device, resume, data=data_root)
     teacher = EmotionTeacher(model_cfg).to(run.device)
     run.attach(teacher, torch.optim.AdamW(teacher.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
                {"model": checkpoints.config_to_dict(model_cfg), "train": checkpoints.config_to_dict(cfg)})

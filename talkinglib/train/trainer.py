@@ -14,8 +14,9 @@ own step (its batch, its losses, the D-then-G order) and says nothing else:
 
 A run resumes from out_dir/ckpt_name when it exists: the model, every optimiser (and what `extra` names,
 such as a discriminator), the step and the loss history come back, so a resumed run continues its curves.
-The checkpoint's config records the stage, the model's config, the training config and what the stage
-adds (its --init, its data); talkinglib.checkpoints.load reads it back as the model.
+The checkpoint's config records the stage, the model's config, the training config, the data it was
+trained on (data/provenance.py) and what the stage adds (its --init); talkinglib.checkpoints.load reads it
+back as the model.
 """
 from pathlib import Path
 
@@ -23,13 +24,16 @@ import torch
 from tqdm.auto import tqdm
 
 from talkinglib import checkpoints
+from talkinglib.data.provenance import describe_dataset
 from talkinglib.train.common import Logger, average_gradients, dist_info, resolve_device, seed_everything
 
 
 class Trainer:
-    def __init__(self, stage, out_dir, ckpt_name, cfg, device=None, resume=True):
-        """cfg: the training config (its seed, steps, log_every and ckpt_every are read here)."""
-        self.stage, self.cfg = stage, cfg
+    def __init__(self, stage, out_dir, ckpt_name, cfg, device=None, resume=True, data=None):
+        """cfg: the training config (its seed, steps, log_every and ckpt_every are read here). data: the dataset
+        root the run reads, recorded in the checkpoint's config["data"] (data/provenance.py: generate compares
+        a photo with it)."""
+        self.stage, self.cfg, self.data = stage, cfg, data
         self.rank, self.world = dist_info()          # under torchrun: one process per GPU (or CPU, gloo)
         self.device = resolve_device(device)
         seed_everything(cfg.seed)
@@ -60,6 +64,8 @@ class Trainer:
         Resuming, the weights, optimisers, step and loss history come back from the checkpoint."""
         self.model, self.opt = model, opt
         self.config = {"stage": self.stage, **config}
+        if self.data is not None:
+            self.config["data"] = describe_dataset(self.data)
         self.extra, self.extra_config = dict(extra or {}), dict(extra_config or {})
         self.params = list(params) if params is not None else [p for p in model.parameters() if p.requires_grad]
         if self.state is not None:

@@ -1,4 +1,5 @@
 """Video in and out through PyAV: an mp4 with sound, written while frames are still being generated.
+Media I/O lives here and in talkinglib/audio.py, below data/ (prepare) and inference/ (generate).
 
     with VideoWriter("out.mp4", size=256) as w:     # H.264 (yuv420p) + AAC, 25 fps, 16 kHz mono
         w.write_audio(wav_16k)                       # (N,) float32 in [-1, 1]
@@ -6,6 +7,7 @@
             w.write(batch)
     frames, fps = read_video("drive.mp4")            # uint8 (T, H, W, 3) and the stream's frame rate
     wav, sr = read_audio_track("talk.mp4")           # the first audio track, mono float32, its own rate
+    for t, frame in timed_frames("clip.mov"):        # every frame with its time (s), whatever the rate: prepare
 
 The writer keeps nothing but the encoder's state, so a 10-minute clip needs no more memory than a
 second of it. The file appears only when it is complete (a temporary file, then os.replace).
@@ -136,6 +138,29 @@ def read_video(path, fps=FPS):
     if not frames:
         raise VideoError(f"{path!r} has a video stream without frames")
     return np.stack(frames), Fraction(rate)
+
+
+def timed_frames(path, keep=None):
+    """(time in seconds, uint8 (H, W, 3)) of every frame of the first video stream, at the stream's own rate
+    (talkinglib prepare maps them to 25 fps itself). keep(i) -> bool: decode to RGB only the frames it keeps
+    (the others give None). The stream's frame rate is `video_rate(path)`."""
+    with _open(path) as f:
+        if not f.streams.video:
+            raise VideoError(f"{path!r} has no video stream")
+        for i, fr in enumerate(f.decode(f.streams.video[0])):
+            if fr.time is None:
+                raise VideoError(f"{path!r}: frame {i} has no timestamp; remux the file "
+                                 "(`ffmpeg -i in -c copy out.mp4`)")
+            yield fr.time, (fr.to_ndarray(format="rgb24") if keep is None or keep(i) else None)
+
+
+def video_rate(path):
+    """The first video stream's frame rate (frames/s), 0.0 when the container does not say."""
+    with _open(path) as f:
+        if not f.streams.video:
+            raise VideoError(f"{path!r} has no video stream")
+        stream = f.streams.video[0]
+        return float(stream.average_rate or stream.guessed_rate or 0)
 
 
 def read_audio_track(path):
