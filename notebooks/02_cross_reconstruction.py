@@ -46,6 +46,7 @@
 
 # %%
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -272,17 +273,22 @@ assert np.ptp(read["output"]) > 0.5                             # from closed to
 # `edtalk_tiny_plain_ae.pt` is stage 1 by EDTalk's plain recipe (reconstruction, L_per over a
 # random VGG19, LIA's E and G). It also ran fewer steps (4000 against 17000), so the comparison
 # below is of the two recipes as wholes, not of any one aid. The options in which the two files
-# differ are read from their own configs; then the same self-reenactment and driver = source
-# measurements as in section 3 (with stage 1's joint navigation, n = 192).
+# differ are read from their own configs (a training option that the older file does not record
+# predates it, and its default then kept the plain recipe: listed where the other file switches it on); then the same self-reenactment and driver =
+# source measurements as in section 3 (with stage 1's joint navigation, n = 192).
 
 # %%
 stage1 = {name: tl.checkpoints.load_with_state(CKPT / f) for name, f in (("plain recipe", "edtalk_tiny_plain_ae.pt"),
                                                                    ("teaching aids", "edtalk_tiny_ae.pt"))}
-cfgs = {name: st["config"] for name, (m, st) in stage1.items()}          # {"model": {...}, "train": {...}}: as saved
-diff = [(part, k) for part in ("model", "train") for k in cfgs["plain recipe"][part]
-        if cfgs["plain recipe"][part][k] != cfgs["teaching aids"][part].get(k)]
+NOT_SAVED = "(not saved: its default then)"
+cfgs = {name: {"model": asdict(m.cfg), "train": st["config"]["train"]}   # the model's whole config; training's as saved
+        for name, (m, st) in stage1.items()}
+keys = {part: dict.fromkeys(k for c in cfgs.values() for k in c[part]) for part in ("model", "train")}
+values = lambda part, k: [c[part].get(k, NOT_SAVED) for c in cfgs.values()]       # noqa: E731
+diff = [(part, k) for part, ks in keys.items() for k in ks if values(part, k)[0] != values(part, k)[1]
+        and (NOT_SAVED not in values(part, k) or any(v not in (NOT_SAVED, 0, False) for v in values(part, k)))]
 display(md_table(["option", "plain recipe", "teaching aids"],
-                 [[f"{part}.{k}"] + [str(c[part].get(k)) for c in cfgs.values()] for part, k in diff]))
+                 [[f"{part}.{k}"] + [str(c[part].get(k, NOT_SAVED)) for c in cfgs.values()] for part, k in diff]))
 
 t = time.time()
 aids = {}
