@@ -212,12 +212,16 @@ def _build(kind, state):
     return getattr(module, model_name)(cfg)
 
 
+def _check_kind(kind):
+    if kind is not None and model_family(kind) not in MODELS:
+        raise InputError(f"unknown checkpoint kind {kind!r}: one of {sorted(MODELS)}")
+
+
 def from_state(state, kind=None, path="the checkpoint"):
     """The model of a checkpoint's dict (load_checkpoint's), in eval mode. kind: the kind the caller needs
     ("reta", "edtalk." for any EDTalk video stage, ...); a checkpoint of another kind raises CheckpointError
     naming both kinds and the command that makes the right one. path: named in the messages."""
-    if kind is not None and model_family(kind) not in MODELS:
-        raise InputError(f"unknown checkpoint kind {kind!r}: one of {sorted(MODELS)}")
+    _check_kind(kind)
     have = require_kind(path, state, kind) if kind is not None else checkpoint_kind(state)
     if model_family(have) not in MODELS:
         raise CheckpointError(f"{path} is a checkpoint of kind {have!r}, which no talkinglib model reads")
@@ -234,9 +238,8 @@ def from_state(state, kind=None, path="the checkpoint"):
 
 def load_with_state(path, kind=None, map_location="cpu"):
     """(model in eval mode, the checkpoint's dict) from any talkinglib checkpoint (float16 exports included);
-    kind as in from_state."""
-    if kind is not None and model_family(kind) not in MODELS:
-        raise InputError(f"unknown checkpoint kind {kind!r}: one of {sorted(MODELS)}")
+    kind as in from_state (an unknown kind is refused before the file is read)."""
+    _check_kind(kind)
     state = load_checkpoint(path, map_location)
     return from_state(state, kind, path), state
 

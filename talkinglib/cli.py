@@ -103,7 +103,7 @@ def cmd_train(args):
             print(f"recipe: every step done; wall time per step in {Path(args.out) / 'recipe.json'} "
                   f"({sum(times.values()) / 60:.1f} min in all)")
         return 0
-    from talkinglib.train.presets import resolve, with_settings
+    from talkinglib.train.presets import resolve
     model_sets, train_sets = _split_overrides(args.set)
     preset = resolve(args.stage, args.preset)                # the one place --preset becomes configs
     train_cfg = _parse_overrides(train_sets, preset.train)
@@ -115,9 +115,9 @@ def cmd_train(args):
         keys = [kv.split("=", 1)[0].split(".", 1)[0] for kv in model_sets]
         typed = _parse_overrides(model_sets, preset.model)
         overrides = {k: getattr(typed, k) for k in keys} or None
-        preset = with_settings(preset, train=train_cfg)
+        preset = replace(preset, train=train_cfg)
     else:
-        preset = with_settings(preset, train=train_cfg, model=_parse_overrides(model_sets, preset.model))
+        preset = replace(preset, train=train_cfg, model=_parse_overrides(model_sets, preset.model))
     run = dict(preset=preset, resume=not args.no_resume, stop_at=args.stop_at)
     stage = args.stage
     if stage in ("probe", "expert"):

@@ -5,7 +5,6 @@ live in talkinglib/checkpoints.py, below both train/ and inference/.
 import math
 import os
 import random
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,8 +73,3 @@ def resolve_device(device=None):
 def step_generator(seed, step, rank=0):
     """The batch of (seed, step, rank) is fixed: a resumed run draws the same data."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 64 + rank)
-
-
-def ensure_dir(p):
-    Path(p).mkdir(parents=True, exist_ok=True)
-    return Path(p)

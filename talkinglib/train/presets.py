@@ -12,7 +12,7 @@ that Preset; a stage function called with a name (`train_syncnet(..., preset="ti
 too, at its first line. No other code maps a preset name to a config.
 """
 import importlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from talkinglib.errors import InputError
@@ -90,8 +90,3 @@ def as_preset(stage, preset):
         raise InputError(f"preset must be a name ({', '.join(NAMES)}) or the Preset of {' or '.join(stages)}; "
                          f"got {preset!r}")
     return preset
-
-
-def with_settings(preset, train=None, model=None):
-    """The Preset with another training and/or model config (--set applied to them)."""
-    return replace(preset, train=preset.train if train is None else train, model=preset.model if model is None else model)
