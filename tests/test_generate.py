@@ -245,3 +245,22 @@ def test_edtalk_v_drives_the_photo_with_a_video_and_keeps_its_sound(face_and_aud
               str(tmp_path / "drive.mp4"), "--pose-video", str(tmp_path / "short.mp4"), "--out", str(tmp_path / "t.mp4"),
               "--checkpoint", str(CKPT / "edtalk_tiny.pt")])
     assert not (tmp_path / "t.mp4").exists()
+
+
+def test_generate_with_random_weights_prints_the_frames_per_second_it_achieved(face_and_audio, tmp_path, capsys):
+    """--random-weights (speed checks only) builds the models as `talkinglib bench` does; generate prints its speed."""
+    import re
+    from talkinglib.cli import main
+    face, talk, wav = face_and_audio
+    assert main(["generate", "--random-weights", "--preset", "tiny", "--image", str(face), "--audio", str(talk),
+                 "--out", str(tmp_path / "r.mp4"), "--crop", "none", "--batch-size", "8"]) == 0
+    out = capsys.readouterr()
+    T = tl_audio.frame_count(len(wav))
+    assert re.search(rf"generated {T} frames in [\d.]+ s: [\d.]+ frames/s \(batch 8, G eager\)", out.out), out.out
+    assert "RANDOM weights at the tiny preset: for speed checks only" in out.err
+    assert read_video(tmp_path / "r.mp4")[0].shape == (T, 64, 64, 3)
+    base = ["--debug", "generate", "--image", str(face), "--audio", str(talk), "--out", str(tmp_path / "x.mp4")]
+    with pytest.raises(InputError, match="exactly one of"):
+        main(base + ["--random-weights", "--checkpoint", str(CKPT / "edtalk_tiny.pt")])
+    with pytest.raises(InputError, match="--preset picks the architecture of --random-weights"):
+        main(base + ["--checkpoint", str(CKPT / "edtalk_tiny.pt"), "--preset", "tiny"])

@@ -57,9 +57,18 @@ def cmd_scorecard(args):
 
 def cmd_bench(args):
     from talkinglib.eval.bench import bench, format_bench
-    r = bench(args.preset, args.mode, frames=args.frames, batch_sizes=tuple(args.batch_size), device=args.device,
-              dtype=args.dtype, form=args.form, compile=args.compile, checkpoint=args.checkpoint, seed=args.seed)
-    print(format_bench(r))
+    from talkinglib.eval.bench_suite import bench_suite, format_suite
+    if args.suite:
+        r = bench_suite(args.preset, args.device, frames=args.frames,
+                        batch_size=max(args.batch_size) if args.batch_size else None,
+                        dtypes=args.dtype, compile=args.compile, seed=args.seed)
+        print(format_suite(r))
+    else:
+        batch_sizes = tuple(args.batch_size) if args.batch_size else (1, 8 if args.device == "cpu" else 32)
+        r = bench(args.preset, args.mode, frames=args.frames, batch_sizes=batch_sizes, device=args.device,
+                  dtypes=tuple(args.dtype or ("float32",)), form=args.form, compile=args.compile,
+                  checkpoint=args.checkpoint, seed=args.seed)
+        print(format_bench(r))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(r, indent=1) + "\n")
@@ -86,7 +95,7 @@ def add_cli(sub):
     v.add_argument("--disentangle", action="store_true",
                    help="EDTalk modes on SynthTalk: transfer R², expression accuracy and the cross-talk matrix")
     v.add_argument("--disentangle-n", type=int, default=192, help="samples per disentanglement measurement")
-    v.add_argument("--batch-size", type=int, default=32)
+    v.add_argument("--batch-size", type=int, default=None, help="frames per G call (default: 32 on a GPU; on a CPU 1 at 256², 4 at 64²)")
     v.add_argument("--device", default="cpu")
     v.set_defaults(func=cmd_evaluate)
 
@@ -103,18 +112,28 @@ def add_cli(sub):
     c.add_argument("--out", default=None, help="write scorecard.json and scorecard.md here")
     c.set_defaults(func=cmd_scorecard)
 
-    b = sub.add_parser("bench", help="inference frames/s and latency against the official per-frame loop")
+    b = sub.add_parser("bench", help="inference frames/s and latency: our fast path against the official per-frame loop")
     b.add_argument("--preset", choices=["tiny", "full"], default="full")
     b.add_argument("--mode", choices=["edtalk-a", "edtalk-v", "reta"], default="edtalk-a")
-    b.add_argument("--frames", type=int, default=50, help="frames per clip (audio of frames / 25 s)")
-    b.add_argument("--batch-size", type=int, nargs="+", default=[1, 8], help="our batch sizes to time")
+    b.add_argument("--frames", type=int, default=100,
+                   help="frames per clip (audio of frames / 25 s); compile=auto compiles G from 100 frames at 256²")
+    b.add_argument("--batch-size", type=int, nargs="+", default=None,
+                   help="our batch sizes to time (default 1 8 on a CPU, 1 32 on a GPU; --suite: the largest, default "
+                        "the pipelines' own: 32 on a GPU, on a CPU 1 at 256² and 4 at 64²)")
     b.add_argument("--device", default="cpu")
-    b.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
-                   help="autocast dtype for ours (the per-frame baseline stays float32)")
-    b.add_argument("--form", choices=["fused", "shared"], default="fused",
-                   help="G's modulated convs: fused (official order) or shared-weight (batches, pre-packs)")
-    b.add_argument("--compile", action="store_true", help="torch.compile G with inductor freezing (edtalk-a)")
+    b.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], nargs="+", default=None,
+                   help="G's dtypes for ours: float32 always, each other one a row with its PSNR against float32 "
+                        "(autocast; the per-frame baseline stays float32). --suite: default float32 bfloat16 "
+                        "(+ float16 on CUDA)")
+    b.add_argument("--form", choices=["shared", "fused"], default="shared",
+                   help="G's modulated convs: shared-weight (the default fast path) or fused (the official order)")
+    b.add_argument("--compile", choices=["auto", "always", "never"], default="auto",
+                   help="torch.compile G: auto compiles, on a CPU, clips long enough to pay for it "
+                        "(inference/render.py), as generate does")
     b.add_argument("--checkpoint", default=None, help="weights (default: random at the preset's architecture)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--suite", action="store_true",
+                   help="every mode (edtalk-a, edtalk-v, reta) and dtype: frames/s at the largest --batch-size and "
+                        "one-frame latency, no baseline (for a GPU: --device cuda --json suite.json)")
     b.add_argument("--json", default=None, help="write the result here")
     b.set_defaults(func=cmd_bench)

@@ -116,8 +116,9 @@ def default_scorers(probe, syncnet=None, device="cpu", emotion=None):
     return s
 
 
-def make_generator(mode, model, audio2lip=None, batch_size=32):
-    """generate(source (1, 3, S, S), real frames (T, 3, S, S), wav (N,)) -> frames (T, 3, S, S)."""
+def make_generator(mode, model, audio2lip=None, batch_size=None):
+    """generate(source (1, 3, S, S), real frames (T, 3, S, S), wav (N,)) -> frames (T, 3, S, S), each mode's
+    pipeline on G's fast path (inference/render.py: shared-weight convs, compiled for long clips)."""
     if mode == "reta":
         from talkinglib.inference.reta import RETAPipeline
         pipe = RETAPipeline(model, batch_size)
@@ -129,12 +130,9 @@ def make_generator(mode, model, audio2lip=None, batch_size=32):
         pipe = EDTalkA(model, audio2lip, batch_size=batch_size)
         return lambda source, real, wav: pipe(source, wav, pose=real, expression=real)
     if mode == "edtalk-v":
-        def generate(source, real, wav):
-            with torch.no_grad():
-                code = model.encode(source)
-                return torch.cat([model.animate(code, mouth=real[i:i + batch_size], pose=real[i:i + batch_size],
-                                                expression=real[i:i + batch_size]) for i in range(0, len(real), batch_size)])
-        return generate
+        from talkinglib.inference.edtalk_v import EDTalkV
+        pipe = EDTalkV(model, batch_size)
+        return lambda source, real, wav: pipe(source, real)
     raise InputError(f"mode must be one of {MODES}, got {mode!r}")
 
 

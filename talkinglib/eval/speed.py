@@ -1,6 +1,6 @@
 """Timing helpers, and RETA's inference speed beside EDTalk-A's in one run (RETA Tab. 1's FPS column).
 
-    r = audio_pipeline_speed("full", seconds=2.0, batch_size=8)   # {"edtalk_a": {"fps"}, "reta": {"fps"}}
+    r = audio_pipeline_speed("full", seconds=4.0)   # {"edtalk_a": {"fps"}, "reta": {"fps"}}
 
 `talkinglib bench` (eval/bench.py) measures one pipeline against the official per-frame loop.
 """
@@ -27,11 +27,12 @@ def clock(fn, device, repeats=1, warmup=True):
 
 
 @torch.inference_mode()
-def audio_pipeline_speed(preset="tiny", seconds=2.0, batch_size=32, seed=0, device="cpu"):
+def audio_pipeline_speed(preset="tiny", seconds=2.0, batch_size=None, seed=0, device="cpu"):
     """Frames/s of EDTalk-A (Audio2Lip mouth, still pose, no expression) and of RETA, in one run,
     at a preset's architecture with random weights (speed does not depend on the values; the full
     RETA audio encoder is wav2vec 2.0 Base's architecture built offline). One identity image and
-    `seconds` of audio each; every frame of the clip generated, after one warm-up call.
+    `seconds` of audio each; every frame of the clip generated, after one warm-up call (which compiles G
+    when the clip is long enough, inference/render.py). batch_size None: the pipelines' default.
 
     Returns {"frames", "edtalk_a": {"fps", "seconds"}, "reta": {"fps", "seconds"}, "preset"}."""
     from dataclasses import replace
@@ -52,7 +53,7 @@ def audio_pipeline_speed(preset="tiny", seconds=2.0, batch_size=32, seed=0, devi
     edtalk_a = EDTalkA(edtalk, Audio2Lip(A2L[preset]).to(device), batch_size=batch_size)
     reta_pipe = RETAPipeline(reta, batch_size=batch_size)
     pipes = {"edtalk_a": lambda: edtalk_a(source, wav), "reta": lambda: reta_pipe(source, wav)}
-    out = {"preset": preset, "batch_size": batch_size}
+    out = {"preset": preset, "batch_size": edtalk_a.batch_size}                  # the batch size used
     for name, run in pipes.items():
         frames, t = clock(run, device)
         out["frames"] = len(frames)

@@ -90,9 +90,21 @@ def check_mode_options(args):
         why = " (RETA takes its emotion and mouth from the audio)" if args.mode == "reta" else ""
         raise InputError(f"--mode {args.mode} does not read {', '.join(given)}{why}; drop "
                          f"{'it' if len(given) == 1 else 'them'}, or choose the mode that does")
-    if args.mode == "edtalk-a" and args.pose == "sample" and not args.pose_flow:
+    if args.mode == "edtalk-a" and args.pose == "sample" and not (args.pose_flow or args.random_weights):
         raise InputError("--pose sample draws the head pose from a pose flow: give --pose-flow CKPT (talkinglib train "
                          "edtalk.audio2pose; data/checkpoints/audio2pose_tiny.pt), or --pose still, or --pose VIDEO")
+
+
+def format_speed(speed):
+    """generate's speed line: frames/s over the whole clip (the source's encoding to the video closed)."""
+    if not speed["compiled"]:
+        g = "G eager"
+    elif speed["compile_seconds"] > 0:
+        g = f"G compiled, {speed['compile_seconds']:.1f} s of it compiling"
+    else:
+        g = "G compiled earlier in this process"
+    return (f"generated {speed['frames']} frames in {speed['seconds']:.1f} s: {speed['fps']:.2f} frames/s "
+            f"(batch {speed['batch_size']}, {g})")
 
 
 def cmd_generate(args):
@@ -104,17 +116,29 @@ def cmd_generate(args):
     if Path(args.out).suffix.lower() != ".mp4":
         raise InputError(f"--out must end in .mp4; got {args.out!r}")
     check_writable(args.out)
-    if args.official == bool(args.checkpoint):
-        raise InputError("give exactly one of --checkpoint CKPT (ours) or --official (EDTalk.pt + Audio2Lip.pt)")
-    print(f"generate: loading the {args.mode} model{'' if args.mode == 'reta' else 's'} "
-          f"({'official weights' if args.official else args.checkpoint}) ...", file=sys.stderr, flush=True)
+    if args.official + bool(args.checkpoint) + args.random_weights != 1:
+        raise InputError("give exactly one of --checkpoint CKPT (ours), --official (EDTalk.pt + Audio2Lip.pt) or "
+                         "--random-weights (speed checks only)")
+    if args.preset is not None and not args.random_weights:
+        raise InputError("--preset picks the architecture of --random-weights; a checkpoint brings its own")
+    if args.random_weights and (args.audio2lip or args.pose_flow or args.semantic):
+        raise InputError("--random-weights builds every model at random: drop --audio2lip / --pose-flow / --semantic")
+    weights = ("official weights" if args.official else args.checkpoint if args.checkpoint else
+               f"RANDOM weights at the {args.preset or 'full'} preset: for speed checks only, the video shows nobody")
+    print(f"generate: loading the {args.mode} model{'' if args.mode == 'reta' else 's'} ({weights}) ...",
+          file=sys.stderr, flush=True)
+    fast = dict(form=args.form, compile=args.compile, dtype=args.dtype)
     if args.official:
         if args.mode != "edtalk-a":
             raise InputError("--official is wired for --mode edtalk-a (EDTalk.pt + Audio2Lip.pt)")
-        pipe = TalkingHeadPipeline.official(args.batch_size, args.device, args.pose_flow, args.semantic, args.presets_data)
+        pipe = TalkingHeadPipeline.official(args.batch_size, args.device, args.pose_flow, args.semantic,
+                                            args.presets_data, fast=fast)
+    elif args.random_weights:
+        pipe = TalkingHeadPipeline.random(args.mode, args.preset or "full", args.batch_size, args.device, fast=fast)
     else:
         pipe = TalkingHeadPipeline.from_checkpoints(args.mode, args.checkpoint, args.audio2lip, args.pose_flow,
-                                                    args.semantic, args.presets_data, args.batch_size, args.device)
+                                                    args.semantic, args.presets_data, args.batch_size, args.device,
+                                                    fast=fast)
     options = {}
     if args.mode == "edtalk-v":
         separate = {c: p for c, p in (("mouth", args.mouth_video), ("pose", args.pose_video),
@@ -149,6 +173,7 @@ def cmd_generate(args):
         raise InputError(f"--mode {args.mode} needs --audio")
     out = pipe.to_video(args.image, args.audio, args.out, crop=args.crop, paste=args.paste_back, **options)
     print(f"wrote {out}")
+    print(format_speed(pipe.last_speed))
     if args.strip:
         keep, _ = write_strip(out, args.strip, args.strip_frames or STRIP_FRAMES)
         print(f"wrote {args.strip} (frames {', '.join(map(str, keep))})")
@@ -186,7 +211,20 @@ def add_cli(sub):
     g.add_argument("--seed", type=int, default=0, help="pose sampling seed")
     g.add_argument("--crop", choices=["auto", "none"], default="auto", help="auto: crop around the detected face")
     g.add_argument("--paste-back", action="store_true", help="put the face back into the (square) photo")
-    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--random-weights", action="store_true",
+                   help="FOR SPEED CHECKS ONLY: every model random at --preset's architecture (as talkinglib bench "
+                        "builds them), no checkpoint needed; the video shows no one")
+    g.add_argument("--preset", choices=["tiny", "full"], help="the architecture of --random-weights (default full)")
+    g.add_argument("--form", choices=["shared", "fused"], default="shared",
+                   help="G's modulated convs: shared-weight (fast) or fused (the official order, for parity checks)")
+    g.add_argument("--compile", choices=["auto", "always", "never"], default="auto",
+                   help="torch.compile G: auto on a CPU when the clip is long enough to pay for "
+                        "compiling (talkinglib/inference/render.py)")
+    g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="G under bfloat16 autocast (faster on CPUs with AVX-512 BF16/AMX; `talkinglib bench --dtype "
+                        "float32 bfloat16` reports its PSNR against float32)")
+    g.add_argument("--batch-size", type=int, default=None,
+                   help="frames per G call (default: 32 on a GPU; on a CPU, where G is memory-bound, 1 at 256², 4 at 64²)")
     g.add_argument("--device", default="cpu")
     g.add_argument("--strip", metavar="PATH.png", help="also write a PNG of --strip-frames frames of the video, evenly "
                                                       "spaced in time, side by side with their times (frames under "

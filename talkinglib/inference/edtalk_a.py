@@ -12,7 +12,8 @@
     frames = pipe(source, wav, pose="sample", expression="happy", intensity=0.8)   # (T, 3, S, S)
 
 The source is encoded once, the bases once, and a fixed expression is applied to the identity
-pyramid once (EEM, EDTalk Eq. 8); frames are generated in batches of `batch_size`.
+pyramid once (EEM, EDTalk Eq. 8); frames are generated in batches of `batch_size` by G's fast path
+(inference/render.py: shared-weight convs, weights prepared per clip, compiled for long clips).
 """
 import torch
 
@@ -65,34 +66,22 @@ def blend_weights(presets, emotion_1, emotion_2, alpha, intensity=1.0):
 
 
 class EDTalkA:
-    """compile=True wraps G in torch.compile with inductor's freezing (the weights become constants,
-    so a later change of the model's weights is not seen: build a new EDTalkA). form="shared" runs
-    G's modulated convs in their shared-weight form (models/layers/stylegan2.py), which batches and
-    pre-packs well. Both change float rounding only; eval/bench.py measures the effect."""
+    """The fast path by default (inference/render.py): G's modulated convs in their shared-weight form,
+    the shared weights prepared once per clip, and on a CPU G compiled (torch.compile) for clips of at least
+    render.compile_min_frames(S) frames (compile="auto"; "always" / "never" force it). form="fused" runs
+    the official per-sample form, for parity checks (batch 1: the official loop's very frames). The weights
+    are read at the start of each clip, compiled or not. dtype="bfloat16" runs G under bfloat16 autocast
+    (bench reports its PSNR)."""
 
-    def __init__(self, edtalk, audio2lip, pose_flow=None, semantic=None, presets=None, batch_size=32,
-                 form="fused", compile=False):
-        from talkinglib.models.layers.stylegan2 import set_modconv_form
-        self.edtalk, self.audio2lip = set_modconv_form(edtalk.eval(), form), audio2lip.eval()
+    def __init__(self, edtalk, audio2lip, pose_flow=None, semantic=None, presets=None, batch_size=None,
+                 form="shared", compile="auto", dtype="float32"):
+        from talkinglib.inference.render import Renderer, default_batch_size
+        self.edtalk, self.audio2lip = edtalk.eval(), audio2lip.eval()
         self.pose_flow = pose_flow.eval() if pose_flow is not None else None
         self.semantic = semantic.eval() if semantic is not None else None
-        self.presets, self.batch_size = presets, batch_size
-        self.generator = edtalk.dec
-        if compile:
-            import torch._inductor.config as inductor_config
-            with inductor_config.patch(freezing=True):
-                self.generator = torch.compile(edtalk.dec, dynamic=False)
-        self.compiled = compile
-
-    def _generate(self, latent, feats):
-        """G at the latents' batch, with a batch-1 (already expressed) pyramid broadcast."""
-        B = latent.shape[0]
-        feats = [f.expand(B, *f.shape[1:]) for f in feats]
-        if not self.compiled:
-            return self.generator(latent, feats)
-        import torch._inductor.config as inductor_config
-        with inductor_config.patch(freezing=True):                  # compiles lazily, on the first call per shape
-            return self.generator(latent, feats)
+        self.presets = presets
+        self.batch_size = batch_size or default_batch_size(next(edtalk.parameters()).device, edtalk.cfg.size)   # frames per G call
+        self.render = Renderer(edtalk.dec, form=form, compile=compile, dtype=dtype)
 
     def _pose_noise(self, pose, T, generator):
         """The flow's ẑ for all T frames, drawn once (as PoseFlow.sample draws it), so that the frames
@@ -170,13 +159,14 @@ class EDTalkA:
             mel = tl_audio.mel_windows(wav[lo * SAMPLES_PER_FRAME:end]).to(dev)
             return torch.cat([self.audio2lip(mel)[0], self._pose_span(pose, mel, lo, hi, code, temperature, z)], 1)
 
-        for _, w in stream_spans(motion, T, span, overlap, pad):
-            for i in range(0, len(w), self.batch_size):
-                wb = w[i:i + self.batch_size]
-                e = None if w_e is None else w_e.expand(len(wb), -1)
-                lat = self.edtalk.compose(code.latent.expand(len(wb), -1), mouth=wb[:, :K_m], pose=wb[:, K_m:],
-                                          expression=e, Q=Q)
-                yield self._generate(lat, feats)
+        with self.render.clip(T) as G:                                           # forms, weights: once per clip
+            for _, w in stream_spans(motion, T, span, overlap, pad):
+                for i in range(0, len(w), self.batch_size):
+                    wb = w[i:i + self.batch_size]
+                    e = None if w_e is None else w_e.expand(len(wb), -1)
+                    lat = self.edtalk.compose(code.latent.expand(len(wb), -1), mouth=wb[:, :K_m], pose=wb[:, K_m:],
+                                              expression=e, Q=Q)                 # f^{i→d} (b, D)  (EDTalk Eqs. 1–2)
+                    yield G(lat, feats)                                          # (b, 3, S, S)
 
     def __call__(self, source, wav, **kw):
         """All frames (T, 3, S, S) at once (stream() for long audio)."""

@@ -11,10 +11,16 @@ The image is cropped around its face (mediapipe; crop="none" takes it as it is) 
 model's size; paste_back=True puts the generated face back into the photo. Audio is read with
 soundfile, librosa or PyAV, mixed to mono and resampled to 16 kHz. Frames are generated span by
 span (inference/chunks.py) and written as they come, so a 10-minute clip needs no more memory
-than a short one.
+than a short one. G runs its fast path (inference/render.py: shared-weight convs, weights prepared
+once per clip, compiled for long clips); `fast=dict(form=, compile=, dtype=)` changes it, and
+to_video records the frames/s it achieved in `last_speed`.
+
+    pipe = TalkingHeadPipeline.random("edtalk-a", "full")   # random weights: for speed checks only
 """
 import os
+import time
 import warnings
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +34,10 @@ from talkinglib.data.datasets import to_uint8_images
 from talkinglib.data.face import crop_face, cut, paste_back, Region
 from talkinglib.data.provenance import outside_training
 from talkinglib.errors import InputError, MissingFileError, TalkingLibWarning
+from talkinglib.inference.edtalk_v import EDTalkV, driving_length  # noqa: F401  (driving_length: re-exported)
 from talkinglib.video import VideoError, VideoWriter, read_audio_track, read_video
 
 MODES = ("edtalk-a", "edtalk-v", "reta")
-COMPONENTS = ("mouth", "pose", "expression")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 SPAN = 250                                   # frames of audio turned into motion at a time (10 s)
 
@@ -99,51 +105,74 @@ class OutsideTrainingWarning(TalkingLibWarning):
 
 
 class TalkingHeadPipeline:
-    def __init__(self, mode, generator, size, batch_size=32, trained_on=None):
+    def __init__(self, mode, generator, size, batch_size=None, trained_on=None):
         """trained_on: the main checkpoint's config["data"] (data/provenance.py), when it records one: a photo
         with far more fine detail than those frames gets a warning (OutsideTrainingWarning)."""
         if mode not in MODES:
             raise InputError(f"mode must be one of {MODES}, got {mode!r}")
-        self.mode, self.generator, self.size, self.batch_size = mode, generator, size, batch_size
+        self.mode, self.generator, self.size = mode, generator, size
+        self.batch_size = getattr(generator, "batch_size", batch_size)         # the pipeline's, resolved per device
+        self.last_speed = None               # to_video's {"frames", "seconds", "fps", "compiled", "compile_seconds"}
         self.trained_on = trained_on
 
     # -- construction ------------------------------------------------------------------------------
     @classmethod
     def from_checkpoints(cls, mode, checkpoint, audio2lip=None, pose_flow=None, semantic=None, presets_data=None,
-                         batch_size=32, device="cpu"):
+                         batch_size=None, device="cpu", fast=None):
         """Our checkpoints (talkinglib train ...): edtalk-a needs the EDTalk checkpoint and audio2lip
         (pose_flow for pose="sample", semantic for emotion from speech/text, presets_data (a dataset
-        root) for emotion presets); reta needs its one checkpoint."""
+        root) for emotion presets); reta needs its one checkpoint. fast: {form, compile, dtype} for G
+        (inference/render.py; default its fast path)."""
+        fast = fast or {}
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "edtalk-a" and audio2lip is None:
+            raise InputError("edtalk-a needs an Audio2Lip checkpoint (audio2lip=..., --audio2lip)")
+        model, state = checkpoints.load_with_state(checkpoint, "reta" if mode == "reta" else "edtalk.")
+        model, data = model.float().to(device).eval(), state["config"].get("data")   # data: what it was trained on
         if mode == "reta":
             from talkinglib.inference.reta import RETAPipeline
-            model, state = checkpoints.load_with_state(checkpoint, "reta")
-            model = model.float().to(device).eval()
-            return cls(mode, RETAPipeline(model, batch_size), model.cfg.size, batch_size, state["config"].get("data"))
+            return cls(mode, RETAPipeline(model, batch_size, **fast), model.cfg.size, batch_size, data)
         if mode == "edtalk-v":
-            model, state = checkpoints.load_with_state(checkpoint, "edtalk.")
-            return cls(mode, model.float().to(device).eval(), model.cfg.size, batch_size, state["config"].get("data"))
-        if mode != "edtalk-a":
-            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
-        if audio2lip is None:
-            raise InputError("edtalk-a needs an Audio2Lip checkpoint (audio2lip=..., --audio2lip)")
-        edtalk, state = checkpoints.load_with_state(checkpoint, "edtalk.")
+            return cls(mode, EDTalkV(model, batch_size, **fast), model.cfg.size, batch_size, data)
         a2l = checkpoints.load(audio2lip, "edtalk.audio2lip").float().to(device)
-        pipe = cls._edtalk_a(edtalk.float().to(device), a2l, pose_flow, semantic, presets_data, batch_size, device)
-        pipe.trained_on = state["config"].get("data")
+        pipe = cls._edtalk_a(model, a2l, pose_flow, semantic, presets_data, batch_size, device, fast)
+        pipe.trained_on = data
         return pipe
 
     @classmethod
-    def official(cls, batch_size=32, device="cpu", pose_flow=None, semantic=None, presets_data=None):
+    def official(cls, batch_size=None, device="cpu", pose_flow=None, semantic=None, presets_data=None, fast=None):
         """The official EDTalk.pt and Audio2Lip.pt, located through the weights registry (never downloaded
         here: `talkinglib weights fetch edtalk`, then `... fetch audio2lip`)."""
         from talkinglib import official
         from talkinglib import weights as registry
         edtalk = official.load_edtalk(registry.resolve("edtalk")).to(device)
         a2l = official.load_audio2lip(registry.resolve("audio2lip")).to(device)
-        return cls._edtalk_a(edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device)
+        return cls._edtalk_a(edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device, fast)
 
     @classmethod
-    def _edtalk_a(cls, edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device):
+    def random(cls, mode, preset="full", batch_size=None, device="cpu", seed=0, fast=None):
+        """FOR SPEED CHECKS ONLY: random weights at a preset's architecture (the frames are noise-like
+        faces of nobody). The models are built as `talkinglib bench` builds them (models/stand_in.py:
+        stand_in_weights, stand_in_statistics), so `generate --random-weights` and bench time the same
+        network. edtalk-a: still pose, no expression unless asked; a pose flow is included for pose="sample"."""
+        from talkinglib.models.stand_in import random_models
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
+        models = random_models(mode, preset, torch.device(device), seed)
+        fast = fast or {}
+        if mode == "reta":
+            from talkinglib.inference.reta import RETAPipeline
+            return cls(mode, RETAPipeline(models["reta"], batch_size, **fast), models["reta"].cfg.size, batch_size)
+        if mode == "edtalk-v":
+            return cls(mode, EDTalkV(models["edtalk"], batch_size, **fast), models["edtalk"].cfg.size, batch_size)
+        from talkinglib.inference.edtalk_a import EDTalkA
+        m = models["edtalk"]
+        pipe = EDTalkA(m, models["audio2lip"], pose_flow=models["pose_flow"], batch_size=batch_size, **fast)
+        return cls(mode, pipe, m.cfg.size, batch_size)
+
+    @classmethod
+    def _edtalk_a(cls, edtalk, a2l, pose_flow, semantic, presets_data, batch_size, device, fast=None):
         from talkinglib.inference.edtalk_a import EDTalkA, emotion_presets
         flow = sem = presets = None
         if pose_flow is not None:
@@ -152,7 +181,7 @@ class TalkingHeadPipeline:
             sem = checkpoints.load(semantic, "edtalk.audio2exp").float().to(device)
         if presets_data is not None:
             presets = emotion_presets(edtalk.eval(), presets_data)
-        pipe = EDTalkA(edtalk, a2l, pose_flow=flow, semantic=sem, presets=presets, batch_size=batch_size)
+        pipe = EDTalkA(edtalk, a2l, pose_flow=flow, semantic=sem, presets=presets, batch_size=batch_size, **(fast or {}))
         return cls("edtalk-a", pipe, edtalk.cfg.size, batch_size)
 
     # -- running -----------------------------------------------------------------------------------
@@ -179,30 +208,13 @@ class TalkingHeadPipeline:
         frames and components=, the motions they drive; the audio is only the soundtrack). G's last layer is
         unbounded, so its frames are clamped to the documented range here (NaN stays NaN, and is refused
         when written)."""
+        if self.mode == "reta" and options:
+            raise InputError(f"mode 'reta' takes no options (its emotion comes from the audio); got {sorted(options)}")
         if self.mode == "edtalk-v":
-            batches = self._drive(source, **options)
-        elif self.mode == "reta":
-            if options:
-                raise InputError(f"mode 'reta' takes no options (its emotion comes from the audio); got {sorted(options)}")
-            batches = self.generator.stream(source, wav, span=span)
+            batches = self.generator.stream(source, **options)
         else:
             batches = self.generator.stream(source, wav, span=span, **options)
         return (b.clamp(-1, 1) for b in batches)
-
-    @torch.no_grad()
-    def _drive(self, source, driving, components=COMPONENTS):
-        """EDTalk-V: every frame of the driving video drives the chosen components (others keep the
-        source's). driving may also be {component: video (T, 3, S, S)}, one video per component
-        (EDTalk Fig. 4: mouth from one clip, pose from another, expression from a third)."""
-        videos = driving if isinstance(driving, dict) else {c: driving for c in components}
-        bad = set(videos) - set(COMPONENTS)
-        if bad or not videos:
-            raise InputError(f"components must be a non-empty subset of {COMPONENTS}; got {tuple(videos)}")
-        T = driving_length(videos)
-        model = self.generator
-        code = model.encode(source)                                              # once per clip
-        for i in range(0, T, self.batch_size):
-            yield model.animate(code, **{c: v[i:i + self.batch_size] for c, v in videos.items()})
 
     def __call__(self, image, wav, crop="auto", span=SPAN, **options):
         """All frames (T, 3, S, S) in [-1, 1] for a photo uint8 (H, W, 3) and 16 kHz audio (short clips)."""
@@ -238,9 +250,14 @@ class TalkingHeadPipeline:
                                  f"H.264; got {photo.shape[1]}x{photo.shape[0]}. Crop or pad it first")
             size = photo.shape[0]
         bar = tqdm(total=T, unit="frame", desc="generate", disable=not progress)
-        with VideoWriter(out, size=size) as w:
+        render = getattr(self.generator, "render", None)                 # G's Renderer (inference/render.py)
+        compile_before = (render.compile_seconds or 0) if render is not None else 0
+        t0 = time.perf_counter()
+        # closing(): a stream stopped early (the error below, Ctrl-C) still ends its clip at once, which gives G
+        # its forms back and drops the weights prepared for the clip, even while a traceback holds this frame
+        with VideoWriter(out, size=size) as w, closing(self.stream(src, wav, span, **options)) as batches:
             w.write_audio(wav[:T * SAMPLES_PER_FRAME])
-            for batch in self.stream(src, wav, span, **options):
+            for batch in batches:
                 if not torch.isfinite(batch).all():                         # never write garbage frames
                     raise FloatingPointError(
                         f"the model produced NaN/inf frames after frame {w.frames_written}; nothing was written. With "
@@ -249,19 +266,13 @@ class TalkingHeadPipeline:
                 frames = to_uint8_images(batch)
                 w.write(paste_back(photo, frames, region) if paste else frames)
                 bar.update(len(frames))
+            n = w.frames_written
         bar.close()
+        seconds = time.perf_counter() - t0                              # source encoding to the video closed
+        compile_s = (render.compile_seconds or 0) - compile_before if render is not None else 0
+        self.last_speed = {"frames": n, "seconds": seconds, "fps": n / seconds, "batch_size": self.batch_size,
+                           "compiled": render is not None and render.will_compile(T), "compile_seconds": compile_s}
         return Path(out)
-
-
-def driving_length(driving):
-    """Frames of a driving video, or of a {component: video} dict whose videos must agree."""
-    if not isinstance(driving, dict):
-        return len(driving)
-    lengths = {c: len(v) for c, v in driving.items()}
-    if len(set(lengths.values())) != 1:
-        raise InputError(f"the driving videos differ in length ({lengths} frames); cut them to one length first, "
-                         "e.g. `ffmpeg -i in.mp4 -frames:v N out.mp4`")
-    return next(iter(lengths.values()))
 
 
 def read_driving_video(path, size):

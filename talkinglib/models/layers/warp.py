@@ -20,18 +20,26 @@ import torch.nn.functional as F
 GRIDS = ("lia", "aligned")
 
 
+def _build_grid(h, w, device, dtype):
+    ys = torch.linspace(-1.0, 1.0, h, dtype=torch.float64)
+    xs = torch.linspace(-1.0, 1.0, w, dtype=torch.float64)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    grid = torch.stack([gx, gy], dim=-1)                     # (H, W, 2): [..., 0] = x (column), [..., 1] = y (row)
+    return grid.to(device=device, dtype=dtype)[None]         # (1, H, W, 2)
+
+
 @lru_cache(maxsize=64)
 def _identity_grid(h, w, device, dtype):
     with torch.inference_mode(False), torch.no_grad():       # a normal tensor even if first built under inference_mode
-        ys = torch.linspace(-1.0, 1.0, h, dtype=torch.float64)
-        xs = torch.linspace(-1.0, 1.0, w, dtype=torch.float64)
-        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-        grid = torch.stack([gx, gy], dim=-1)                 # (H, W, 2): [..., 0] = x (column), [..., 1] = y (row)
-        return grid.to(device=device, dtype=dtype)[None]     # (1, H, W, 2)
+        return _build_grid(h, w, device, dtype)
 
 
 def identity_grid(h, w, device=None, dtype=torch.float32):
-    """The cached (1, H, W, 2) grid of linspace(-1, 1) coordinates. Do not modify it in place."""
+    """The cached (1, H, W, 2) grid of linspace(-1, 1) coordinates. Do not modify it in place.
+    Under torch.compile it is built in the graph (which inductor may fold into a constant), uncached and without
+    the inference-mode switch, which would keep AOTAutograd from caching the compiled graph on disk."""
+    if torch.compiler.is_compiling():
+        return _build_grid(int(h), int(w), torch.device(device or "cpu"), dtype)
     return _identity_grid(int(h), int(w), torch.device(device or "cpu"), dtype)
 
 
