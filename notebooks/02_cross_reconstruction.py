@@ -61,6 +61,7 @@ from talkinglib.data.edtalk_batches import EDTalkBatches
 from talkinglib.data.mouth_swap import superimpose_mouth
 from talkinglib.eval.disentangle import (DisentangleConfig, copy_error, crosstalk, mouth_swap,
                                          self_reconstruction)
+from talkinglib.inference.render import fast_path
 from talkinglib.losses.edtalk import reconstruction_loss
 from talkinglib.models.cross_reconstruction import cross_reconstruct
 from talkinglib.synth.generate import ensure_dataset
@@ -225,7 +226,7 @@ for target in np.linspace(0.0, 0.9, 6):
     picked.append(next(int(i) for i in np.argsort(np.abs(jaw - target)) if i != t_src and i not in picked))
 frames = store.frames(clip)
 source, drivers = to_tensor_images(frames[t_src][None]), to_tensor_images(frames[picked])
-with torch.no_grad():
+with fast_path(model):                                          # G's fast path (shared-weight convs), no grad
     talk = model.animate(source, mouth=drivers, pose=drivers)   # a batch-1 source broadcasts over 6 drivers
     talk_mouth = model.animate(source, mouth=drivers)           # mouth only, the source's pose kept
     read = {k: probe(x)["mouth"][:, 0].numpy() for k, x in (("driver", drivers), ("output", talk),

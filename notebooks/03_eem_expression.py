@@ -50,6 +50,7 @@ from IPython.display import Markdown, display
 import talkinglib as tl
 from talkinglib.data.datasets import ClipStore, to_tensor_images
 from talkinglib.eval.disentangle import DisentangleConfig, expression_transfer
+from talkinglib.inference.render import fast_path
 from talkinglib.models.edtalk import PRESETS
 from talkinglib.synth.factors import EMOTIONS
 from talkinglib.synth.generate import ensure_dataset
@@ -249,7 +250,7 @@ for ident in dict.fromkeys(m["identity"] for m in store.metas):   # the test ide
     clip_of = {m["emotion"]: i for i, m in enumerate(store.metas) if m["identity"] == ident}
     src = to_tensor_images(store.frames(clip_of["neutral"])[:1])
     windows = {e: to_tensor_images(store.frames(clip_of[e])[10:10 + K][None]) for e in (e1, e2)}
-    with torch.no_grad():
+    with fast_path(model):                                     # G's fast path (shared-weight convs), no grad
         W1, W2 = (model.expression_weights(windows[e]) for e in (e1, e2))
         code = model.encode(src)                               # the source, encoded once
         ends = torch.cat([probe(model.animate(code, expression_weights=W))["emotion"].softmax(1) for W in (W1, W2)])
@@ -257,7 +258,7 @@ for ident in dict.fromkeys(m["identity"] for m in store.metas):   # the test ide
         break
     print(f"{ident}: the ends read P({e1}) = {ends[0, i1]:.2f}, P({e2}) = {ends[1, i2]:.2f}; next identity")
 alphas = np.linspace(0, 1, 7)
-with torch.no_grad():
+with fast_path(model):
     Ws = torch.cat([a * W1 + (1 - a) * W2 for a in alphas])   # EDTalk Eq. A3, (7, 10)
     frames = model.animate(model.encode(src.expand(len(alphas), -1, -1, -1)), expression_weights=Ws)
     p = probe(frames)["emotion"].softmax(1)
@@ -293,7 +294,7 @@ assert p[len(alphas) // 2].argmax() not in (i1, i2)                # the midpoin
 
 # %%
 n_e = model.cfg.exp_dim
-with torch.no_grad():
+with fast_path(model):
     scale = W1.abs().max().item()
     base_w = torch.cat([torch.eye(n_e) * scale, -torch.eye(n_e) * scale])          # (2·n_e, n_e)
     codes = model.encode(src.expand(2 * n_e, -1, -1, -1))
@@ -344,7 +345,7 @@ view = widgets.Output()
 
 
 def redraw(_=None):
-    with torch.no_grad():
+    with fast_path(model):
         w = torch.tensor([[s.value for s in sliders]])
         img = model.animate(code, expression_weights=w)[0]
     with view:

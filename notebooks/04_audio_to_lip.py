@@ -44,6 +44,7 @@ from talkinglib.eval.factors import r2_score
 from talkinglib.eval.lipsync import format_rows, lip_sync_rows
 from talkinglib.eval.sync import sync_scores
 from talkinglib.eval.sync import pair_accuracy
+from talkinglib.inference.render import fast_path
 from talkinglib.models.edtalk import generate_window
 from talkinglib.synth.generate import ensure_dataset
 
@@ -126,7 +127,7 @@ assert found == {0: 0, 3: 3, -4: -4}, found
 # mouth weights are exact). Below: real frames and the audio-driven ones at the same instants.
 
 # %%
-with torch.no_grad():
+with fast_path(edtalk):                                         # G's fast path (shared-weight convs), no grad
     w_true = edtalk.navigate(edtalk.encode(frames).latent)
     w_audio = a2l(mel, batch=1, frames=len(mel))[0]
     still = w_true["pose"][:1].expand_as(w_true["pose"])           # the first frame's pose throughout

@@ -52,6 +52,7 @@ import talkinglib as tl
 from talkinglib.data.datasets import ClipStore, to_tensor_images, to_uint8_images
 from talkinglib.data.reta_clips import RETAClips
 from talkinglib.eval.emotion import teacher_accuracy
+from talkinglib.inference.render import fast_path
 from talkinglib.models.emotion import student_emotion_accuracy
 from talkinglib.synth.generate import ensure_dataset
 
@@ -166,7 +167,7 @@ rng = np.random.default_rng(0)
 neutral = {m["identity"]: c for c, m in enumerate(test.metas) if m["emotion"] == "neutral"}
 pairs = [(c, int(rng.integers(len(test)))) for c in range(len(test))]
 rows, reads = [], []
-with torch.no_grad():
+with fast_path(reta):                                           # G's fast path (shared-weight convs), no grad
     for m, n in pairs:
         src = to_tensor_images(test.frames(neutral[test.metas[m]["identity"]])[:1])
         cm = reta.controls(torch.as_tensor(test.audio(m), dtype=torch.float32)[None], 75)

@@ -49,6 +49,7 @@ from talkinglib.demo import score_video
 from talkinglib.eval.factors import probe_predictions
 from talkinglib.inference.chunks import stream_spans
 from talkinglib.inference.pipeline import TalkingHeadPipeline
+from talkinglib.inference.render import fast_path
 from talkinglib.synth.factors import EMOTIONS
 from talkinglib.synth.generate import ensure_dataset
 from talkinglib.video import read_audio_track, read_video
@@ -243,7 +244,7 @@ except ImportError:
 # %%
 sad = read_clip(root / "id012_sad_0").audio
 alphas = np.linspace(0, 1, 6)
-with torch.no_grad():
+with fast_path(model):                                           # G's fast path (shared-weight convs), no grad
     src_code = model.encode_source(src)
     cb = model.controls(torch.as_tensor(sad)[None])
     T = min(ca["f_E"].shape[1], cb["f_E"].shape[1])
