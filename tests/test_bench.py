@@ -66,6 +66,8 @@ def test_bench_reports_bfloat16_as_its_own_row_with_its_psnr():
     assert 30 < row["psnr_db"] < PSNR_CAP and row["psnr_min_db"] <= row["psnr_db"]   # close, and not float32
     assert 1e-4 < row["max_abs_diff"] < 0.2
     assert "bfloat16" in format_bench_lines(r)
+    from talkinglib.inference.render import native_bf16
+    assert r["cpu_native_bf16"] == native_bf16()                      # whether that row ran on bf16 hardware
 
 
 def format_bench_lines(r):

@@ -1,10 +1,14 @@
 """G's fast path (inference/render.py): shared-weight convs with weights prepared per clip, compile="auto",
 bfloat16; and every pipeline uses it and leaves the model as it found it."""
+import warnings
+
 import pytest
 import torch
 
 from talkinglib.errors import InputError, TalkingLibWarning
-from talkinglib.inference.render import COMPILE_MIN_FRAMES_256, Renderer, compile_min_frames, default_batch_size
+import talkinglib.inference.render as render
+from talkinglib.inference.render import (COMPILE_MIN_FRAMES_256, Renderer, compile_min_frames, default_batch_size,
+                                         native_bf16)
 from talkinglib.models.edtalk import PRESETS, EDTalk
 from talkinglib.models.layers.stylegan2 import ModulatedConv2d, modconv_form, prepare_shared
 
@@ -142,3 +146,28 @@ def test_fast_path_renders_a_models_own_calls_in_the_shared_form_and_gives_it_ba
         fast = tiny.animate(src, mouth=drivers, pose=drivers)
     assert forms(tiny) == {"fused"} and all(m.prepared is None for m in tiny.modules() if isinstance(m, ModulatedConv2d))
     assert 0 < (fast - fused).abs().max() < 1e-4
+
+
+def test_native_bf16_reads_the_cpu_flags_and_says_when_it_cannot_tell():
+    assert native_bf16("processor : 0\nflags : fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n") is True
+    assert native_bf16("flags : fpu sse2 avx2 avx512f avx512bw avx512_vnni\n") is False      # AVX-512, no BF16
+    assert native_bf16("Features : fp asimd sve bf16 i8mm\n") is True                          # Arm
+    assert native_bf16("Features : fp asimd\n") is False
+    assert native_bf16("") is None
+
+
+def test_bfloat16_on_a_cpu_without_bf16_instructions_warns(tiny, monkeypatch):
+    lat = torch.randn(1, 128, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        feats = tiny.encode(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(4)) * 2 - 1).feats
+    monkeypatch.setattr(render, "_cpuinfo", lambda: "flags : fpu avx2 avx512f\n")
+    with pytest.warns(TalkingLibWarning, match="no bfloat16 instructions.*--dtype float32"):
+        with Renderer(tiny.dec, dtype="bfloat16").clip(1) as G:
+            G(lat, feats)
+    monkeypatch.setattr(render, "_cpuinfo", lambda: "flags : fpu avx2 avx512f avx512_bf16\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                           # a CPU that has it: no warning
+        with Renderer(tiny.dec, dtype="bfloat16").clip(1) as G:
+            G(lat, feats)
+        with Renderer(tiny.dec).clip(1) as G:                    # float32 never warns
+            G(lat, feats)

@@ -66,7 +66,7 @@ from talkinglib import checkpoints
 from talkinglib.errors import InputError
 from talkinglib.eval.image_metrics import psnr
 from talkinglib.eval.speed import clock
-from talkinglib.inference.render import DTYPES, check_compile
+from talkinglib.inference.render import DTYPES, check_compile, native_bf16
 from talkinglib.models.layers.stylegan2 import ModulatedConv2d, modconv_form
 from talkinglib.models.stand_in import random_models, stand_in_inputs
 
@@ -231,6 +231,7 @@ def bench(preset="full", mode="edtalk-a", **kw):
     ref, t_ref = clock(baseline, device)
     out = {"config": asdict(cfg), "device": device_name(device), "torch": torch.__version__,
            "threads": torch.get_num_threads(), "frames": len(ref), "size": int(ref.shape[-1]),
+           "cpu_native_bf16": native_bf16() if device.type == "cpu" else None,   # bfloat16 rows read against it
            "per_frame": {"fps": len(ref) / t_ref, "seconds": t_ref}, "ours": {}, "dtypes": {}}
     ours = {}
     for b in cfg.batch_sizes:

@@ -221,8 +221,8 @@ def add_cli(sub):
                    help="torch.compile G: auto on a CPU when the clip is long enough to pay for "
                         "compiling (talkinglib/inference/render.py)")
     g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                   help="G under bfloat16 autocast (faster on CPUs with AVX-512 BF16/AMX; `talkinglib bench --dtype "
-                        "float32 bfloat16` reports its PSNR against float32)")
+                   help="G under bfloat16 autocast (faster on CPUs with AVX-512 BF16/AMX and on GPUs, slower on CPUs "
+                        "without them; `talkinglib bench --dtype float32 bfloat16` reports its speed and PSNR against float32)")
     g.add_argument("--batch-size", type=int, default=None,
                    help="frames per G call (default: 32 on a GPU; on a CPU, where G is memory-bound, 1 at 256², 4 at 64²)")
     g.add_argument("--device", default="cpu")

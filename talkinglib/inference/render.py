@@ -14,7 +14,8 @@ What it does, each change measured in eval/bench.py (`talkinglib bench`):
 - torch.compile (inductor: the elementwise work fused around the convs), reading the weights prepared for
   the clip, when the clip is long enough to pay for compiling: compile="auto" (below);
 - dtype="bfloat16": G under bfloat16 autocast (CPUs with AVX-512 BF16 or AMX, and GPUs); frames come
-  back float32. bench reports its PSNR against float32 on the same frames; never the default.
+  back float32. bench reports its PSNR against float32 on the same frames; never the default. A CPU without
+  bfloat16 instructions emulates it, slower than float32 (native_bf16; Renderer warns).
 
 compile="auto" compiles when a clip has at least compile_min_frames(S) frames:
 
@@ -36,6 +37,8 @@ import, ~1.8 s, included), the pipeline's eager and compiled ms a frame, and the
 | tiny (64²)  | 14.7-22.4 s / 3.3 s | 5-6 -> 3 ms | 7169-8360 / 1800 frames |
 
 (the cached full row also from the default `talkinglib bench --preset full --mode edtalk-a`, 100 frames.)
+On a 2-core Intel Xeon (2.8 GHz, AVX-512 without BF16), from the default bench: full, 42.6 s on an empty
+cache (G 472 -> 228 ms a frame at batch 8: 174 frames) and 8.2 s cached (338 -> 232 ms at batch 1: 77 frames).
 Inductor and AOTAutograd cache the compiled graph on disk (TORCHINDUCTOR_CACHE_DIR, by default
 /tmp/torchinductor_$USER), keyed by the architecture, the batch size and the weights' shapes and layouts,
 not their values: only the first compile of an architecture and batch size on a machine pays the full
@@ -55,6 +58,7 @@ import math
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
+from functools import lru_cache
 
 import torch
 
@@ -82,6 +86,33 @@ def default_batch_size(device, size):
 def compile_min_frames(size):
     """Frames from which compile="auto" compiles G for a size² model (module docstring)."""
     return math.ceil(COMPILE_MIN_FRAMES_256 * (256 / size) ** 2)
+
+
+BF16_FLAGS = {"avx512_bf16", "amx_bf16", "bf16"}       # x86 AVX-512 BF16, x86 AMX, Arm BF16 (/proc/cpuinfo)
+
+
+def native_bf16(cpuinfo=None):
+    """Whether this CPU computes bfloat16 in hardware, read off /proc/cpuinfo's flags ("flags" on x86,
+    "Features" on Arm); None where it cannot tell (no /proc/cpuinfo). Without it oneDNN converts to float32
+    and back around every op: EDTalk-A, full, batch 1, on a 2-core Intel Xeon with AVX-512 but not BF16,
+    `talkinglib bench --preset full --mode edtalk-a --batch-size 1 --dtype float32 bfloat16` ran bfloat16 at
+    1.91 frames/s against float32's 4.32; on an AMD EPYC with AVX-512 BF16, 16.40 against 10.59."""
+    if cpuinfo is None:
+        cpuinfo = _cpuinfo()
+    for line in (cpuinfo or "").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return bool(BF16_FLAGS & set(value.split()))
+    return None
+
+
+@lru_cache(maxsize=1)
+def _cpuinfo():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def check_compile(compile):
@@ -139,12 +170,20 @@ class Renderer:
         """Within the block, G's forms are set (and restored on exit) and the shared weights prepared once;
         yields the function that renders a batch."""
         compiled = self.will_compile(num_frames)
+        self._warn_if_emulated_bf16()
         self._layouts = {}
         try:
             with torch.no_grad(), modconv_form(self.generator, self.form, prepare=True):
                 yield (lambda latent, feats, f_exp=None: self._run(compiled, latent, feats, f_exp))
         finally:
             self._layouts = {}
+
+    def _warn_if_emulated_bf16(self):
+        device = next(self.generator.parameters()).device
+        if self.dtype == "bfloat16" and device.type == "cpu" and native_bf16() is False:
+            warnings.warn("this CPU has no bfloat16 instructions (AVX-512 BF16, AMX or Arm BF16): bfloat16 is "
+                          "emulated and runs slower than float32 (measured 0.44x on such a CPU); use --dtype "
+                          "float32 (dtype='float32')", TalkingLibWarning)
 
     def _channels_last(self, feats):
         """The identity pyramid in channels-last layout (the shared form), converted once per clip: the convs
