@@ -33,6 +33,7 @@ def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test
     from talkinglib import audio as tl_audio
     from talkinglib.eval.sync import sync_scores
     from talkinglib.data.bank_targets import BankTargets
+    from talkinglib.inference.render import fast_path
     from talkinglib.models.edtalk import generate_window
 
     edtalk, audio2lip, probe = edtalk.eval(), audio2lip.eval(), probe.eval()
@@ -57,13 +58,14 @@ def lip_sync_rows(edtalk, audio2lip, probe, data_root, syncnet=None, split="test
             if value == "still":
                 w[name] = w[name][:1].expand_as(w[name])
         outputs = {"real": frames}
-        if "audio" in mouth_sources:
-            w_audio = audio2lip(mel, batch=1, frames=len(mel))[0]               # Ŵ^m (T, 20)
-            outputs["audio"] = generate_window(edtalk, image, w_audio[None], w["pose"][None],
-                                               w["expression"][None])[0]
-        if "video" in mouth_sources:
-            outputs["video"] = generate_window(edtalk, image, w["mouth"][None], w["pose"][None],
-                                               w["expression"][None])[0]
+        with fast_path(edtalk):                                                 # G's shared-weight form
+            if "audio" in mouth_sources:
+                w_audio = audio2lip(mel, batch=1, frames=len(mel))[0]           # Ŵ^m (T, 20)
+                outputs["audio"] = generate_window(edtalk, image, w_audio[None], w["pose"][None],
+                                                   w["expression"][None])[0]
+            if "video" in mouth_sources:
+                outputs["video"] = generate_window(edtalk, image, w["mouth"][None], w["pose"][None],
+                                                   w["expression"][None])[0]
         for r, x in outputs.items():
             read = torch.cat([probe(x[i:i + batch])["mouth"][:, 0] for i in range(0, len(x), batch)])
             rows[r]["jaw_true"].append(jaw)

@@ -50,6 +50,7 @@ def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", 
     max_clips): stride 3 visits every test identity and every emotion in 11 of SynthTalk's 32."""
     from talkinglib.data.datasets import ClipStore, to_tensor_images
     from talkinglib.eval.image_metrics import psnr, ssim
+    from talkinglib.inference.render import fast_path
     from talkinglib.models.bridge_3dmm import lip_vertex_error
     from talkinglib.models.emotion import student_emotion_accuracy
 
@@ -67,8 +68,9 @@ def evaluate_reta(model, probe, root, syncnet=None, teacher=None, split="test", 
         wav = store.audio(c)
         ctrl = model.controls(torch.as_tensor(wav, dtype=torch.float32)[None].to(dev), T)
         code = model.encode_source(source)
-        fake = torch.cat([model.render(code, ctrl["f_M"][0, i:i + batch], ctrl["f_E"][0, i:i + batch])
-                          for i in range(0, T, batch)]).clamp(-1, 1).cpu()
+        with fast_path(model):                                   # G's shared-weight form: ~2e-5 from fused, 2x faster
+            fake = torch.cat([model.render(code, ctrl["f_M"][0, i:i + batch], ctrl["f_E"][0, i:i + batch])
+                              for i in range(0, T, batch)]).clamp(-1, 1).cpu()
         acc["psnr"].append(float(psnr(real, fake).mean()))
         acc["ssim"].append(float(ssim(real, fake).mean()))
         scores.append(_clip_scores(probe, syncnet, fake, metas[c], wav))
