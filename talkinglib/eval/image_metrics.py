@@ -23,11 +23,11 @@ def psnr(real, fake, max_value=255.0):
     return 10 * torch.log10(max_value ** 2 / mse)
 
 
-def _gaussian_kernel(size=11, sigma=1.5, dtype=torch.float64, device=None):
-    """The 1-D Gaussian (size,), summing to 1: the 2-D window is its outer product with itself."""
-    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+def _gaussian_kernel(size=11, sigma=1.5, device=None):
+    """The 1-D Gaussian (size,) in float64, summing to 1: the 2-D window is its outer product with itself."""
+    x = torch.arange(size, dtype=torch.float64, device=device) - (size - 1) / 2
     g = torch.exp(-0.5 * (x / sigma) ** 2)
-    return (g / g.sum()).to(dtype=dtype, device=device)
+    return g / g.sum()
 
 
 def ssim(real, fake, window=11, sigma=1.5, max_value=255.0):
